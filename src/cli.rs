@@ -1,0 +1,195 @@
+//! The command line: parse arguments, read the input files, run one mode, map errors to exit
+//! codes with one CRITICAL line on stderr.
+
+use crate::about;
+use crate::client::Client;
+use crate::config::{self, Config};
+use crate::error::{exit, Error};
+use crate::log;
+use crate::signals;
+use crate::singer::catalog;
+use crate::singer::output::Output;
+use crate::singer::state::State;
+use crate::sync;
+use chrono::Utc;
+use clap::{Parser, ValueEnum};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AboutFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Singer tap for Postmark.
+#[derive(Debug, Parser)]
+#[command(name = "tap-postmark", version, about, long_about = None)]
+pub struct Args {
+    /// Config file (JSON object; see --about for the settings).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State file from a previous run (the last STATE value).
+    #[arg(short, long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Catalog selecting streams and fields.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Legacy name of --catalog.
+    #[arg(short, long, value_name = "FILE")]
+    pub properties: Option<PathBuf>,
+    /// Print the catalog of every stream and exit (needs no credentials).
+    #[arg(short, long)]
+    pub discover: bool,
+    /// Print the name, capabilities and settings and exit.
+    #[arg(long)]
+    pub about: bool,
+    /// Output format of --about.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: AboutFormat,
+    /// Check the credentials against the API and exit.
+    #[arg(long)]
+    pub test: bool,
+    /// Sync every stream from a built-in simulated Postmark account (no account needed).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
+            log::critical(&format!("{first} (see tap-postmark --help)"));
+            return ExitCode::from(exit::INPUT);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::BrokenPipe) => ExitCode::from(exit::INTERRUPTED),
+        Err(e) => {
+            log::critical(&e.to_string());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Input(format!("cannot read {what} file {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Input(format!(
+            "{what} file {} is not valid JSON: {e}",
+            path.display()
+        ))
+    })
+}
+
+fn load_config(path: &Path) -> Result<Config, Error> {
+    let value = read_json(path, "config")?;
+    let config = config::parse(&value, Utc::now())?;
+    Ok(config)
+}
+
+/// The log level: `TAP_POSTMARK_LOG_LEVEL` wins over the config's `log_level`.
+fn apply_log_level(config: Option<&Config>) -> Result<(), Error> {
+    if let Ok(v) = std::env::var("TAP_POSTMARK_LOG_LEVEL") {
+        let level = log::Level::parse(&v).ok_or_else(|| {
+            Error::Input(format!(
+                "TAP_POSTMARK_LOG_LEVEL={v:?} is not one of debug, info, warning, error, critical"
+            ))
+        })?;
+        log::set_level(level);
+    } else if let Some(c) = config {
+        log::set_level(c.log_level);
+    }
+    Ok(())
+}
+
+pub fn run(args: &Args) -> Result<(), Error> {
+    apply_log_level(None)?;
+    if args.about {
+        let text = match args.format {
+            AboutFormat::Text => about::text(),
+            AboutFormat::Json => {
+                serde_json::to_string_pretty(&about::json())
+                    .map_err(|e| Error::Internal(e.to_string()))?
+                    + "\n"
+            }
+            AboutFormat::Markdown => about::markdown(),
+        };
+        return print_stdout(&text);
+    }
+    if args.discover {
+        if let Some(path) = &args.config {
+            let config = load_config(path)?;
+            apply_log_level(Some(&config))?;
+        }
+        let catalog = catalog::discover()?;
+        let text =
+            serde_json::to_string_pretty(&catalog).map_err(|e| Error::Internal(e.to_string()))?;
+        return print_stdout(&(text + "\n"));
+    }
+    if args.demo {
+        signals::install();
+        return Err(Error::Internal("--demo needs the simulator".into()));
+    }
+    let path = args.config.as_ref().ok_or_else(|| {
+        Error::Input("--config FILE is required (or use --discover, --about or --demo)".into())
+    })?;
+    let config = load_config(path)?;
+    apply_log_level(Some(&config))?;
+    if args.test {
+        return test_connection(&config);
+    }
+    let catalog_path = args.catalog.as_ref().or(args.properties.as_ref());
+    let selection = match catalog_path {
+        Some(p) => catalog::select(&read_json(p, "catalog")?)?,
+        None => catalog::default_selection()?,
+    };
+    let mut state = match &args.state {
+        Some(p) => State::from_value(read_json(p, "state")?)?,
+        None => State::empty(),
+    };
+    signals::install();
+    let client = Client::new(&config);
+    let mut out = Output::stdout();
+    sync::run(&config, &client, &selection, &mut state, &mut out)
+}
+
+fn test_connection(config: &Config) -> Result<(), Error> {
+    let client = Client::new(config);
+    let servers = sync::servers::resolve(config, &client)?;
+    for s in &servers {
+        log::info(&format!(
+            "server {} ({}): {} message stream(s)",
+            s.id,
+            s.name,
+            s.message_streams.len()
+        ));
+    }
+    log::info(&format!(
+        "connection test passed: {} server(s) readable",
+        servers.len()
+    ));
+    Ok(())
+}
+
+fn print_stdout(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).map_err(Error::from_output)?;
+    out.flush().map_err(Error::from_output)
+}

@@ -1,0 +1,316 @@
+//! The tap's settings: one JSON Schema, validated with `jsonschema`, then turned into a typed
+//! [`Config`] before any I/O. Nothing downstream re-validates.
+
+use crate::error::Error;
+use crate::log;
+use crate::timefmt::parse_config_instant;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.postmarkapp.com";
+/// Postmark keeps messages 45 days unless the retention add-on says otherwise.
+pub const DEFAULT_START_DAYS: i64 = 45;
+pub const DEFAULT_LOOKBACK_HOURS: u64 = 24;
+
+/// The JSON Schema of the config file (also the `settings` of `--about`).
+pub fn schema() -> Value {
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {
+            "postmark_server_token": {
+                "type": "string", "minLength": 1, "secret": true, "writeOnly": true,
+                "description": "Server API token (X-Postmark-Server-Token). Syncs that one server. The key the Yoast/Mage tap uses."
+            },
+            "postmark_account_token": {
+                "type": "string", "minLength": 1, "secret": true, "writeOnly": true,
+                "description": "Account API token (X-Postmark-Account-Token). Lists every server and syncs each with its own server token; also reads servers, domains and sender signatures."
+            },
+            "server_ids": {
+                "type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": true,
+                "description": "With the account token: sync only these servers (default: every server)."
+            },
+            "start_date": {
+                "type": "string",
+                "description": "Where the first sync starts: YYYY-MM-DD (midnight UTC) or an RFC 3339 date-time. Default: 45 days ago (Postmark's default retention)."
+            },
+            "end_date": {
+                "type": "string",
+                "description": "Optional end (exclusive) of the synced range: YYYY-MM-DD or RFC 3339. Default: now minus a 5-minute safety margin."
+            },
+            "lookback_hours": {
+                "type": "integer", "minimum": 0, "maximum": 8760, "default": DEFAULT_LOOKBACK_HOURS,
+                "description": "Each incremental run re-reads this many hours before its bookmark, to pick up late status changes, bounces and statistics of recent days."
+            },
+            "base_url": {
+                "type": "string", "default": DEFAULT_BASE_URL,
+                "description": "Postmark API base URL. Plain http is accepted only for loopback hosts."
+            },
+            "request_timeout_seconds": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 60,
+                "description": "Timeout for one HTTP request, response body included."
+            },
+            "max_attempts": {
+                "type": "integer", "minimum": 1, "maximum": 50, "default": 8,
+                "description": "Attempts per request on 429, 5xx, timeouts, dropped connections and unreadable bodies before the run fails."
+            },
+            "retry_initial_delay_seconds": {
+                "type": "number", "minimum": 0, "maximum": 600, "default": 1,
+                "description": "First retry delay; doubles on each retry (with jitter) up to retry_max_delay_seconds. A Retry-After header wins."
+            },
+            "retry_max_delay_seconds": {
+                "type": "number", "minimum": 0, "maximum": 3600, "default": 60,
+                "description": "Longest delay between two attempts."
+            },
+            "user_agent": {
+                "type": "string", "minLength": 1,
+                "description": "User-Agent header (default: tap-postmark/<version>)."
+            },
+            "log_level": {
+                "type": "string", "enum": ["debug", "info", "warning", "error", "critical"], "default": "info",
+                "description": "stderr log level; the TAP_POSTMARK_LOG_LEVEL environment variable overrides it."
+            }
+        }
+    })
+}
+
+/// The settings, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server_token: Option<String>,
+    pub account_token: Option<String>,
+    pub server_ids: Option<Vec<u64>>,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub lookback: Duration,
+    pub base_url: String,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+    pub retry_initial_delay: std::time::Duration,
+    pub retry_max_delay: std::time::Duration,
+    pub user_agent: String,
+    pub log_level: log::Level,
+}
+
+/// Validates a config document against the schema, reporting every problem in one line.
+pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
+    if !value.is_object() {
+        return Err(Error::Input("config must be a JSON object".into()));
+    }
+    let schema = schema();
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| Error::Internal(format!("config schema: {e}")))?;
+    let mut problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            let field = path.trim_start_matches('/').replace('/', ".");
+            // `masked` keeps the offending value (possibly a token) out of the message.
+            format!(
+                "{}: {}",
+                if field.is_empty() { "config" } else { &field },
+                e.masked()
+            )
+        })
+        .collect();
+
+    let props = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for key in value.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !props.contains_key(key) {
+            log::warn(&format!(
+                "config key {key:?} is not a tap-postmark setting; ignored"
+            ));
+        }
+    }
+
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    let number = |k: &str, default: f64| value.get(k).and_then(Value::as_f64).unwrap_or(default);
+
+    let start = match text("start_date") {
+        None => now - Duration::days(DEFAULT_START_DAYS),
+        Some(s) => match parse_config_instant(&s) {
+            Some(t) => t,
+            None => {
+                problems.push(format!(
+                    "start_date: {s:?} is neither YYYY-MM-DD nor an RFC 3339 date-time"
+                ));
+                now
+            }
+        },
+    };
+    let end = match text("end_date") {
+        None => None,
+        Some(s) => match parse_config_instant(&s) {
+            Some(t) => Some(t),
+            None => {
+                problems.push(format!(
+                    "end_date: {s:?} is neither YYYY-MM-DD nor an RFC 3339 date-time"
+                ));
+                None
+            }
+        },
+    };
+    if start > now {
+        problems.push("start_date: is in the future".into());
+    }
+    if let Some(end) = end {
+        if end <= start {
+            problems.push("end_date: must be after start_date".into());
+        }
+    }
+    let base_url = text("base_url").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    if let Err(why) = check_base_url(&base_url) {
+        problems.push(format!("base_url: {why}"));
+    }
+    let log_level = text("log_level")
+        .and_then(|s| log::Level::parse(&s))
+        .unwrap_or(log::Level::Info);
+    let retry_initial = number("retry_initial_delay_seconds", 1.0);
+    let retry_max = number("retry_max_delay_seconds", 60.0);
+    if retry_max < retry_initial {
+        problems
+            .push("retry_max_delay_seconds: must not be below retry_initial_delay_seconds".into());
+    }
+
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(Error::Input(format!(
+            "config has {n} problem{}: {}",
+            if n == 1 { "" } else { "s" },
+            problems.join("; ")
+        )));
+    }
+
+    let seconds = |x: f64| std::time::Duration::from_secs_f64(x.max(0.0));
+    Ok(Config {
+        server_token: text("postmark_server_token"),
+        account_token: text("postmark_account_token"),
+        server_ids: value
+            .get("server_ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_u64).collect()),
+        start,
+        end,
+        lookback: Duration::hours(
+            value
+                .get("lookback_hours")
+                .and_then(Value::as_i64)
+                .unwrap_or(DEFAULT_LOOKBACK_HOURS as i64),
+        ),
+        base_url: base_url.trim_end_matches('/').to_string(),
+        timeout: seconds(number("request_timeout_seconds", 60.0)),
+        max_attempts: value
+            .get("max_attempts")
+            .and_then(Value::as_u64)
+            .unwrap_or(8) as u32,
+        retry_initial_delay: seconds(retry_initial),
+        retry_max_delay: seconds(retry_max),
+        user_agent: text("user_agent")
+            .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
+        log_level,
+    })
+}
+
+/// `https://…` anywhere; `http://…` only for loopback hosts (the simulator, a local proxy).
+fn check_base_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))?;
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(format!("plain http is refused for {host} (tokens would cross the network unencrypted); use https"))
+            }
+        }
+        other => Err(format!("scheme {other:?} is not supported; use https")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        parse_config_instant("2026-11-22T12:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
+        assert_eq!(c.start, now() - Duration::days(45));
+        assert_eq!(c.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.lookback, Duration::hours(24));
+        assert!(c.end.is_none());
+    }
+
+    #[test]
+    fn yoast_style_start_date() {
+        let c = parse(
+            &json!({"postmark_server_token": "t", "start_date": "2026-10-01"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.start.to_rfc3339(), "2026-10-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn reports_every_problem_without_values() {
+        let err = parse(
+            &json!({"postmark_server_token": 5, "lookback_hours": "x", "start_date": "soon",
+                    "base_url": "http://example.com"}),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("config has 4 problems"), "{err}");
+        assert!(
+            err.contains("postmark_server_token") && err.contains("lookback_hours"),
+            "{err}"
+        );
+        assert!(
+            err.contains("start_date") && err.contains("base_url"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn base_urls() {
+        assert!(check_base_url("https://api.postmarkapp.com").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8025").is_ok());
+        assert!(check_base_url("http://localhost").is_ok());
+        assert!(check_base_url("http://[::1]:80").is_ok());
+        assert!(check_base_url("http://api.postmarkapp.com").is_err());
+        assert!(check_base_url("ftp://x").is_err());
+        assert!(check_base_url("nope").is_err());
+    }
+
+    #[test]
+    fn dates_in_order() {
+        assert!(parse(&json!({"start_date": "2030-01-01"}), now()).is_err());
+        assert!(parse(
+            &json!({"start_date": "2026-10-02", "end_date": "2026-10-01"}),
+            now()
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Turns a Postmark object into the record the stream's schema promises.
+//!
+//! Driven by the (possibly user-edited) schema: every declared property is present (null where
+//! Postmark omitted it), undeclared ones are dropped, `date-time` strings become UTC RFC 3339
+//! with six fractional digits, and NUL characters are removed from strings. Secrets are removed
+//! before any of this, whatever the schema says.
+
+use crate::error::Error;
+use crate::timefmt::{format_utc, parse_timestamp};
+use serde_json::{Map, Value};
+
+/// A schema compiled for fast record shaping.
+#[derive(Clone, Debug)]
+pub enum Shape {
+    /// A string with `format: date-time`.
+    DateTime,
+    /// An object with declared properties; `open` keeps undeclared keys too (the schema gives
+    /// `additionalProperties` a schema of its own, as for free-form detail maps).
+    Object {
+        props: Vec<(String, Shape)>,
+        open: bool,
+    },
+    /// An array whose items have a shape.
+    Array(Box<Shape>),
+    /// Anything else: kept as it is (NULs removed from strings).
+    Plain,
+}
+
+impl Shape {
+    pub fn compile(schema: &Value) -> Shape {
+        if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+            return Shape::DateTime;
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            if !props.is_empty() {
+                return Shape::Object {
+                    props: props
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Shape::compile(v)))
+                        .collect(),
+                    open: schema
+                        .get("additionalProperties")
+                        .is_some_and(Value::is_object),
+                };
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            return Shape::Array(Box::new(Shape::compile(items)));
+        }
+        Shape::Plain
+    }
+
+    /// Shapes a record of `stream`.
+    pub fn apply(&self, value: Value, stream: &str) -> Result<Value, Error> {
+        self.shape(value).map_err(|(path, s)| {
+            Error::Api(format!(
+                "Postmark returned {stream}{path} = {s:?}, which is not a timestamp"
+            ))
+        })
+    }
+
+    /// Shapes a value; on failure gives the field path (built on the way out) and the bad value.
+    fn shape(&self, value: Value) -> Result<Value, (String, String)> {
+        match (self, value) {
+            (_, Value::Null) => Ok(Value::Null),
+            (Shape::DateTime, Value::String(s)) => match parse_timestamp(&s) {
+                Some(t) => Ok(Value::String(format_utc(t))),
+                None => Err((String::new(), s)),
+            },
+            (Shape::Object { props, open }, Value::Object(mut map)) => {
+                let mut out = Map::with_capacity(props.len());
+                for (name, shape) in props {
+                    let v = map.remove(name).unwrap_or(Value::Null);
+                    let shaped = shape
+                        .shape(v)
+                        .map_err(|(path, s)| (format!(".{name}{path}"), s))?;
+                    out.insert(name.clone(), shaped);
+                }
+                if *open {
+                    for (k, v) in map {
+                        out.insert(k, strip_nul(v));
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            (Shape::Array(items), Value::Array(list)) => list
+                .into_iter()
+                .map(|v| items.shape(v))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            (_, v) => Ok(strip_nul(v)),
+        }
+    }
+}
+
+/// Removes NUL characters from every string in a value (targets such as PostgreSQL reject them).
+fn strip_nul(v: Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(list) => Value::Array(list.into_iter().map(strip_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.replace('\0', ""), strip_nul(v)))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
+/// Removes the fields named by `paths` (each a path of object keys) from a record.
+pub fn remove_secrets(record: &mut Value, paths: &[&[&str]]) {
+    for path in paths {
+        remove_path(record, path);
+    }
+}
+
+fn remove_path(v: &mut Value, path: &[&str]) {
+    if let Value::Array(list) = v {
+        list.iter_mut().for_each(|item| remove_path(item, path));
+        return;
+    }
+    match path {
+        [] => {}
+        [last] => {
+            if let Some(map) = v.as_object_mut() {
+                map.remove(*last);
+            }
+        }
+        [first, rest @ ..] => {
+            if let Some(child) = v.as_object_mut().and_then(|m| m.get_mut(*first)) {
+                remove_path(child, rest);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes_a_record() {
+        let schema = json!({"type": "object", "properties": {
+            "ID": {"type": "integer"},
+            "At": {"type": ["string", "null"], "format": "date-time"},
+            "Tag": {"type": ["string", "null"]},
+            "To": {"type": "array", "items": {"type": "object", "properties": {
+                "Email": {"type": "string"}, "Name": {"type": ["string", "null"]}}}},
+            "Metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}}
+        }});
+        let shape = Shape::compile(&schema);
+        let rec = json!({"ID": 1, "At": "2017-02-25T13:59:44.0453616-05:00", "Extra": 1,
+            "To": [{"Email": "a\u{0}b@x"}], "Metadata": {"k": "v\u{0}"}});
+        let out = shape.apply(rec, "r").unwrap();
+        assert_eq!(
+            out,
+            json!({"ID": 1, "At": "2017-02-25T18:59:44.045361Z", "Tag": null,
+            "To": [{"Email": "ab@x", "Name": null}], "Metadata": {"k": "v"}})
+        );
+        assert!(shape.apply(json!({"At": "yesterday"}), "r").is_err());
+        let open = Shape::compile(
+            &json!({"properties": {"A": {}}, "additionalProperties": {"type": "string"}}),
+        );
+        assert_eq!(
+            open.apply(json!({"B": "x"}), "r").unwrap(),
+            json!({"A": null, "B": "x"})
+        );
+    }
+
+    #[test]
+    fn removes_nested_secrets() {
+        let mut rec = json!({"ApiTokens": ["t"], "HttpAuth": {"Username": "u", "Password": "p"},
+            "List": [{"Password": "p", "Keep": 1}]});
+        remove_secrets(
+            &mut rec,
+            &[
+                &["ApiTokens"],
+                &["HttpAuth", "Password"],
+                &["List", "Password"],
+            ],
+        );
+        assert_eq!(
+            rec,
+            json!({"HttpAuth": {"Username": "u"}, "List": [{"Keep": 1}]})
+        );
+    }
+}

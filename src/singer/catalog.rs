@@ -1,0 +1,270 @@
+//! Discovery output and input-catalog selection.
+//!
+//! The discovered catalog carries full standard metadata. An input catalog is read leniently
+//! (Meltano's extra keys, `selected` as a string, legacy `schema.selected`), and the schema it
+//! carries is the one emitted, minus deselected fields, so user schema overrides take effect.
+
+use crate::error::Error;
+use crate::record::Shape;
+use crate::streams::{StreamDef, STREAMS};
+use serde_json::{json, Map, Value};
+
+/// A stream chosen for this run, with the schema to emit and the shape its records take.
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub def: &'static StreamDef,
+    pub schema: Value,
+    pub key_properties: Vec<String>,
+    pub bookmark_properties: Vec<String>,
+    pub shape: Shape,
+}
+
+/// The parsed schema of a stream definition.
+pub fn stream_schema(def: &StreamDef) -> Result<Value, Error> {
+    serde_json::from_str(def.schema)
+        .map_err(|e| Error::Internal(format!("catalog/{}.json is not JSON: {e}", def.name)))
+}
+
+fn automatic(def: &StreamDef, field: &str) -> bool {
+    def.key_properties.contains(&field) || def.replication_key == Some(field)
+}
+
+/// The catalog `--discover` prints.
+pub fn discover() -> Result<Value, Error> {
+    let mut streams = Vec::new();
+    for def in STREAMS {
+        let schema = stream_schema(def)?;
+        let mut root = json!({
+            "inclusion": "available",
+            "selected-by-default": def.selected_by_default,
+            "table-key-properties": def.key_properties,
+            "forced-replication-method": def.replication().as_str(),
+        });
+        if let Some(key) = def.replication_key {
+            root["valid-replication-keys"] = json!([key]);
+            root["replication-key"] = json!(key);
+        }
+        let mut metadata = vec![json!({"breadcrumb": [], "metadata": root})];
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for name in props.keys() {
+                let inclusion = if automatic(def, name) {
+                    "automatic"
+                } else {
+                    "available"
+                };
+                metadata.push(json!({
+                    "breadcrumb": ["properties", name],
+                    "metadata": {"inclusion": inclusion, "selected-by-default": true},
+                }));
+            }
+        }
+        streams.push(json!({
+            "tap_stream_id": def.name,
+            "stream": def.name,
+            "schema": schema,
+            "key_properties": def.key_properties,
+            "metadata": metadata,
+        }));
+    }
+    Ok(json!({ "streams": streams }))
+}
+
+/// `true`, `false`, `"true"`, `"false"` (any case); anything else is "not said".
+fn flag(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// The metadata map of a breadcrumb in a catalog entry.
+fn metadata_at<'a>(entry: &'a Value, breadcrumb: &[&str]) -> Option<&'a Map<String, Value>> {
+    entry.get("metadata")?.as_array()?.iter().find_map(|m| {
+        let crumb = m.get("breadcrumb")?.as_array()?;
+        let same = crumb.len() == breadcrumb.len()
+            && crumb
+                .iter()
+                .zip(breadcrumb)
+                .all(|(a, b)| a.as_str() == Some(*b));
+        if same {
+            m.get("metadata")?.as_object()
+        } else {
+            None
+        }
+    })
+}
+
+fn selected_from(def: &'static StreamDef, schema: Value) -> Result<Selected, Error> {
+    let key_properties = def.key_properties.iter().map(|s| s.to_string()).collect();
+    let bookmark_properties = def.replication_key.iter().map(|s| s.to_string()).collect();
+    if schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_none()
+    {
+        return Err(Error::Input(format!(
+            "catalog: the schema of stream {} has no \"properties\" object",
+            def.name
+        )));
+    }
+    let shape = Shape::compile(&schema);
+    Ok(Selected {
+        def,
+        schema,
+        key_properties,
+        bookmark_properties,
+        shape,
+    })
+}
+
+/// The streams to sync when no catalog is given: every stream selected by default.
+pub fn default_selection() -> Result<Vec<Selected>, Error> {
+    STREAMS
+        .iter()
+        .filter(|d| d.selected_by_default)
+        .map(|d| selected_from(d, stream_schema(d)?))
+        .collect()
+}
+
+/// The streams an input catalog selects, in the tap's sync order.
+pub fn select(catalog: &Value) -> Result<Vec<Selected>, Error> {
+    let entries = catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::Input("catalog must be an object with a \"streams\" array".into()))?;
+    let mut chosen: Vec<Selected> = Vec::new();
+    for entry in entries {
+        let id = entry
+            .get("tap_stream_id")
+            .or_else(|| entry.get("stream"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Input("catalog: a stream entry has no tap_stream_id".into()))?;
+        let def = STREAMS.iter().find(|d| d.name == id).ok_or_else(|| {
+            Error::Input(format!(
+                "catalog names stream {id:?}, which this tap does not have; run --discover for the current list"
+            ))
+        })?;
+        let root = metadata_at(entry, &[]);
+        let selected = flag(root.and_then(|m| m.get("selected")))
+            .or_else(|| flag(entry.get("selected")))
+            .or_else(|| flag(entry.get("schema").and_then(|s| s.get("selected"))))
+            .or_else(|| flag(root.and_then(|m| m.get("selected-by-default"))))
+            .unwrap_or(def.selected_by_default);
+        if !selected {
+            continue;
+        }
+        let method = root
+            .and_then(|m| m.get("replication-method"))
+            .or_else(|| entry.get("replication_method"))
+            .and_then(Value::as_str);
+        if let Some(method) = method {
+            if !method.eq_ignore_ascii_case(def.replication().as_str()) {
+                return Err(Error::Input(format!(
+                    "catalog asks for replication method {method} on stream {id}, which supports only {}",
+                    def.replication().as_str()
+                )));
+            }
+        }
+        let mut schema = match entry.get("schema") {
+            Some(s) if s.is_object() => s.clone(),
+            _ => stream_schema(def)?,
+        };
+        let ours = stream_schema(def)?;
+        let known = |name: &str| {
+            ours["properties"].get(name).is_some() || schema["properties"].get(name).is_some()
+        };
+        for m in entry
+            .get("metadata")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let crumb: Vec<&str> = m
+                .get("breadcrumb")
+                .and_then(Value::as_array)
+                .map(|c| c.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let ["properties", name, ..] = crumb.as_slice() {
+                if !known(name) {
+                    return Err(Error::Input(format!(
+                        "catalog names field {name:?} of stream {id}, which neither the stream nor the catalog's schema has"
+                    )));
+                }
+            }
+        }
+        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            props.retain(|name, _| {
+                if automatic(def, name) {
+                    return true;
+                }
+                let meta = metadata_at(entry, &["properties", name]);
+                if meta
+                    .and_then(|m| m.get("inclusion"))
+                    .and_then(Value::as_str)
+                    == Some("unsupported")
+                {
+                    return false;
+                }
+                flag(meta.and_then(|m| m.get("selected"))).unwrap_or(true)
+            });
+        }
+        if chosen.iter().any(|s| s.def.name == def.name) {
+            return Err(Error::Input(format!("catalog lists stream {id} twice")));
+        }
+        chosen.push(selected_from(def, schema)?);
+    }
+    chosen.sort_by_key(|s| STREAMS.iter().position(|d| d.name == s.def.name));
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovered_catalog_selects_back_to_the_defaults() {
+        let catalog = discover().unwrap();
+        let chosen = select(&catalog).unwrap();
+        let defaults = default_selection().unwrap();
+        let names = |v: &[Selected]| v.iter().map(|s| s.def.name).collect::<Vec<_>>();
+        assert_eq!(names(&chosen), names(&defaults));
+    }
+
+    #[test]
+    fn meltano_style_selection_with_strings_and_deselected_fields() {
+        let catalog = json!({"streams": [{
+        "tap_stream_id": "messages_outbound",
+        "selected": "true",
+        "extra": 1,
+        "schema": {"type": "object", "properties": {
+            "ServerID": {"type": "integer"}, "MessageID": {"type": "string"},
+            "ReceivedAt": {"type": "string", "format": "date-time"},
+            "Subject": {"type": ["string", "null"]}}},
+        "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": "true"}},
+            {"breadcrumb": ["properties", "MessageID"], "metadata": {"selected": false, "inclusion": "automatic"}},
+            {"breadcrumb": ["properties", "Subject"], "metadata": {"selected": "false"}}
+        ]}]});
+        let chosen = select(&catalog).unwrap();
+        assert_eq!(chosen.len(), 1);
+        let props = chosen[0].schema["properties"].as_object().unwrap();
+        assert!(props.contains_key("MessageID"));
+        assert!(!props.contains_key("Subject"));
+    }
+
+    #[test]
+    fn unknown_stream_field_and_method_are_refused() {
+        assert!(select(&json!({"streams": [{"tap_stream_id": "nope"}]})).is_err());
+        assert!(select(
+            &json!({"streams": [{"tap_stream_id": "templates", "metadata": [
+            {"breadcrumb": ["properties", "Nope"], "metadata": {"selected": true}}]}]})
+        )
+        .is_err());
+        assert!(select(&json!({"streams": [{"tap_stream_id": "templates", "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": true, "replication-method": "INCREMENTAL"}}]}]}))
+        .is_err());
+        assert!(select(&json!({"nope": []})).is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! The Singer message writer: SCHEMA, RECORD and STATE as JSON lines on stdout.
+//!
+//! Output goes through one buffered writer, flushed at every STATE and at the end, so a STATE
+//! line never reaches the target before the records it covers. A closed pipe (the target went
+//! away) becomes [`Error::BrokenPipe`] so the tap can stop quietly.
+
+use crate::error::Error;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::io::{self, Write};
+
+/// Writes Singer messages and enforces the ordering rules (SCHEMA once, before any RECORD).
+pub struct Output<W: Write> {
+    out: W,
+    schemas_sent: HashSet<String>,
+    line: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct SchemaMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: &'a str,
+    schema: &'a Value,
+    key_properties: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    bookmark_properties: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RecordMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: &'a str,
+    record: &'a Value,
+    time_extracted: &'a str,
+}
+
+#[derive(Serialize)]
+struct StateMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a Value,
+}
+
+impl Output<io::BufWriter<io::Stdout>> {
+    /// Standard output with a large buffer.
+    pub fn stdout() -> Self {
+        Output::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()))
+    }
+}
+
+impl<W: Write> Output<W> {
+    pub fn new(out: W) -> Self {
+        Output {
+            out,
+            schemas_sent: HashSet::new(),
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Writes a stream's SCHEMA message, once per run.
+    pub fn schema(
+        &mut self,
+        stream: &str,
+        schema: &Value,
+        key_properties: &[String],
+        bookmark_properties: &[String],
+    ) -> Result<(), Error> {
+        if !self.schemas_sent.insert(stream.to_string()) {
+            return Ok(());
+        }
+        self.write(&SchemaMessage {
+            kind: "SCHEMA",
+            stream,
+            schema,
+            key_properties,
+            bookmark_properties,
+        })
+    }
+
+    /// Writes a RECORD. The stream's SCHEMA must have been written first.
+    pub fn record(
+        &mut self,
+        stream: &str,
+        record: &Value,
+        time_extracted: &str,
+    ) -> Result<(), Error> {
+        if !self.schemas_sent.contains(stream) {
+            return Err(Error::Internal(format!(
+                "RECORD for {stream} before its SCHEMA"
+            )));
+        }
+        self.write(&RecordMessage {
+            kind: "RECORD",
+            stream,
+            record,
+            time_extracted,
+        })
+    }
+
+    /// Writes a STATE and flushes everything before it to the target.
+    pub fn state(&mut self, value: &Value) -> Result<(), Error> {
+        self.write(&StateMessage {
+            kind: "STATE",
+            value,
+        })?;
+        self.flush()
+    }
+
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(Error::from_output)
+    }
+
+    /// Gives the underlying writer back (tests).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn write<T: Serialize>(&mut self, message: &T) -> Result<(), Error> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, message)
+            .map_err(|e| Error::Internal(format!("cannot serialise a message: {e}")))?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line).map_err(Error::from_output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_singer_lines_in_order() {
+        let mut out = Output::new(Vec::new());
+        let keys = vec!["ID".to_string()];
+        out.schema(
+            "s",
+            &json!({"type": "object", "properties": {}}),
+            &keys,
+            &[],
+        )
+        .unwrap();
+        out.schema("s", &json!({}), &keys, &[]).unwrap();
+        out.record("s", &json!({"ID": 1}), "2024-01-01T00:00:00.000000Z")
+            .unwrap();
+        out.state(&json!({"bookmarks": {}})).unwrap();
+        let text = String::from_utf8(out.into_inner()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{},"type":"object"},"key_properties":["ID"]}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"type":"RECORD","stream":"s","record":{"ID":1},"time_extracted":"2024-01-01T00:00:00.000000Z"}"#
+        );
+        assert_eq!(lines[2], r#"{"type":"STATE","value":{"bookmarks":{}}}"#);
+    }
+
+    #[test]
+    fn record_before_schema_is_refused() {
+        let mut out = Output::new(Vec::new());
+        assert!(out.record("s", &json!({}), "x").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The tap's state: one bookmark per stream, server and partition (message stream).
+//!
+//! Shape: `{"version": 1, "bookmarks": {"<stream>": {"<server id>": {"<partition>": "<value>"}}}}`
+//! where the value is an RFC 3339 UTC instant (search streams: the end of the last complete
+//! window) or a `YYYY-MM-DD` Eastern day (statistics: the last day read). Every STATE message
+//! carries the whole state, bookmarks of unselected streams included, because Meltano stores each
+//! one as the complete state.
+
+use crate::error::Error;
+use serde_json::{Map, Value};
+
+pub const STATE_VERSION: u64 = 1;
+
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    root: Map<String, Value>,
+}
+
+impl State {
+    /// An empty state (first run).
+    pub fn empty() -> State {
+        let mut root = Map::new();
+        root.insert("version".into(), Value::from(STATE_VERSION));
+        root.insert("bookmarks".into(), Value::Object(Map::new()));
+        State { root }
+    }
+
+    /// Reads a state file's JSON, refusing shapes this tap did not write.
+    pub fn parse(text: &str) -> Result<State, Error> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::Input(format!("state is not valid JSON ({e})")))?;
+        State::from_value(value)
+    }
+
+    pub fn from_value(value: Value) -> Result<State, Error> {
+        let Value::Object(mut root) = value else {
+            return Err(Error::Input("state must be a JSON object".into()));
+        };
+        if root.is_empty() {
+            return Ok(State::empty());
+        }
+        match root.get("version") {
+            None => {}
+            Some(v) if v.as_u64() == Some(STATE_VERSION) => {}
+            Some(v) => {
+                return Err(Error::Input(format!(
+                    "state has version {v}, this tap reads version {STATE_VERSION}; remove the state file to start from start_date"
+                )))
+            }
+        }
+        let bookmarks = root
+            .entry("bookmarks")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(bookmarks) = bookmarks.as_object() else {
+            return Err(Error::Input(
+                "state: \"bookmarks\" must be an object".into(),
+            ));
+        };
+        for (stream, servers) in bookmarks {
+            let Some(servers) = servers.as_object() else {
+                return Err(Error::Input(format!(
+                    "state: bookmarks.{stream} must be an object"
+                )));
+            };
+            for (server, partitions) in servers {
+                let partitions_ok = partitions
+                    .as_object()
+                    .is_some_and(|p| p.values().all(Value::is_string));
+                if server.parse::<u64>().is_err() || !partitions_ok {
+                    return Err(Error::Input(format!(
+                        "state: bookmarks.{stream} is not in this tap's format (expected {{\"<server id>\": {{\"<message stream>\": \"<bookmark>\"}}}}); it may come from another Postmark tap: remove it to start from start_date"
+                    )));
+                }
+            }
+        }
+        root.insert("version".into(), Value::from(STATE_VERSION));
+        Ok(State { root })
+    }
+
+    pub fn bookmark(&self, stream: &str, server: u64, partition: &str) -> Option<&str> {
+        self.root
+            .get("bookmarks")?
+            .get(stream)?
+            .get(server.to_string())?
+            .get(partition)?
+            .as_str()
+    }
+
+    pub fn set_bookmark(&mut self, stream: &str, server: u64, partition: &str, value: String) {
+        let bookmarks = self
+            .root
+            .entry("bookmarks")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !bookmarks.is_object() {
+            *bookmarks = Value::Object(Map::new());
+        }
+        let entry = bookmarks
+            .as_object_mut()
+            .map(|b| b.entry(stream).or_insert_with(|| Value::Object(Map::new())));
+        if let Some(Value::Object(servers)) = entry {
+            let partitions = servers
+                .entry(server.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(p) = partitions {
+                p.insert(partition.to_string(), Value::String(value));
+            }
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.root.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn round_trips_bookmarks_and_keeps_foreign_streams() {
+        let mut s = State::from_value(json!({
+            "version": 1,
+            "bookmarks": {"other_stream": {"7": {"x": "2024-01-01T00:00:00.000000Z"}}}
+        }))
+        .unwrap();
+        s.set_bookmark(
+            "messages_outbound",
+            10001,
+            "outbound",
+            "2024-02-01T00:00:00.000000Z".into(),
+        );
+        assert_eq!(
+            s.bookmark("messages_outbound", 10001, "outbound"),
+            Some("2024-02-01T00:00:00.000000Z")
+        );
+        assert_eq!(
+            s.bookmark("other_stream", 7, "x"),
+            Some("2024-01-01T00:00:00.000000Z")
+        );
+        let again = State::from_value(s.to_value()).unwrap();
+        assert_eq!(again.to_value(), s.to_value());
+    }
+
+    #[test]
+    fn refuses_foreign_shapes() {
+        assert!(State::parse("[]").is_err());
+        assert!(State::parse("{").is_err());
+        assert!(State::from_value(
+            json!({"bookmarks": {"messages_opens": {"start_date": "2024-01-01"}}})
+        )
+        .is_err());
+        assert!(State::from_value(json!({"version": 0, "bookmarks": {}})).is_err());
+        assert!(State::from_value(json!({"bookmarks": []})).is_err());
+        assert!(State::from_value(json!({})).is_ok());
+    }
+}

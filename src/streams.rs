@@ -1,0 +1,322 @@
+//! The table of streams: what each one reads, how, and with which keys.
+//!
+//! Streams are data. Adding an endpoint means one entry here and one schema file in `catalog/`;
+//! the sync engines in `sync/` read only these facts.
+
+/// Which token an endpoint needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    Server,
+    Account,
+}
+
+/// How a stream is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A date-windowed, offset-paged search (`fromdate`/`todate`, `count` ≤ 500,
+    /// `count + offset` ≤ 10,000), read per message stream unless `per_message_stream` is false.
+    Search(Search),
+    /// A statistics endpoint read per message stream and US-Eastern day.
+    Stats(Stats),
+    /// The `MessageEvents` of each outbound message's details, following the outbound windows.
+    MessageEvents,
+    /// A list or object read whole on every run.
+    FullTable(FullTable),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Search {
+    /// Field holding the records' timestamp; `None` when records carry none (inbound), in which
+    /// case the window is trusted and boundary duplicates are removed by key.
+    pub time_field: Option<&'static str>,
+    /// Send `messagestream` and keep one bookmark per message stream.
+    pub per_message_stream: bool,
+    /// ErrorCode Postmark answers when `count + offset` passes its ceiling.
+    pub ceiling_error_code: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stats {
+    /// `/stats/outbound`: totals only, read one day at a time.
+    Overview,
+    /// `Days[]` rows with fixed keys, kept as columns (missing key = 0).
+    Wide(&'static [&'static str]),
+    /// `Days[]` rows with dynamic keys, pivoted to one row per (day, name) with `Count`.
+    Long(&'static str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullTable {
+    /// A count/offset paged list; `detail` (a path prefix) fetches each item whole by `id_field`.
+    Paged {
+        envelope: &'static str,
+        count_param: &'static str,
+        offset_param: &'static str,
+        detail: Option<&'static str>,
+        id_field: &'static str,
+    },
+    /// One response holding the whole list under `envelope`.
+    List {
+        envelope: &'static str,
+        query: &'static [(&'static str, &'static str)],
+    },
+    /// One object.
+    Object,
+    /// The suppression dump of every message stream.
+    Suppressions,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replication {
+    Incremental,
+    FullTable,
+}
+
+impl Replication {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replication::Incremental => "INCREMENTAL",
+            Replication::FullTable => "FULL_TABLE",
+        }
+    }
+}
+
+/// One stream's facts.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamDef {
+    pub name: &'static str,
+    pub path: &'static str,
+    /// Envelope key of a search page or of a stats endpoint's rows (`Days`).
+    pub envelope: &'static str,
+    pub token: TokenKind,
+    pub kind: Kind,
+    pub key_properties: &'static [&'static str],
+    /// The bookmark field (empty for full-table streams).
+    pub replication_key: Option<&'static str>,
+    pub selected_by_default: bool,
+    /// The JSON Schema, from `catalog/<name>.json`.
+    pub schema: &'static str,
+    /// Record fields never emitted, whatever the catalog says (secrets).
+    pub secret_fields: &'static [&'static [&'static str]],
+}
+
+impl StreamDef {
+    pub fn replication(&self) -> Replication {
+        match self.kind {
+            Kind::FullTable(_) => Replication::FullTable,
+            _ => Replication::Incremental,
+        }
+    }
+}
+
+const SEARCH_KEYED: &[&str] = &["ServerID", "MessageID"];
+const STATS_KEYS: &[&str] = &["ServerID", "MessageStream", "Date"];
+
+macro_rules! schema {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/catalog/",
+            $name,
+            ".json"
+        ))
+    };
+}
+
+const fn stats(
+    name: &'static str,
+    path: &'static str,
+    shape: Stats,
+    keys: &'static [&'static str],
+    schema: &'static str,
+) -> StreamDef {
+    StreamDef {
+        name,
+        path,
+        envelope: "Days",
+        token: TokenKind::Server,
+        kind: Kind::Stats(shape),
+        key_properties: keys,
+        replication_key: Some("Date"),
+        selected_by_default: true,
+        schema,
+        secret_fields: &[],
+    }
+}
+
+const fn full(
+    name: &'static str,
+    path: &'static str,
+    token: TokenKind,
+    how: FullTable,
+    keys: &'static [&'static str],
+    schema: &'static str,
+) -> StreamDef {
+    StreamDef {
+        name,
+        path,
+        envelope: "",
+        token,
+        kind: Kind::FullTable(how),
+        key_properties: keys,
+        replication_key: None,
+        selected_by_default: true,
+        schema,
+        secret_fields: &[],
+    }
+}
+
+/// Every stream, in the order they are synced.
+pub static STREAMS: &[StreamDef] = &[
+    StreamDef {
+        name: "messages_outbound",
+        path: "/messages/outbound",
+        envelope: "Messages",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some("ReceivedAt"),
+            per_message_stream: true,
+            ceiling_error_code: 700,
+        }),
+        key_properties: SEARCH_KEYED,
+        replication_key: Some("ReceivedAt"),
+        selected_by_default: true,
+        schema: schema!("messages_outbound"),
+        secret_fields: &[],
+    },
+    StreamDef {
+        name: "messages_opens",
+        path: "/messages/outbound/opens",
+        envelope: "Opens",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some("ReceivedAt"),
+            per_message_stream: true,
+            ceiling_error_code: 700,
+        }),
+        key_properties: &["ServerID", "MessageID", "Recipient", "ReceivedAt"],
+        replication_key: Some("ReceivedAt"),
+        selected_by_default: true,
+        schema: schema!("messages_opens"),
+        secret_fields: &[],
+    },
+    StreamDef {
+        name: "messages_inbound",
+        path: "/messages/inbound",
+        envelope: "InboundMessages",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: None,
+            per_message_stream: false,
+            ceiling_error_code: 700,
+        }),
+        key_properties: SEARCH_KEYED,
+        replication_key: Some("Date"),
+        selected_by_default: true,
+        schema: schema!("messages_inbound"),
+        secret_fields: &[],
+    },
+    StreamDef {
+        name: "bounces",
+        path: "/bounces",
+        envelope: "Bounces",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some("BouncedAt"),
+            per_message_stream: true,
+            ceiling_error_code: 1000,
+        }),
+        key_properties: &["ServerID", "ID"],
+        replication_key: Some("BouncedAt"),
+        selected_by_default: true,
+        schema: schema!("bounces"),
+        secret_fields: &[],
+    },
+    full(
+        "templates",
+        "/templates",
+        TokenKind::Server,
+        FullTable::Paged {
+            envelope: "Templates",
+            count_param: "Count",
+            offset_param: "Offset",
+            detail: Some("/templates/"),
+            id_field: "TemplateId",
+        },
+        &["ServerID", "TemplateId"],
+        schema!("templates"),
+    ),
+    full(
+        "message_streams",
+        "/message-streams",
+        TokenKind::Server,
+        FullTable::List {
+            envelope: "MessageStreams",
+            query: &[("IncludeArchivedStreams", "true")],
+        },
+        &["ServerID", "ID"],
+        schema!("message_streams"),
+    ),
+    stats(
+        "stats_outbound_overview",
+        "/stats/outbound",
+        Stats::Overview,
+        STATS_KEYS,
+        schema!("stats_outbound_overview"),
+    ),
+    stats(
+        "stats_outbound_bounces",
+        "/stats/outbound/bounces",
+        Stats::Long("Type"),
+        &["ServerID", "MessageStream", "Date", "Type"],
+        schema!("stats_outbound_bounces"),
+    ),
+    stats(
+        "stats_outbound_platform",
+        "/stats/outbound/opens/platforms",
+        Stats::Wide(&["Desktop", "WebMail", "Mobile", "Unknown"]),
+        STATS_KEYS,
+        schema!("stats_outbound_platform"),
+    ),
+    stats(
+        "stats_outbound_clients",
+        "/stats/outbound/opens/emailclients",
+        Stats::Long("Client"),
+        &["ServerID", "MessageStream", "Date", "Client"],
+        schema!("stats_outbound_clients"),
+    ),
+];
+
+/// Looks a stream up by name.
+pub fn find(name: &str) -> Option<&'static StreamDef> {
+    STREAMS.iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for s in STREAMS {
+            assert!(seen.insert(s.name), "duplicate {}", s.name);
+            assert!(
+                s.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_schema_declares_its_keys_and_bookmark() {
+        for s in STREAMS {
+            let schema: serde_json::Value = serde_json::from_str(s.schema).unwrap();
+            let props = schema["properties"].as_object().unwrap();
+            for k in s.key_properties.iter().chain(s.replication_key.iter()) {
+                assert!(props.contains_key(*k), "{}: {} not in schema", s.name, k);
+            }
+        }
+    }
+}

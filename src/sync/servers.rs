@@ -1,0 +1,183 @@
+//! Which servers a run reads, each with its own token and message streams.
+//!
+//! With an account token, `/servers` lists them all (optionally narrowed by `server_ids`) and
+//! each is read with its own server token from `ApiTokens`. With only a server token, `/server`
+//! names the one server. Either way each server's message streams (archived ones too) are listed
+//! once, because searches and statistics are read per message stream.
+
+use crate::client::{Client, Token};
+use crate::config::Config;
+use crate::error::Error;
+use crate::streams::TokenKind;
+use serde_json::Value;
+
+#[derive(Clone, Debug)]
+pub struct MessageStream {
+    pub id: String,
+    /// `Transactional`, `Broadcasts` or `Inbound`.
+    pub kind: String,
+}
+
+impl MessageStream {
+    pub fn is_inbound(&self) -> bool {
+        self.kind.eq_ignore_ascii_case("Inbound")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub id: u64,
+    pub name: String,
+    pub token: Token,
+    pub message_streams: Vec<MessageStream>,
+}
+
+/// Lists the servers to sync.
+pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
+    let mut servers = if let Some(account) = &config.account_token {
+        let token = Token {
+            kind: TokenKind::Account,
+            value: account.clone(),
+            label: "account token".into(),
+        };
+        from_account(config, client, &token)?
+    } else if let Some(server_token) = &config.server_token {
+        let token = Token {
+            kind: TokenKind::Server,
+            value: server_token.clone(),
+            label: "server token (postmark_server_token)".into(),
+        };
+        let server = client
+            .get(&token, "/server", &[], "/server")
+            .map_err(|e| e.into_error("/server"))?;
+        let id = server_id(&server, "/server")?;
+        vec![Server {
+            id,
+            name: server_name(&server),
+            token: Token {
+                label: format!("server token of server {id} (postmark_server_token)"),
+                ..token
+            },
+            message_streams: Vec::new(),
+        }]
+    } else {
+        return Err(Error::Input(
+            "config needs postmark_server_token or postmark_account_token to sync".into(),
+        ));
+    };
+    for server in &mut servers {
+        server.message_streams = message_streams(client, &server.token)?;
+    }
+    Ok(servers)
+}
+
+fn server_id(v: &Value, path: &str) -> Result<u64, Error> {
+    v.get("ID")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no numeric ID")))
+}
+
+fn server_name(v: &Value) -> String {
+    v.get("Name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<Server>, Error> {
+    let mut listed = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let page = client
+            .get(
+                token,
+                "/servers",
+                &[("count", "500".into()), ("offset", offset.to_string())],
+                "/servers",
+            )
+            .map_err(|e| e.into_error("/servers"))?;
+        let items = page
+            .get("Servers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::Api("Postmark's /servers answer has no Servers list".into()))?;
+        let total = page.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
+        offset += items.len() as u64;
+        listed.extend(items.iter().cloned());
+        if items.is_empty() || offset >= total {
+            break;
+        }
+        if offset + 500 > 10_000 {
+            return Err(Error::Api(format!(
+                "the account has {total} servers; Postmark's paging stops at 10,000: use server_ids to split the account"
+            )));
+        }
+    }
+    let mut servers = Vec::new();
+    for item in &listed {
+        let id = server_id(item, "/servers")?;
+        if let Some(wanted) = &config.server_ids {
+            if !wanted.contains(&id) {
+                continue;
+            }
+        }
+        let value = item
+            .get("ApiTokens")
+            .and_then(Value::as_array)
+            .and_then(|t| t.first())
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Api(format!("server {id} has no API token in /servers")))?;
+        servers.push(Server {
+            id,
+            name: server_name(item),
+            token: Token {
+                kind: TokenKind::Server,
+                value: value.to_string(),
+                label: format!("server token of server {id}"),
+            },
+            message_streams: Vec::new(),
+        });
+    }
+    if let Some(wanted) = &config.server_ids {
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| !servers.iter().any(|s| s.id == **id))
+            .map(u64::to_string)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Input(format!(
+                "server_ids lists server(s) {} that the account does not have",
+                missing.join(", ")
+            )));
+        }
+    }
+    Ok(servers)
+}
+
+fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStream>, Error> {
+    let query = [("IncludeArchivedStreams", "true".to_string())];
+    let page = client
+        .get(token, "/message-streams", &query, "/message-streams")
+        .map_err(|e| e.into_error("/message-streams"))?;
+    let list = page
+        .get("MessageStreams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            Error::Api("Postmark's /message-streams answer has no MessageStreams list".into())
+        })?;
+    list.iter()
+        .map(|s| {
+            Ok(MessageStream {
+                id: s
+                    .get("ID")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::Api("a message stream has no ID".into()))?
+                    .to_string(),
+                kind: s
+                    .get("MessageStreamType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            })
+        })
+        .collect()
+}

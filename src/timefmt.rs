@@ -1,0 +1,203 @@
+//! Time as Postmark speaks it and as Singer wants it.
+//!
+//! Postmark filters (`fromdate`/`todate`) are naive US-Eastern wall time, inclusive at both ends;
+//! its timestamps are Eastern local time with a numeric offset and up to seven fractional digits.
+//! Singer wants RFC 3339 in UTC. Everything here is a pure function so it can be property-tested
+//! across every daylight-saving change.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::America::New_York;
+use chrono_tz::Tz;
+
+/// Postmark's clock: America/New_York, with daylight saving.
+pub const EASTERN: Tz = New_York;
+
+/// Formats an instant the way every record and state value is written: UTC, six fractional
+/// digits (truncated), `Z`.
+pub fn format_utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Parses a Postmark timestamp: RFC 3339 with 0–9 fractional digits and a numeric offset or `Z`.
+/// Also accepts a space instead of `T` and an offset without a colon, which some endpoints have
+/// been seen to produce.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    None
+}
+
+/// Parses a user-supplied instant: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+pub fn parse_config_instant(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|n| n.and_utc());
+    }
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The Eastern wall time of an instant, as Postmark's filters read it.
+pub fn eastern_wall(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&EASTERN).naive_local()
+}
+
+/// The Eastern calendar day of an instant (the day Postmark's statistics file it under).
+pub fn eastern_date(t: DateTime<Utc>) -> NaiveDate {
+    eastern_wall(t).date()
+}
+
+/// Formats a naive wall time for a `fromdate`/`todate` parameter: `YYYY-MM-DDTHH:MM:SS`, no
+/// offset (Postmark reportedly matches nothing when an offset is given).
+pub fn format_filter(n: NaiveDateTime) -> String {
+    n.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// The UTC offset of Eastern time at an instant.
+fn offset_at(t: DateTime<Utc>) -> FixedOffset {
+    EASTERN.offset_from_utc_datetime(&t.naive_utc()).fix()
+}
+
+/// The naive Eastern wall-time range `[from, to]` (inclusive, whole seconds) that contains the
+/// wall time of every instant in `[start, end)`.
+///
+/// Wall time runs monotonically except at the autumn change, when it jumps back an hour; a window
+/// that contains such a change must widen its naive range to cover the repeated hour on both
+/// sides. The caller filters the records back to `[start, end)` by their exact timestamps.
+/// `start` and `end` must be whole seconds with `start < end`.
+pub fn wall_range(start: DateTime<Utc>, end: DateTime<Utc>) -> (NaiveDateTime, NaiveDateTime) {
+    let mut from = eastern_wall(start);
+    let mut to = eastern_wall(end);
+    for change in offset_changes(start, end) {
+        let before = offset_at(change - Duration::seconds(1));
+        let after = offset_at(change);
+        if after.local_minus_utc() < before.local_minus_utc() {
+            // Fall back: wall time just before the change is `change + before`, and right after
+            // it is `change + after` (an hour earlier).
+            let peak = change.naive_utc() + Duration::seconds(i64::from(before.local_minus_utc()));
+            let dip = change.naive_utc() + Duration::seconds(i64::from(after.local_minus_utc()));
+            from = from.min(dip);
+            to = to.max(peak);
+        }
+    }
+    (from, to)
+}
+
+/// Instants in `(start, end]` at which the Eastern UTC offset changes (at most a few per year).
+fn offset_changes(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let mut changes = Vec::new();
+    // Offsets change on the hour; step a day at a time and bisect where the offset differs.
+    let mut lo = start;
+    while lo < end {
+        let hi = (lo + Duration::days(1)).min(end);
+        if offset_at(lo) != offset_at(hi) {
+            let (mut a, mut b) = (lo, hi);
+            while b - a > Duration::seconds(1) {
+                let mid = a + (b - a) / 2;
+                if offset_at(mid) == offset_at(a) {
+                    a = mid;
+                } else {
+                    b = mid;
+                }
+            }
+            changes.push(b);
+        }
+        lo = hi;
+    }
+    changes
+}
+
+/// Truncates an instant to whole seconds (window bounds are whole seconds).
+pub fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        parse_timestamp(s).unwrap()
+    }
+
+    #[test]
+    fn parses_seven_fraction_digits_and_offsets() {
+        assert_eq!(
+            format_utc(utc("2017-02-25T13:59:44.0453616-05:00")),
+            "2017-02-25T18:59:44.045361Z"
+        );
+        assert_eq!(
+            format_utc(utc("2016-09-19T16:34:09.1336752-04:00")),
+            "2016-09-19T20:34:09.133675Z"
+        );
+        assert_eq!(
+            format_utc(utc("2022-11-01T12:48:26-04:00")),
+            "2022-11-01T16:48:26.000000Z"
+        );
+        assert_eq!(
+            format_utc(utc("2024-07-22T15:39:49.3723691Z")),
+            "2024-07-22T15:39:49.372369Z"
+        );
+        assert!(parse_timestamp("not a date").is_none());
+        assert!(parse_timestamp("2024-07-22T15:39:49").is_none());
+    }
+
+    #[test]
+    fn config_instants() {
+        assert_eq!(
+            format_utc(parse_config_instant("2024-01-02").unwrap()),
+            "2024-01-02T00:00:00.000000Z"
+        );
+        assert_eq!(
+            format_utc(parse_config_instant("2024-01-02T03:04:05+01:00").unwrap()),
+            "2024-01-02T02:04:05.000000Z"
+        );
+        assert!(parse_config_instant("2024-13-01").is_none());
+    }
+
+    #[test]
+    fn eastern_wall_time_follows_daylight_saving() {
+        assert_eq!(
+            format_filter(eastern_wall(utc("2024-01-15T15:00:00Z"))),
+            "2024-01-15T10:00:00"
+        );
+        assert_eq!(
+            format_filter(eastern_wall(utc("2024-07-15T15:00:00Z"))),
+            "2024-07-15T11:00:00"
+        );
+    }
+
+    #[test]
+    fn plain_window_maps_directly() {
+        let (from, to) = wall_range(utc("2024-07-15T15:00:00Z"), utc("2024-07-15T16:00:00Z"));
+        assert_eq!(format_filter(from), "2024-07-15T11:00:00");
+        assert_eq!(format_filter(to), "2024-07-15T12:00:00");
+    }
+
+    #[test]
+    fn fall_back_window_covers_the_repeated_hour() {
+        // 2024-11-03: 02:00 EDT (06:00Z) becomes 01:00 EST.
+        let (from, to) = wall_range(utc("2024-11-03T05:30:00Z"), utc("2024-11-03T06:30:00Z"));
+        assert_eq!(format_filter(from), "2024-11-03T01:00:00");
+        assert_eq!(format_filter(to), "2024-11-03T02:00:00");
+    }
+
+    #[test]
+    fn spring_forward_window_is_monotonic() {
+        // 2024-03-10: 02:00 EST (07:00Z) becomes 03:00 EDT.
+        let (from, to) = wall_range(utc("2024-03-10T06:30:00Z"), utc("2024-03-10T07:30:00Z"));
+        assert_eq!(format_filter(from), "2024-03-10T01:30:00");
+        assert_eq!(format_filter(to), "2024-03-10T03:30:00");
+    }
+}
