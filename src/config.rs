@@ -28,7 +28,7 @@ pub fn schema() -> Value {
             },
             "server_ids": {
                 "type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": true,
-                "description": "With the account token: sync only these servers (default: every server)."
+                "description": "With the account token: sync only these servers (default, or an empty list: every server)."
             },
             "start_date": {
                 "type": "string",
