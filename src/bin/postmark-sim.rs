@@ -1,1 +1,198 @@
-fn main() {}
+//! `postmark-sim`: serve a generated Postmark account on loopback (or measure pages/s).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tap_postmark::sim::{Faults, SimConfig, Simulator};
+
+/// Serve a deterministic Postmark API simulator.
+#[derive(Parser, Debug)]
+#[command(name = "postmark-sim", version)]
+struct Opts {
+    /// Port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 8025)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Data seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Number of servers.
+    #[arg(long, default_value_t = 3)]
+    servers: u32,
+    /// Days of generated traffic before now.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Base outbound messages per server per day.
+    #[arg(long, default_value_t = 200)]
+    messages_per_day: u32,
+    /// Multiplier of every per-day volume.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Extra messages on one day of the first server's outbound stream (0 = none).
+    #[arg(long, default_value_t = 12_000)]
+    spike_messages: u32,
+    /// Retention in days (older records disappear; stats stay).
+    #[arg(long, default_value_t = 45)]
+    retention_days: u32,
+    /// Latency added before every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Fraction of requests answered 500/503/429.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Answer the first N requests with 429.
+    #[arg(long, default_value_t = 0)]
+    burst_429: u32,
+    /// Fraction of responses cut off by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Fraction of responses with a truncated JSON body.
+    #[arg(long, default_value_t = 0.0)]
+    truncate_rate: f64,
+    /// Fraction of responses with an HTML body.
+    #[arg(long, default_value_t = 0.0)]
+    non_json_rate: f64,
+    /// Fraction of responses that are HTTP 200 with a non-zero ErrorCode.
+    #[arg(long, default_value_t = 0.0)]
+    error_code_200_rate: f64,
+    /// New outbound messages appended before each search request.
+    #[arg(long, default_value_t = 0)]
+    live_arrivals: u32,
+    /// String embedded in every token and webhook password.
+    #[arg(long)]
+    secret_marker: Option<String>,
+    /// Instead of serving, fetch N pages of 500 outbound messages and print pages/s.
+    #[arg(long)]
+    bench_pages: Option<u32>,
+}
+
+impl Opts {
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            servers: self.servers,
+            days: self.days,
+            messages_per_day: self.messages_per_day,
+            scale: self.scale,
+            spike_messages: self.spike_messages,
+            retention_days: self.retention_days,
+            now: None,
+            secret_marker: self.secret_marker.clone(),
+            faults: Faults {
+                latency: Duration::from_millis(self.latency_ms),
+                error_rate: self.error_rate,
+                burst_429: self.burst_429,
+                drop_rate: self.drop_rate,
+                truncate_rate: self.truncate_rate,
+                non_json_rate: self.non_json_rate,
+                error_code_200_rate: self.error_code_200_rate,
+                live_arrivals_per_request: self.live_arrivals,
+                seed: 0,
+            },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("postmark-sim: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let addr = format!(
+        "{}:{}",
+        opts.host,
+        if opts.bench_pages.is_some() {
+            0
+        } else {
+            opts.port
+        }
+    );
+    let sim = Simulator::start_on(opts.config(), &addr)?;
+    let generation = started.elapsed();
+    let counts = sim.generated_counts();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "base_url {}", sim.base_url())?;
+    writeln!(out, "account_token {}", sim.account_token())?;
+    for s in sim.servers() {
+        writeln!(out, "server {} {:?} {}", s.id, s.name, s.token)?;
+    }
+    writeln!(
+        out,
+        "generated messages={} opens={} clicks={} bounces={} inbound={} in {:.3}s",
+        counts.messages,
+        counts.opens,
+        counts.clicks,
+        counts.bounces,
+        counts.inbound,
+        generation.as_secs_f64()
+    )?;
+    out.flush()?;
+    drop(out);
+    if let Some(pages) = opts.bench_pages {
+        return bench(&sim, pages);
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Fetches `pages` pages of 500 outbound messages (offsets 0..9500, newest first) of the busiest
+/// server over the whole range, then one Eastern day at a time, and prints pages/s.
+fn bench(sim: &Simulator, pages: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let servers = sim.servers();
+    let server = servers.get(1).or(servers.first()).ok_or("no server")?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let now = sim
+        .now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    let started = Instant::now();
+    let mut bytes = 0usize;
+    let mut records = 0usize;
+    for p in 0..pages {
+        let offset = (p % 20) * 500;
+        let window = p / 20;
+        let mut url = format!(
+            "{}/messages/outbound?count=500&offset={offset}",
+            sim.base_url()
+        );
+        if window > 0 {
+            let day = now - chrono::Days::new(u64::from(window % 40));
+            url.push_str(&format!("&fromdate={day}&todate={day}"));
+        }
+        let mut resp = agent
+            .get(&url)
+            .header("X-Postmark-Server-Token", &server.token)
+            .header("Accept", "application/json")
+            .call()?;
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()?;
+        bytes += body.len();
+        let v: serde_json::Value = serde_json::from_str(&body)?;
+        records += v["Messages"].as_array().map_or(0, Vec::len);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "bench pages={pages} records={records} bytes={bytes} seconds={secs:.3} pages_per_sec={:.1}",
+        f64::from(pages) / secs
+    );
+    Ok(())
+}

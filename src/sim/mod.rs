@@ -1,1 +1,270 @@
-//! Postmark simulator.
+//! Postmark API simulator: a deterministic, seeded Postmark account served over HTTP on
+//! loopback, with Postmark's rules (tokens, paging limits, Eastern wall-time filters,
+//! retention), injectable faults, live arrivals, a request log and a ground-truth export.
+//!
+//! ```no_run
+//! use tap_postmark::sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::small()).unwrap();
+//! println!("{} {}", sim.base_url(), sim.servers()[0].token);
+//! ```
+
+mod detail;
+mod eastern;
+mod events;
+mod facts;
+mod faults;
+mod generate;
+mod http;
+mod ids;
+mod inbound;
+mod log;
+mod messages;
+mod model;
+mod names;
+mod query;
+mod resources;
+mod routes;
+mod search;
+mod state;
+mod stats;
+mod streams;
+mod truth;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// What to generate and serve.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Data seed (default 42).
+    pub seed: u64,
+    /// Number of servers (default 3, at least 1).
+    pub servers: u32,
+    /// Generated traffic covers the `days` days before `now` (default 30).
+    pub days: u32,
+    /// Base outbound-stream messages per server per day (default 200).
+    pub messages_per_day: u32,
+    /// Multiplies every per-day volume (default 1.0).
+    pub scale: f64,
+    /// Extra messages on one Eastern day in the first server's `outbound` stream (default 12,000).
+    pub spike_messages: u32,
+    /// Records older than now − retention are gone (stats are kept forever). Default 45.
+    pub retention_days: u32,
+    /// Anchor of the generated data; `None` = the wall clock at start.
+    pub now: Option<DateTime<Utc>>,
+    /// When set, every token and webhook password contains this string.
+    pub secret_marker: Option<String>,
+    /// Faults active from the first request.
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            seed: 42,
+            servers: 3,
+            days: 30,
+            messages_per_day: 200,
+            scale: 1.0,
+            spike_messages: 12_000,
+            retention_days: 45,
+            now: None,
+            secret_marker: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// A fast account for demos: 2 servers, 7 days, no spike, every kind of record present.
+    pub fn small() -> SimConfig {
+        SimConfig {
+            servers: 2,
+            days: 7,
+            messages_per_day: 60,
+            spike_messages: 0,
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// Injected faults (all off by default).
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Fraction of requests answered 500, 503 (ErrorCode 100) or 429, evenly.
+    pub error_rate: f64,
+    /// The next N requests are answered 429.
+    pub burst_429: u32,
+    /// Fraction whose connection is closed mid-response.
+    pub drop_rate: f64,
+    /// Fraction answered 200 with a JSON body cut short.
+    pub truncate_rate: f64,
+    /// Fraction answered 200 or 502 with an HTML page.
+    pub non_json_rate: f64,
+    /// Fraction answered 200 with a non-zero ErrorCode body.
+    pub error_code_200_rate: f64,
+    /// New outbound messages (with opens) appended before each search request.
+    pub live_arrivals_per_request: u32,
+    /// Fault RNG seed (0 = derived from the data seed).
+    pub seed: u64,
+}
+
+/// A server of the generated account.
+#[derive(Clone, Debug)]
+pub struct ServerInfo {
+    pub id: u64,
+    pub name: String,
+    pub token: String,
+}
+
+/// One answered request.
+#[derive(Clone, Debug)]
+pub struct RequestLogEntry {
+    pub method: String,
+    /// Path as sent (no query string).
+    pub path: String,
+    /// Query pairs as sent (decoded).
+    pub query: Vec<(String, String)>,
+    /// Server whose token the request carried.
+    pub server_id: Option<u64>,
+    /// Whether it carried the valid account token.
+    pub account: bool,
+    pub status: u16,
+    /// The fault applied, if any (`burst_429`, `status_500`, `drop`, `truncate`, …).
+    pub fault: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Counts of generated records (all retained or not).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GeneratedCounts {
+    pub messages: u64,
+    pub opens: u64,
+    pub clicks: u64,
+    pub bounces: u64,
+    pub inbound: u64,
+}
+
+/// A running simulator; stops on [`Simulator::stop`] or drop.
+pub struct Simulator {
+    shared: Arc<state::Shared>,
+    server: http::HttpServer,
+}
+
+impl Simulator {
+    /// Generates the account and listens on `127.0.0.1:0`.
+    pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        Simulator::start_on(config, "127.0.0.1:0")
+    }
+
+    /// Generates the account and listens on `addr`.
+    pub fn start_on(config: SimConfig, addr: &str) -> std::io::Result<Simulator> {
+        let mut config = config;
+        config.servers = config.servers.clamp(1, 1000);
+        if !config.scale.is_finite() || config.scale < 0.0 {
+            config.scale = 0.0;
+        }
+        let anchor = eastern::to_ticks(config.now.unwrap_or_else(Utc::now));
+        let model = generate::build(&config, anchor);
+        let shared = Arc::new(state::Shared::new(model, config.faults.clone()));
+        let handler_state = shared.clone();
+        let server = http::HttpServer::start(
+            addr,
+            Arc::new(move |req: &http::Request| handler_state.serve(req)),
+        )?;
+        Ok(Simulator { shared, server })
+    }
+
+    /// `http://HOST:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.server.local_addr())
+    }
+
+    /// The account token.
+    pub fn account_token(&self) -> String {
+        self.shared.model_read().account_token.clone()
+    }
+
+    /// The servers with their tokens.
+    pub fn servers(&self) -> Vec<ServerInfo> {
+        self.shared
+            .model_read()
+            .servers
+            .iter()
+            .map(|s| ServerInfo {
+                id: s.id,
+                name: s.name.clone(),
+                token: s.token.clone(),
+            })
+            .collect()
+    }
+
+    /// The simulator clock: anchor + real time elapsed since start.
+    pub fn now(&self) -> DateTime<Utc> {
+        eastern::from_ticks(self.shared.now_ticks())
+    }
+
+    /// Replaces the faults; takes effect for the next request.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// Record keys the tap stream `stream` should emit for `server_id` over `[from, to)`;
+    /// `None` for an unknown stream name.
+    pub fn ground_truth(
+        &self,
+        server_id: u64,
+        stream: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<BTreeSet<Vec<String>>> {
+        let now = self.shared.now_ticks();
+        let m = self.shared.model_read();
+        truth::ground_truth(
+            &m,
+            now,
+            server_id,
+            stream,
+            eastern::to_ticks(from),
+            eastern::to_ticks(to),
+        )
+    }
+
+    /// Every request answered so far.
+    pub fn request_log(&self) -> Vec<RequestLogEntry> {
+        self.shared.log.snapshot()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_request_log(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Totals of the generated data (live arrivals included).
+    pub fn generated_counts(&self) -> GeneratedCounts {
+        let m = self.shared.model_read();
+        let mut c = GeneratedCounts {
+            bounces: m.bounces.len() as u64,
+            ..GeneratedCounts::default()
+        };
+        for s in &m.servers {
+            c.inbound += s.inbound.len() as u64;
+            for st in &s.streams {
+                c.messages += st.messages.len() as u64;
+                c.opens += st.opens.len() as u64;
+                c.clicks += st.clicks.len() as u64;
+            }
+        }
+        c
+    }
+
+    /// Stops listening and joins the worker threads.
+    pub fn stop(mut self) {
+        self.server.stop();
+    }
+}

@@ -1,0 +1,161 @@
+//! Per-ID message endpoints: outbound details and dump, one message's opens and clicks,
+//! inbound details, one bounce and its dump. Unknown, expired or foreign IDs get Postmark's
+//! 422 "not found" codes (701 messages, 1001 bounces).
+
+use serde_json::{json, Value};
+
+use super::events;
+use super::facts::{self, MsgFacts};
+use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
+use super::inbound;
+use super::messages;
+use super::model::{StreamType, BOUNCE_BASE};
+use super::query::{paging, ApiError, ApiResult};
+use super::routes::Env;
+use super::search::MESSAGES;
+
+fn not_found() -> ApiError {
+    ApiError::unprocessable(701, "This message was not found.")
+}
+
+/// Resolves an outbound message ID of the authenticated server, within retention.
+fn outbound_message(env: &Env) -> Result<(usize, MsgFacts), ApiError> {
+    let key = ids::decode_message_id(env.m.seed, env.id).ok_or_else(not_found)?;
+    if key.kind != KIND_OUTBOUND || key.server != env.s {
+        return Err(not_found());
+    }
+    let st = env.server().streams.get(key.stream).ok_or_else(not_found)?;
+    let at = *st.messages.get(key.index).ok_or_else(not_found)?;
+    if st.kind == StreamType::Inbound || at < env.cutoff() {
+        return Err(not_found());
+    }
+    let view = env.view(key.stream);
+    Ok((
+        key.stream,
+        facts::message(&view.ctx, key.index, at, key.index >= st.generated),
+    ))
+}
+
+fn bounce_id_of(env: &Env, k: usize, f: &MsgFacts) -> Option<u64> {
+    env.server().streams[k]
+        .bounce_by_msg
+        .get(&(f.index as u32))
+        .map(|&b| BOUNCE_BASE + u64::from(b))
+}
+
+/// `GET /messages/outbound/{id}/details`.
+pub fn outbound_details(env: &Env) -> ApiResult {
+    let (k, f) = outbound_message(env)?;
+    let view = env.view(k);
+    let d = messages::render_details(&view, &f, bounce_id_of(env, k, &f));
+    Ok(serde_json::to_value(d).unwrap_or(Value::Null))
+}
+
+/// `GET /messages/outbound/{id}/dump`.
+pub fn outbound_dump(env: &Env) -> ApiResult {
+    let (k, f) = outbound_message(env)?;
+    let m = messages::render(&env.view(k), &f);
+    Ok(json!({"Body": messages::dump(&m)}))
+}
+
+/// `GET /messages/outbound/opens/{id}` and `/clicks/{id}` (422/701 when there are none).
+pub fn hits_for(env: &Env, clicks: bool) -> ApiResult {
+    let (count, offset) = paging(env.q, MESSAGES)?;
+    let (k, f) = outbound_message(env)?;
+    let view = env.view(k);
+    let cutoff = env.cutoff();
+    let mut records: Vec<(i64, Value)> = if clicks {
+        f.clicks
+            .iter()
+            .filter(|c| c.at >= cutoff)
+            .map(|c| (c.at, events::render_click(&view, &f, c)))
+            .collect()
+    } else {
+        f.opens
+            .iter()
+            .filter(|o| o.at >= cutoff)
+            .map(|o| (o.at, events::render_open(&view, &f, o)))
+            .collect()
+    };
+    if records.is_empty() {
+        return Err(not_found());
+    }
+    records.sort_by(|a, b| b.0.cmp(&a.0));
+    let total = records.len();
+    let page: Vec<Value> = records
+        .into_iter()
+        .skip(offset)
+        .take(count)
+        .map(|(_, v)| v)
+        .collect();
+    let key = if clicks { "Clicks" } else { "Opens" };
+    Ok(json!({"TotalCount": total, key: page}))
+}
+
+/// `GET /messages/inbound/{id}/details`.
+pub fn inbound_details(env: &Env) -> ApiResult {
+    let key = ids::decode_message_id(env.m.seed, env.id).ok_or_else(not_found)?;
+    let server = env.server();
+    if key.kind != KIND_INBOUND || key.server != env.s {
+        return Err(not_found());
+    }
+    let at = *server.inbound.get(key.index).ok_or_else(not_found)?;
+    if at < env.cutoff() {
+        return Err(not_found());
+    }
+    let f = inbound::derive(env.m.seed, env.s, key.index, at);
+    Ok(inbound::render_details(
+        env.m.seed,
+        env.s,
+        &server.inbound_hash,
+        &f,
+    ))
+}
+
+fn bounce_not_found() -> ApiError {
+    ApiError::unprocessable(1001, "Bounce was not found.")
+}
+
+/// Resolves a bounce ID of the authenticated server, within retention.
+fn find_bounce(env: &Env) -> Result<(u64, usize, MsgFacts), ApiError> {
+    let id: u64 = env.id.trim().parse().map_err(|_| bounce_not_found())?;
+    let pos = id.checked_sub(BOUNCE_BASE).ok_or_else(bounce_not_found)? as usize;
+    let b = env.m.bounces.get(pos).ok_or_else(bounce_not_found)?;
+    if usize::from(b.server) != env.s || b.at < env.cutoff() {
+        return Err(bounce_not_found());
+    }
+    let k = usize::from(b.stream);
+    let st = &env.server().streams[k];
+    let view = env.view(k);
+    let f = facts::message(
+        &view.ctx,
+        b.msg as usize,
+        st.messages[b.msg as usize],
+        false,
+    );
+    Ok((id, k, f))
+}
+
+/// `GET /bounces/{id}`.
+pub fn bounce(env: &Env) -> ApiResult {
+    let (id, k, f) = find_bounce(env)?;
+    Ok(events::render_bounce(
+        &env.view(k),
+        &f,
+        id,
+        env.server().id,
+        true,
+    ))
+}
+
+/// `GET /bounces/{id}/dump`.
+pub fn bounce_dump(env: &Env) -> ApiResult {
+    let (id, k, f) = find_bounce(env)?;
+    let available = f.bounce.is_some_and(|b| events::dump_available(b.kind));
+    let body = if available {
+        events::bounce_dump(&env.view(k), &f, id)
+    } else {
+        String::new()
+    };
+    Ok(json!({"Body": body}))
+}

@@ -1,0 +1,251 @@
+//! Records derived from a message's events: opens, clicks, bounces (list, single and dump) and
+//! the `MessageEvents` array of the details endpoint.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::eastern::format_postmark;
+use super::facts::{self, ClickFact, Ctx, MsgFacts, OpenFact};
+use super::messages::{self, StreamView};
+use super::names::{self, BOUNCE_TYPES};
+
+/// One element of `MessageEvents`.
+#[derive(Serialize, Clone, Debug)]
+#[serde(rename_all = "PascalCase")]
+pub struct MessageEvent {
+    pub recipient: String,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub received_at: String,
+    pub details: BTreeMap<&'static str, String>,
+    #[serde(skip)]
+    pub at: i64,
+}
+
+fn recipient(ctx: &Ctx, f: &MsgFacts, slot: u8) -> String {
+    let a = f
+        .recipients
+        .get(usize::from(slot))
+        .copied()
+        .unwrap_or(f.recipients[0]);
+    facts::email(ctx.seed, ctx.server, a)
+}
+
+fn delivery_details(ctx: &Ctx, f: &MsgFacts, ok: bool) -> BTreeMap<&'static str, String> {
+    let ip = format!("192.0.2.{}", 10 + (f.index + ctx.server) % 200);
+    let mut d = BTreeMap::new();
+    d.insert(
+        "DeliveryMessage",
+        if ok {
+            format!("smtp;250 2.0.0 OK {} - gsmtp", 1_700_000_000 + f.index)
+        } else {
+            "smtp;421 4.7.0 Try again later, closing connection.".to_string()
+        },
+    );
+    d.insert(
+        "DestinationServer",
+        format!("mx{}.example.net ({ip})", f.index % 3 + 1),
+    );
+    d.insert("DestinationIP", ip);
+    d
+}
+
+/// Every event of a message, oldest first.
+pub fn message_events(ctx: &Ctx, f: &MsgFacts, bounce_id: Option<u64>) -> Vec<MessageEvent> {
+    let mut out = Vec::new();
+    let mut push =
+        |slot: u8, kind: &'static str, at: i64, details: BTreeMap<&'static str, String>| {
+            out.push(MessageEvent {
+                recipient: recipient(ctx, f, slot),
+                kind,
+                received_at: format_postmark(at),
+                details,
+                at,
+            });
+        };
+    if let Some(t) = f.transient {
+        push(0, "Transient", t, delivery_details(ctx, f, false));
+    }
+    for &(slot, t) in &f.delivered {
+        push(slot, "Delivered", t, delivery_details(ctx, f, true));
+    }
+    for o in &f.opens {
+        let mut d = BTreeMap::new();
+        d.insert(
+            "Summary",
+            format!(
+                "Opened using {} on {}",
+                names::CLIENTS[usize::from(o.client)].0,
+                names::OPEN_PLATFORMS[usize::from(o.platform)]
+            ),
+        );
+        push(o.slot, "Opened", o.at, d);
+    }
+    for c in &f.clicks {
+        let mut d = BTreeMap::new();
+        d.insert(
+            "Summary",
+            format!(
+                "Clicked using {}",
+                names::BROWSERS[usize::from(c.browser)].0
+            ),
+        );
+        d.insert("Link", names::LINKS[usize::from(c.link)].to_string());
+        d.insert(
+            "ClickLocation",
+            if c.location == 0 { "HTML" } else { "Text" }.to_string(),
+        );
+        push(c.slot, "LinkClicked", c.at, d);
+    }
+    if let (Some(b), Some(id)) = (f.bounce, bounce_id) {
+        let mut d = BTreeMap::new();
+        d.insert("Summary", BOUNCE_TYPES[b.kind].description.to_string());
+        d.insert("BounceID", id.to_string());
+        push(b.slot, "Bounced", b.at, d);
+    }
+    if let Some(t) = f.unsubscribed {
+        let mut d = BTreeMap::new();
+        d.insert("Origin", "Recipient".to_string());
+        d.insert("SuppressSending", "True".to_string());
+        push(0, "SubscriptionChanged", t, d);
+    }
+    out.sort_by_key(|e| e.at);
+    out
+}
+
+fn triple(t: (&str, &str, &str)) -> Value {
+    json!({"Name": t.0, "Company": t.1, "Family": t.2})
+}
+
+fn geo(place: u8, salt: usize) -> Value {
+    match names::PLACES.get(usize::from(place)) {
+        None => json!({}),
+        Some(p) => json!({
+            "CountryISOCode": p.0, "Country": p.1, "RegionISOCode": p.2, "Region": p.3,
+            "City": p.4, "Zip": p.5, "Coords": p.6,
+            "IP": format!("198.51.100.{}", salt % 250 + 1),
+        }),
+    }
+}
+
+fn base(v: &StreamView, f: &MsgFacts, record_type: &str, slot: u8, at: i64) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("RecordType".into(), json!(record_type));
+    m.insert(
+        "MessageID".into(),
+        json!(messages::message_id(&v.ctx, f.index)),
+    );
+    m.insert("MessageStream".into(), json!(v.stream_id));
+    m.insert("Recipient".into(), json!(recipient(&v.ctx, f, slot)));
+    m.insert("ReceivedAt".into(), json!(format_postmark(at)));
+    if f.tag > 0 {
+        m.insert("Tag".into(), json!(names::TAGS[f.tag - 1]));
+    }
+    m
+}
+
+/// Renders one open (§3.4).
+pub fn render_open(v: &StreamView, f: &MsgFacts, o: &OpenFact) -> Value {
+    let mut m = base(v, f, "Open", o.slot, o.at);
+    m.insert("FirstOpen".into(), json!(o.first));
+    m.insert(
+        "Client".into(),
+        triple(names::CLIENTS[usize::from(o.client)]),
+    );
+    m.insert("OS".into(), triple(names::OSES[usize::from(o.os)]));
+    m.insert(
+        "Platform".into(),
+        json!(names::OPEN_PLATFORMS[usize::from(o.platform)]),
+    );
+    m.insert(
+        "UserAgent".into(),
+        json!(names::USER_AGENTS[usize::from(o.agent)]),
+    );
+    m.insert("Geo".into(), geo(o.place, f.index));
+    m.insert("ReadSeconds".into(), json!((o.at / 10_000_000) % 40));
+    Value::Object(m)
+}
+
+/// Renders one click (§3.6).
+pub fn render_click(v: &StreamView, f: &MsgFacts, c: &ClickFact) -> Value {
+    let mut m = base(v, f, "Click", c.slot, c.at);
+    let b = names::BROWSERS[usize::from(c.browser)];
+    m.insert(
+        "ClickLocation".into(),
+        json!(if c.location == 0 { "HTML" } else { "Text" }),
+    );
+    m.insert(
+        "OriginalLink".into(),
+        json!(names::LINKS[usize::from(c.link)]),
+    );
+    m.insert(
+        "Client".into(),
+        json!({"Name": b.1, "Company": b.2, "Family": b.0}),
+    );
+    m.insert("OS".into(), triple(names::OSES[usize::from(c.os)]));
+    m.insert(
+        "Platform".into(),
+        json!(names::CLICK_PLATFORMS[usize::from(c.platform)]),
+    );
+    m.insert(
+        "UserAgent".into(),
+        json!(names::USER_AGENTS[usize::from(c.browser)]),
+    );
+    m.insert("Geo".into(), geo(c.place, f.index + 7));
+    Value::Object(m)
+}
+
+/// Renders a bounce (§3.10); `single` adds `Content` as the single-bounce endpoint does.
+pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, single: bool) -> Value {
+    let Some(b) = f.bounce else { return json!({}) };
+    let bt = &BOUNCE_TYPES[b.kind];
+    let c = messages::cosmetic(&v.ctx, v.stream_id, v.from_domain, f);
+    let mut m = Map::new();
+    m.insert("RecordType".into(), json!("Bounce"));
+    m.insert("ID".into(), json!(id));
+    m.insert("Type".into(), json!(bt.key));
+    m.insert("TypeCode".into(), json!(bt.code));
+    m.insert("Name".into(), json!(bt.name));
+    if f.tag > 0 {
+        m.insert("Tag".into(), json!(names::TAGS[f.tag - 1]));
+    }
+    m.insert(
+        "MessageID".into(),
+        json!(messages::message_id(&v.ctx, f.index)),
+    );
+    m.insert("ServerID".into(), json!(server_id));
+    m.insert("MessageStream".into(), json!(v.stream_id));
+    m.insert("Description".into(), json!(bt.description));
+    m.insert("Details".into(), json!(bt.details));
+    m.insert("Email".into(), json!(recipient(&v.ctx, f, b.slot)));
+    m.insert("From".into(), json!(c.from_email));
+    m.insert("BouncedAt".into(), json!(format_postmark(b.at)));
+    m.insert("DumpAvailable".into(), json!(dump_available(b.kind)));
+    m.insert("Inactive".into(), json!(bt.inactive));
+    m.insert("CanActivate".into(), json!(bt.can_activate));
+    m.insert("Subject".into(), json!(c.subject));
+    if single {
+        m.insert("Content".into(), json!(bounce_dump(v, f, id)));
+    }
+    Value::Object(m)
+}
+
+/// Whether a bounce of this type keeps its raw dump.
+pub fn dump_available(kind: usize) -> bool {
+    kind != names::SMTP_API_ERROR
+}
+
+/// The raw bounce message.
+pub fn bounce_dump(v: &StreamView, f: &MsgFacts, id: u64) -> String {
+    let Some(b) = f.bounce else {
+        return String::new();
+    };
+    let bt = &BOUNCE_TYPES[b.kind];
+    format!(
+        "Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: pm_bounces@pm.mtasv.net\r\nSubject: Undelivered Mail Returned to Sender\r\nX-Postmark-Bounce-ID: {id}\r\n\r\nThis is the mail system at host mx.example.net.\r\n\r\n<{}>: {}\r\n",
+        recipient(&v.ctx, f, b.slot),
+        bt.details.trim_end()
+    )
+}

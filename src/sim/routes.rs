@@ -1,0 +1,305 @@
+//! Routing: path matching (case-insensitive, trailing slash tolerated), method check (405
+//! before auth), token checks (server vs account), live arrivals before searches, and the
+//! dispatch to handlers.
+
+use serde_json::{json, Value};
+
+use super::detail;
+use super::facts::Ctx;
+use super::messages::StreamView;
+use super::model::{Model, Server};
+use super::query::{percent_decode, ApiError, ApiResult, Query};
+use super::resources;
+use super::search;
+use super::state::Shared;
+use super::streams;
+
+/// Which token a route needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Server,
+    Account,
+}
+
+/// Every served endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Outbound,
+    OutboundDetails,
+    OutboundDump,
+    Opens,
+    OpensFor,
+    Clicks,
+    ClicksFor,
+    Inbound,
+    InboundDetails,
+    Bounces,
+    Bounce,
+    BounceDump,
+    DeliveryStats,
+    Templates,
+    Template,
+    Streams,
+    Stream,
+    Suppressions,
+    Servers,
+    ServerById,
+    CurrentServer,
+    Domains,
+    Domain,
+    Senders,
+    Sender,
+    Webhooks,
+    Webhook,
+    InboundRules,
+    /// `/stats/outbound` (empty) or one of `stats::ENDPOINTS`.
+    Stats(&'static str),
+}
+
+impl Route {
+    fn auth(self) -> Auth {
+        match self {
+            Route::Servers
+            | Route::ServerById
+            | Route::Domains
+            | Route::Domain
+            | Route::Senders
+            | Route::Sender => Auth::Account,
+            _ => Auth::Server,
+        }
+    }
+
+    /// Searches get live arrivals before they are answered.
+    pub fn is_search(self) -> bool {
+        matches!(
+            self,
+            Route::Outbound | Route::Opens | Route::Clicks | Route::Inbound | Route::Bounces
+        )
+    }
+}
+
+/// Matches a path; returns the route and the path's ID segment (decoded, original case).
+pub fn resolve(path: &str) -> Option<(Route, String)> {
+    let raw: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s, false))
+        .collect();
+    let low: Vec<String> = raw.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = low.iter().map(String::as_str).collect();
+    let id = |i: usize| raw.get(i).cloned().unwrap_or_default();
+    let r = match l.as_slice() {
+        ["messages", "outbound"] => (Route::Outbound, String::new()),
+        ["messages", "outbound", "opens"] => (Route::Opens, String::new()),
+        ["messages", "outbound", "clicks"] => (Route::Clicks, String::new()),
+        ["messages", "outbound", "opens", _] => (Route::OpensFor, id(3)),
+        ["messages", "outbound", "clicks", _] => (Route::ClicksFor, id(3)),
+        ["messages", "outbound", _, "details"] => (Route::OutboundDetails, id(2)),
+        ["messages", "outbound", _, "dump"] => (Route::OutboundDump, id(2)),
+        ["messages", "inbound"] => (Route::Inbound, String::new()),
+        ["messages", "inbound", _, "details"] => (Route::InboundDetails, id(2)),
+        ["bounces"] => (Route::Bounces, String::new()),
+        ["bounces", _] => (Route::Bounce, id(1)),
+        ["bounces", _, "dump"] => (Route::BounceDump, id(1)),
+        ["deliverystats"] => (Route::DeliveryStats, String::new()),
+        ["templates"] => (Route::Templates, String::new()),
+        ["templates", _] => (Route::Template, id(1)),
+        ["message-streams"] => (Route::Streams, String::new()),
+        ["message-streams", _] => (Route::Stream, id(1)),
+        ["message-streams", _, "suppressions", "dump"] => (Route::Suppressions, id(1)),
+        ["servers"] => (Route::Servers, String::new()),
+        ["servers", _] => (Route::ServerById, id(1)),
+        ["server"] => (Route::CurrentServer, String::new()),
+        ["domains"] => (Route::Domains, String::new()),
+        ["domains", _] => (Route::Domain, id(1)),
+        ["senders"] => (Route::Senders, String::new()),
+        ["senders", _] => (Route::Sender, id(1)),
+        ["webhooks"] => (Route::Webhooks, String::new()),
+        ["webhooks", _] => (Route::Webhook, id(1)),
+        ["triggers", "inboundrules"] => (Route::InboundRules, String::new()),
+        ["stats", "outbound"] => (Route::Stats(""), String::new()),
+        ["stats", "outbound", rest @ ..] => {
+            let joined = rest.join("/");
+            let ep = super::stats::ENDPOINTS.iter().find(|e| **e == joined)?;
+            (Route::Stats(ep), String::new())
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// What a handler sees.
+pub struct Env<'a> {
+    pub m: &'a Model,
+    /// Index of the authenticated server (0 for account routes).
+    pub s: usize,
+    pub q: &'a Query,
+    pub now: i64,
+    pub id: &'a str,
+}
+
+impl Env<'_> {
+    /// The authenticated server.
+    pub fn server(&self) -> &Server {
+        &self.m.servers[self.s]
+    }
+
+    /// Oldest instant still retained.
+    pub fn cutoff(&self) -> i64 {
+        self.now - self.m.retention
+    }
+
+    /// The `messagestream` parameter (default `outbound`); unknown → 422/1235.
+    pub fn stream_param(&self, _code: i64) -> Result<usize, ApiError> {
+        match self.q.text("messagestream") {
+            None => Ok(0),
+            Some(id) => self.server().stream_index(&id).ok_or_else(unknown_stream),
+        }
+    }
+
+    /// Rendering context of stream `k`.
+    pub fn view(&self, k: usize) -> StreamView<'_> {
+        let sv = self.server();
+        StreamView {
+            ctx: Ctx {
+                seed: self.m.seed,
+                server: self.s,
+                stream: k,
+                kind: sv.streams[k].kind,
+                pool: sv.pool,
+                anchor: self.m.anchor,
+            },
+            stream_id: &sv.streams[k].id,
+            from_domain: &sv.from_domain,
+            sandboxed: sv.sandbox,
+        }
+    }
+}
+
+/// 422/1235 for a `messagestream` the server does not have.
+pub fn unknown_stream() -> ApiError {
+    ApiError::unprocessable(
+        1235,
+        "The MessageStream provided does not exist on this server.",
+    )
+}
+
+/// A routed answer before faults: status and body (`None` = empty body).
+pub struct Answer {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// Which credentials the headers carry: (server index, account token valid).
+pub fn identify(m: &Model, headers: &[(String, String)]) -> (Option<usize>, bool) {
+    let server = header(headers, "X-Postmark-Server-Token").and_then(|t| {
+        m.servers
+            .iter()
+            .position(|s| s.token.eq_ignore_ascii_case(t))
+    });
+    let account = header(headers, "X-Postmark-Account-Token")
+        .is_some_and(|t| m.account_token.eq_ignore_ascii_case(t));
+    (server, account)
+}
+
+/// Routes and answers one request (no faults here).
+pub fn answer(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    q: &Query,
+    headers: &[(String, String)],
+) -> Answer {
+    let Some((route, id)) = resolve(path) else {
+        return Answer {
+            status: 404,
+            body: Some(
+                json!({"ErrorCode": 404, "Message": "The requested resource does not exist."}),
+            ),
+        };
+    };
+    if method != "GET" {
+        return Answer {
+            status: 405,
+            body: None,
+        };
+    }
+    let (server, account) = identify(&shared.model_read(), headers);
+    let s = match (route.auth(), server, account) {
+        (Auth::Server, Some(s), _) => s,
+        (Auth::Account, _, true) => 0,
+        (Auth::Server, None, _) => return unauthorized("Server"),
+        (Auth::Account, _, false) => return unauthorized("Account"),
+    };
+    if route.is_search() {
+        shared.live_arrivals();
+    }
+    let m = shared.model_read();
+    let env = Env {
+        m: &m,
+        s,
+        q,
+        now: shared.now_ticks(),
+        id: &id,
+    };
+    match handle(route, &env) {
+        Ok(v) => Answer {
+            status: 200,
+            body: Some(v),
+        },
+        Err(e) => Answer {
+            status: e.status,
+            body: Some(e.body()),
+        },
+    }
+}
+
+fn unauthorized(kind: &str) -> Answer {
+    Answer {
+        status: 401,
+        body: Some(
+            json!({"ErrorCode": 10, "Message": format!("Request does not contain a valid {kind} token.")}),
+        ),
+    }
+}
+
+fn handle(route: Route, env: &Env) -> ApiResult {
+    match route {
+        Route::Outbound => search::outbound(env),
+        Route::Opens => search::opens(env),
+        Route::Clicks => search::clicks(env),
+        Route::Inbound => search::inbound(env),
+        Route::Bounces => search::bounces(env),
+        Route::OutboundDetails => detail::outbound_details(env),
+        Route::OutboundDump => detail::outbound_dump(env),
+        Route::OpensFor => detail::hits_for(env, false),
+        Route::ClicksFor => detail::hits_for(env, true),
+        Route::InboundDetails => detail::inbound_details(env),
+        Route::Bounce => detail::bounce(env),
+        Route::BounceDump => detail::bounce_dump(env),
+        Route::DeliveryStats => streams::delivery_stats(env),
+        Route::Streams => streams::list(env),
+        Route::Stream => streams::one(env),
+        Route::Suppressions => streams::suppressions(env),
+        Route::Stats(ep) => streams::stats(env, ep),
+        Route::Templates => resources::templates(env),
+        Route::Template => resources::template(env),
+        Route::Servers => resources::servers(env),
+        Route::ServerById => resources::server_by_id(env),
+        Route::CurrentServer => Ok(resources::server_json(env.server())),
+        Route::Domains => resources::domains(env),
+        Route::Domain => resources::domain(env),
+        Route::Senders => resources::senders(env),
+        Route::Sender => resources::sender(env),
+        Route::Webhooks => resources::webhooks(env),
+        Route::Webhook => resources::webhook(env),
+        Route::InboundRules => resources::inbound_rules(env),
+    }
+}

@@ -1,0 +1,143 @@
+//! Shared simulator state and the per-request pipeline: latency, fault draw, routing, fault
+//! rewriting of the answer, and the request log.
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use super::eastern::from_ticks;
+use super::faults::{self, Fault, FaultState};
+use super::generate;
+use super::http::{Reply, Request};
+use super::ids;
+use super::log::RequestLog;
+use super::model::Model;
+use super::query::Query;
+use super::routes;
+use super::{Faults, RequestLogEntry};
+
+const JSON: &str = "application/json; charset=utf-8";
+
+/// Everything the worker threads share.
+pub struct Shared {
+    pub model: RwLock<Model>,
+    pub started: Instant,
+    pub faults: Mutex<FaultState>,
+    pub log: RequestLog,
+    live_rng: Mutex<fastrand::Rng>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Wraps a generated model.
+    pub fn new(model: Model, faults: Faults) -> Shared {
+        let seed = model.seed;
+        Shared {
+            model: RwLock::new(model),
+            started: Instant::now(),
+            faults: Mutex::new(FaultState::new(faults, seed)),
+            log: RequestLog::default(),
+            live_rng: Mutex::new(fastrand::Rng::with_seed(ids::hash(seed, &[0x11FE]))),
+        }
+    }
+
+    /// Read access to the model.
+    pub fn model_read(&self) -> RwLockReadGuard<'_, Model> {
+        self.model.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The simulator clock: anchor plus real time elapsed since start, in ticks.
+    pub fn now_ticks(&self) -> i64 {
+        let anchor = self.model_read().anchor;
+        anchor + (self.started.elapsed().as_nanos() / 100) as i64
+    }
+
+    /// Replaces the fault settings (and restarts their RNG and burst counter).
+    pub fn set_faults(&self, f: Faults) {
+        let seed = self.model_read().seed;
+        *lock(&self.faults) = FaultState::new(f, seed);
+    }
+
+    /// Appends the configured number of live arrivals.
+    pub fn live_arrivals(&self) {
+        let n = lock(&self.faults).faults.live_arrivals_per_request;
+        if n == 0 {
+            return;
+        }
+        let now = self.now_ticks();
+        let mut rng = lock(&self.live_rng);
+        let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
+        generate::live_arrivals(&mut m, now, n, &mut rng);
+    }
+
+    /// Answers one HTTP request.
+    pub fn serve(&self, req: &Request) -> Reply {
+        let (path, raw_query) = req
+            .target
+            .split_once('?')
+            .unwrap_or((req.target.as_str(), ""));
+        let query = Query::parse(raw_query);
+        let (latency, fault) = {
+            let mut f = lock(&self.faults);
+            (f.faults.latency, f.pick())
+        };
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
+        let (server, account) = routes::identify(&self.model_read(), &req.headers);
+        let server_id = server.map(|s| self.model_read().servers[s].id);
+        let reply = match fault {
+            Some(Fault::Burst429) => json_reply(429, faults::status_body(429)),
+            Some(Fault::Status(s)) => json_reply(s, faults::status_body(s)),
+            Some(Fault::NonJson(s)) => Reply {
+                status: s,
+                content_type: "text/html; charset=utf-8",
+                body: faults::html_body(s),
+                drop_after: None,
+            },
+            Some(Fault::ErrorCode200) => json_reply(200, faults::error_code_200_body()),
+            None | Some(Fault::Drop) | Some(Fault::Truncate) => {
+                let a = routes::answer(self, &req.method, path, &query, &req.headers);
+                let body = a
+                    .body
+                    .map(|v| v.to_string().into_bytes())
+                    .unwrap_or_default();
+                match fault {
+                    Some(Fault::Truncate) => json_reply(200, faults::truncate(&body)),
+                    Some(Fault::Drop) => {
+                        let cut = body.len() / 2;
+                        Reply {
+                            status: a.status,
+                            content_type: JSON,
+                            body,
+                            drop_after: Some(cut),
+                        }
+                    }
+                    _ => json_reply(a.status, body),
+                }
+            }
+        };
+        self.log.push(RequestLogEntry {
+            method: req.method.clone(),
+            path: path.to_string(),
+            query: query.pairs,
+            server_id,
+            account,
+            status: reply.status,
+            fault: fault.map(Fault::name),
+            at: from_ticks(self.now_ticks()),
+        });
+        reply
+    }
+}
+
+fn json_reply(status: u16, body: Vec<u8>) -> Reply {
+    Reply {
+        status,
+        content_type: JSON,
+        body,
+        drop_after: None,
+    }
+}

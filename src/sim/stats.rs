@@ -1,0 +1,262 @@
+//! Per-Eastern-day statistics: the counters kept per (stream, day, tag), how a message's facts
+//! feed them, and how each `/stats/outbound…` endpoint renders them (zero keys and empty days
+//! omitted; the overview always answers every key).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::eastern::{day_string, eastern_day};
+use super::facts::MsgFacts;
+use super::names::{self, BOUNCE_TYPES, CLICK_PLATFORMS, OPEN_PLATFORMS};
+
+const N_CLIENTS: usize = 7;
+const N_BROWSERS: usize = 4;
+const N_BOUNCES: usize = 10;
+
+/// Counters of one (stream, Eastern day, tag).
+#[derive(Clone, Debug, Default)]
+pub struct DayStats {
+    pub sent: u64,
+    pub tracked: u64,
+    pub with_open_tracking: u64,
+    pub with_link_tracking: u64,
+    pub tracked_links_sent: u64,
+    pub opens: u64,
+    pub unique_opens: u64,
+    pub open_platforms: [u64; 4],
+    pub clients: [u64; N_CLIENTS],
+    pub clicks: u64,
+    pub unique_clicks: u64,
+    pub browsers: [u64; N_BROWSERS],
+    pub click_platforms: [u64; 3],
+    pub click_locations: [u64; 2],
+    pub bounces: [u64; N_BOUNCES],
+}
+
+impl DayStats {
+    /// Adds another day's counters.
+    pub fn add(&mut self, o: &DayStats) {
+        fn add_arr<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.sent += o.sent;
+        self.tracked += o.tracked;
+        self.with_open_tracking += o.with_open_tracking;
+        self.with_link_tracking += o.with_link_tracking;
+        self.tracked_links_sent += o.tracked_links_sent;
+        self.opens += o.opens;
+        self.unique_opens += o.unique_opens;
+        add_arr(&mut self.open_platforms, &o.open_platforms);
+        add_arr(&mut self.clients, &o.clients);
+        self.clicks += o.clicks;
+        self.unique_clicks += o.unique_clicks;
+        add_arr(&mut self.browsers, &o.browsers);
+        add_arr(&mut self.click_platforms, &o.click_platforms);
+        add_arr(&mut self.click_locations, &o.click_locations);
+        add_arr(&mut self.bounces, &o.bounces);
+    }
+
+    fn spam(&self) -> u64 {
+        self.bounces[names::SPAM_COMPLAINT]
+    }
+
+    fn bounced(&self) -> u64 {
+        self.bounces
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != names::SPAM_COMPLAINT && *i != names::SMTP_API_ERROR)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// Statistics map of one server: (stream index, Eastern day, tag number) → counters.
+pub type StatsMap = BTreeMap<(usize, i32, usize), DayStats>;
+
+/// Feeds one message (its send, bounce, opens and clicks, each on its own Eastern day).
+pub fn record(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
+    let send = entry(map, stream, f.at, f.tag);
+    send.sent += 1;
+    if f.track_opens || f.track_links != 0 {
+        send.tracked += 1;
+    }
+    if f.track_opens {
+        send.with_open_tracking += 1;
+    }
+    if f.track_links != 0 {
+        send.with_link_tracking += 1;
+        send.tracked_links_sent += 2;
+    }
+    if let Some(b) = f.bounce {
+        entry(map, stream, b.at, f.tag).bounces[b.kind] += 1;
+    }
+    for o in &f.opens {
+        let d = entry(map, stream, o.at, f.tag);
+        d.opens += 1;
+        if o.first {
+            d.unique_opens += 1;
+            d.open_platforms[usize::from(o.platform)] += 1;
+            d.clients[usize::from(o.client)] += 1;
+        }
+    }
+    for c in &f.clicks {
+        let d = entry(map, stream, c.at, f.tag);
+        d.clicks += 1;
+        d.click_locations[usize::from(c.location)] += 1;
+        if c.first {
+            d.unique_clicks += 1;
+            d.browsers[usize::from(c.browser)] += 1;
+            d.click_platforms[usize::from(c.platform)] += 1;
+        }
+    }
+}
+
+fn entry(map: &mut StatsMap, stream: usize, t: i64, tag: usize) -> &mut DayStats {
+    map.entry((stream, eastern_day(t), tag)).or_default()
+}
+
+/// Sums the counters per day for the chosen streams, tag and inclusive day range.
+pub fn per_day(
+    map: &StatsMap,
+    streams: &[usize],
+    tag: Option<usize>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> BTreeMap<i32, DayStats> {
+    let mut out: BTreeMap<i32, DayStats> = BTreeMap::new();
+    for ((s, day, t), v) in map {
+        if !streams.contains(s)
+            || tag.is_some_and(|want| want != *t)
+            || first.is_some_and(|f| *day < f)
+            || last.is_some_and(|l| *day > l)
+        {
+            continue;
+        }
+        out.entry(*day).or_default().add(v);
+    }
+    out
+}
+
+/// The per-day endpoints, by the path after `/stats/outbound/`.
+pub const ENDPOINTS: &[&str] = &[
+    "sends",
+    "bounces",
+    "spam",
+    "tracked",
+    "opens",
+    "opens/platforms",
+    "opens/emailclients",
+    "clicks",
+    "clicks/browserfamilies",
+    "clicks/platforms",
+    "clicks/location",
+];
+
+/// The non-zero keys an endpoint reports for one day's counters.
+pub fn row(endpoint: &str, d: &DayStats) -> Vec<(&'static str, u64)> {
+    let mut v: Vec<(&'static str, u64)> = match endpoint {
+        "sends" => vec![("Sent", d.sent)],
+        "bounces" => BOUNCE_TYPES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != names::SPAM_COMPLAINT)
+            .map(|(i, b)| (b.key, d.bounces[i]))
+            .collect(),
+        "spam" => vec![("SpamComplaint", d.spam())],
+        "tracked" => vec![("Tracked", d.tracked)],
+        "opens" => vec![("Opens", d.opens), ("Unique", d.unique_opens)],
+        "opens/platforms" => OPEN_PLATFORMS
+            .iter()
+            .copied()
+            .zip(d.open_platforms)
+            .collect(),
+        "opens/emailclients" => names::CLIENTS
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.0 != "unknown")
+            .map(|(i, c)| (c.0, d.clients[i]))
+            .collect(),
+        "clicks" => vec![("Clicks", d.clicks), ("Unique", d.unique_clicks)],
+        "clicks/browserfamilies" => names::BROWSERS
+            .iter()
+            .map(|b| b.0)
+            .zip(d.browsers)
+            .collect(),
+        "clicks/platforms" => CLICK_PLATFORMS
+            .iter()
+            .copied()
+            .zip(d.click_platforms)
+            .collect(),
+        "clicks/location" => vec![
+            ("HTML", d.click_locations[0]),
+            ("Text", d.click_locations[1]),
+        ],
+        _ => Vec::new(),
+    };
+    v.retain(|(_, n)| *n > 0);
+    v
+}
+
+/// Renders a per-day endpoint: totals (non-zero keys) and `Days` (non-empty rows only).
+pub fn render_days(endpoint: &str, days: &BTreeMap<i32, DayStats>) -> Value {
+    let mut rows = Vec::new();
+    let mut totals: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (day, d) in days {
+        let keys = row(endpoint, d);
+        if keys.is_empty() {
+            continue;
+        }
+        let mut m = Map::new();
+        m.insert("Date".to_string(), Value::String(day_string(*day)));
+        for (k, n) in keys {
+            m.insert(k.to_string(), json!(n));
+            *totals.entry(k).or_default() += n;
+        }
+        rows.push(Value::Object(m));
+    }
+    let mut out = Map::new();
+    out.insert("Days".to_string(), Value::Array(rows));
+    for (k, n) in totals {
+        out.insert(k.to_string(), json!(n));
+    }
+    Value::Object(out)
+}
+
+fn rate(n: u64, sent: u64) -> f64 {
+    if sent == 0 {
+        0.0
+    } else {
+        (n as f64 * 100_000.0 / sent as f64).round() / 1000.0
+    }
+}
+
+/// Renders the overview: every key, zeros included.
+pub fn render_overview(days: &BTreeMap<i32, DayStats>) -> Value {
+    let mut t = DayStats::default();
+    for d in days.values() {
+        t.add(d);
+    }
+    let bounced = t.bounced();
+    json!({
+        "Sent": t.sent,
+        "Bounced": bounced,
+        "SMTPApiErrors": t.bounces[names::SMTP_API_ERROR],
+        "BounceRate": rate(bounced, t.sent),
+        "SpamComplaints": t.spam(),
+        "SpamComplaintsRate": rate(t.spam(), t.sent),
+        "Tracked": t.tracked,
+        "Opens": t.opens,
+        "UniqueOpens": t.unique_opens,
+        "TotalClicks": t.clicks,
+        "UniqueLinksClicked": t.unique_clicks,
+        "WithClientRecorded": t.clients.iter().take(N_CLIENTS - 1).sum::<u64>(),
+        "WithPlatformRecorded": t.open_platforms.iter().take(3).sum::<u64>(),
+        "WithReadTimeRecorded": t.unique_opens,
+        "WithLinkTracking": t.with_link_tracking,
+        "WithOpenTracking": t.with_open_tracking,
+        "TotalTrackedLinksSent": t.tracked_links_sent,
+    })
+}
