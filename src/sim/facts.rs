@@ -169,12 +169,12 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
     }
     if live {
         for slot in 0..f.recipients.len() {
-            f.delivered.push((slot as u8, at + 500 + slot as i64));
+            f.delivered.push((slot as u8, at + 5 + slot as i64));
         }
         for j in 0..1 + r.u8(0..2) {
             f.opens.push(open_details(
                 &mut r,
-                at + 1000 * (i64::from(j) + 1),
+                at + 10 * (i64::from(j) + 1),
                 0,
                 j == 0,
             ));

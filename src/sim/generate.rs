@@ -235,7 +235,8 @@ pub fn live_arrivals(m: &mut Model, now: i64, n: u32, r: &mut fastrand::Rng) {
             .map(|(k, _)| k)
             .collect();
         let k = candidates[r.usize(0..candidates.len())];
-        let at = now.max(m.last_live + 10_000);
+        // 4 µs apart: the opens (1 and 2 µs after the send) stay distinct and sorted.
+        let at = now.max(m.last_live + 40);
         m.last_live = at;
         let ctx = ctx_of(m, s, k);
         let server = &mut m.servers[s];

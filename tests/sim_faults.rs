@@ -1,0 +1,355 @@
+//! Every simulator fault, live arrivals and the request log, through real HTTP.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+use tap_postmark::sim::{Faults, SimConfig, Simulator};
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn sim() -> Simulator {
+    let now = Utc.with_ymd_and_hms(2024, 6, 12, 14, 0, 0).unwrap();
+    Simulator::start(SimConfig {
+        now: Some(now),
+        servers: 2,
+        days: 10,
+        messages_per_day: 50,
+        spike_messages: 0,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+/// (status, content type, body) or the transport error.
+fn fetch(sim: &Simulator, path: &str) -> Result<(u16, String, String), ureq::Error> {
+    let token = sim.servers()[0].token.clone();
+    let mut r = agent()
+        .get(format!("{}{path}", sim.base_url()))
+        .header("X-Postmark-Server-Token", &token)
+        .call()?;
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let cl: Option<usize> = r
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body = r.body_mut().read_to_string()?;
+    if let Some(cl) = cl {
+        assert_eq!(cl, body.len(), "Content-Length matches the body sent");
+    }
+    Ok((r.status().as_u16(), ct, body))
+}
+
+const SEARCH: &str = "/messages/outbound?count=20&offset=0";
+
+#[test]
+fn latency_is_added() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        latency: Duration::from_millis(300),
+        ..Faults::default()
+    });
+    let t = Instant::now();
+    assert_eq!(fetch(&sim, "/server").unwrap().0, 200);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn error_rate_answers_500_503_429() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        error_rate: 1.0,
+        seed: 7,
+        ..Faults::default()
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
+        assert!(ct.starts_with("application/json"));
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if status == 503 {
+            assert_eq!(v["ErrorCode"], 100);
+            assert_eq!(v["Message"], "Maintenance");
+        }
+        seen.insert(status);
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![429, 500, 503]);
+    // Faults come before auth: even a tokenless request gets one.
+    let r = agent()
+        .get(format!("{}/server", sim.base_url()))
+        .call()
+        .unwrap();
+    assert!([429, 500, 503].contains(&r.status().as_u16()));
+    sim.set_faults(Faults {
+        error_rate: 0.5,
+        seed: 3,
+        ..Faults::default()
+    });
+    let ok = (0..40)
+        .filter(|_| fetch(&sim, "/server").unwrap().0 == 200)
+        .count();
+    assert!((8..=32).contains(&ok), "{ok}");
+}
+
+#[test]
+fn burst_of_429_counts_down() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        burst_429: 3,
+        ..Faults::default()
+    });
+    let statuses: Vec<u16> = (0..5).map(|_| fetch(&sim, "/server").unwrap().0).collect();
+    assert_eq!(statuses, vec![429, 429, 429, 200, 200]);
+    let log = sim.request_log();
+    let faults: Vec<Option<&str>> = log.iter().map(|e| e.fault.as_deref()).collect();
+    assert_eq!(
+        faults,
+        vec![
+            Some("burst_429"),
+            Some("burst_429"),
+            Some("burst_429"),
+            None,
+            None
+        ]
+    );
+}
+
+#[test]
+fn dropped_connection_is_an_io_error() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    for _ in 0..3 {
+        let err = fetch(&sim, SEARCH).expect_err("the body is cut off");
+        assert!(
+            matches!(err, ureq::Error::Io(_) | ureq::Error::Protocol(_)),
+            "{err:?}"
+        );
+    }
+    sim.set_faults(Faults::default());
+    assert_eq!(fetch(&sim, SEARCH).unwrap().0, 200);
+    assert!(sim
+        .request_log()
+        .iter()
+        .take(3)
+        .all(|e| e.fault.as_deref() == Some("drop")));
+}
+
+#[test]
+fn truncated_body_is_invalid_json() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        truncate_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("application/json"));
+    assert!(!body.is_empty());
+    assert!(serde_json::from_str::<Value>(&body).is_err());
+}
+
+#[test]
+fn html_instead_of_json() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        non_json_rate: 1.0,
+        ..Faults::default()
+    });
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
+        assert_eq!(ct, "text/html; charset=utf-8");
+        assert!(body.starts_with("<!DOCTYPE html>"));
+        statuses.insert(status);
+    }
+    assert_eq!(statuses.into_iter().collect::<Vec<_>>(), vec![200, 502]);
+}
+
+#[test]
+fn http_200_with_error_code() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        error_code_200_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, _, body) = fetch(&sim, SEARCH).unwrap();
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(v["ErrorCode"].as_i64().unwrap(), 0);
+    assert!(v["Message"].is_string());
+    assert!(v.get("Messages").is_none());
+}
+
+#[test]
+fn live_arrivals_are_newest_and_in_ground_truth() {
+    let sim = sim();
+    let server = sim.servers()[0].id;
+    let before: u64 = (0..2)
+        .map(|_| {
+            serde_json::from_str::<Value>(&fetch(&sim, SEARCH).unwrap().2).unwrap()["TotalCount"]
+                .as_u64()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    let start = sim.now();
+    sim.set_faults(Faults {
+        live_arrivals_per_request: 40,
+        ..Faults::default()
+    });
+    let mut last_total = before;
+    for _ in 0..3 {
+        let v: Value = serde_json::from_str(&fetch(&sim, SEARCH).unwrap().2).unwrap();
+        let total = v["TotalCount"].as_u64().unwrap();
+        assert!(total >= last_total);
+        last_total = total;
+    }
+    assert!(
+        last_total > before,
+        "some of the 120 arrivals landed on server 1's outbound stream"
+    );
+    let v: Value = serde_json::from_str(&fetch(&sim, SEARCH).unwrap().2).unwrap();
+    let newest = &v["Messages"][0];
+    let at = chrono::DateTime::parse_from_rfc3339(newest["ReceivedAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        at >= start - chrono::Duration::seconds(1) && at <= sim.now(),
+        "{at} vs {start}"
+    );
+    let id = newest["MessageID"].as_str().unwrap().to_string();
+    let truth = sim
+        .ground_truth(
+            server,
+            "messages_outbound",
+            start - chrono::Duration::seconds(1),
+            sim.now() + chrono::Duration::seconds(1),
+        )
+        .unwrap();
+    assert!(truth.contains(&vec![id.clone()]));
+    let opens = sim
+        .ground_truth(
+            server,
+            "messages_opens",
+            start - chrono::Duration::seconds(1),
+            sim.now() + chrono::Duration::seconds(1),
+        )
+        .unwrap();
+    assert!(
+        opens.iter().any(|k| k[0] == id),
+        "live messages come with opens"
+    );
+    let (status, _, body) = fetch(&sim, &format!("/messages/outbound/{id}/details")).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let times: Vec<String> = v["Messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ReceivedAt"].as_str().unwrap().to_string())
+        .collect();
+    let parsed: Vec<_> = times
+        .iter()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap())
+        .collect();
+    assert!(
+        parsed.windows(2).all(|w| w[0] > w[1]),
+        "strictly newest first"
+    );
+}
+
+#[test]
+fn request_log_records_everything() {
+    let sim = sim();
+    let s = sim.servers()[1].clone();
+    sim.clear_request_log();
+    agent()
+        .get(format!(
+            "{}/Messages/Outbound/?count=3&OFFSET=0&fromdate=2024-06-10",
+            sim.base_url()
+        ))
+        .header("X-Postmark-Server-Token", &s.token)
+        .call()
+        .unwrap();
+    agent()
+        .get(format!("{}/servers?count=5&offset=0", sim.base_url()))
+        .header("X-Postmark-Account-Token", &sim.account_token())
+        .call()
+        .unwrap();
+    agent()
+        .get(format!("{}/server", sim.base_url()))
+        .call()
+        .unwrap();
+    sim.set_faults(Faults {
+        burst_429: 1,
+        ..Faults::default()
+    });
+    agent()
+        .get(format!("{}/server", sim.base_url()))
+        .header("X-Postmark-Server-Token", &s.token)
+        .call()
+        .unwrap();
+    let log = sim.request_log();
+    assert_eq!(log.len(), 4);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].path, "/Messages/Outbound/");
+    assert_eq!(
+        log[0].query,
+        vec![
+            ("count".to_string(), "3".to_string()),
+            ("OFFSET".to_string(), "0".to_string()),
+            ("fromdate".to_string(), "2024-06-10".to_string())
+        ]
+    );
+    assert_eq!(
+        (
+            log[0].server_id,
+            log[0].account,
+            log[0].status,
+            log[0].fault.clone()
+        ),
+        (Some(s.id), false, 200, None)
+    );
+    assert_eq!(
+        (log[1].server_id, log[1].account, log[1].status),
+        (None, true, 200)
+    );
+    assert_eq!(
+        (log[2].server_id, log[2].account, log[2].status),
+        (None, false, 401)
+    );
+    assert_eq!(
+        (log[3].status, log[3].fault.as_deref()),
+        (429, Some("burst_429"))
+    );
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+    sim.clear_request_log();
+    assert!(sim.request_log().is_empty());
+}
+
+#[test]
+fn concurrent_clients_are_served() {
+    let sim = std::sync::Arc::new(sim());
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let sim = sim.clone();
+            std::thread::spawn(move || {
+                (0..10).all(|_| fetch(&sim, SEARCH).map(|r| r.0 == 200).unwrap_or(false))
+            })
+        })
+        .collect();
+    assert!(handles.into_iter().all(|h| h.join().unwrap()));
+}
