@@ -80,7 +80,7 @@ pub fn hits_for(env: &Env, clicks: bool) -> ApiResult {
     if records.is_empty() {
         return Err(not_found());
     }
-    records.sort_by(|a, b| b.0.cmp(&a.0));
+    records.sort_by_key(|r| std::cmp::Reverse(r.0));
     let total = records.len();
     let page: Vec<Value> = records
         .into_iter()
@@ -158,4 +158,59 @@ pub fn bounce_dump(env: &Env) -> ApiResult {
         String::new()
     };
     Ok(json!({"Body": body}))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::super::{SimConfig, Simulator};
+    use super::*;
+
+    #[test]
+    fn expired_messages_are_not_found() {
+        let now = Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap();
+        let cfg = SimConfig {
+            now: Some(now),
+            servers: 1,
+            days: 40,
+            retention_days: 20,
+            messages_per_day: 30,
+            spike_messages: 0,
+            ..SimConfig::default()
+        };
+        let sim = Simulator::start(cfg).unwrap();
+        let (old, fresh) = {
+            let m = sim.shared.model_read();
+            let st = &m.servers[0].streams[0];
+            let key = |index| {
+                ids::encode_message_id(
+                    m.seed,
+                    ids::MessageKey {
+                        kind: KIND_OUTBOUND,
+                        server: 0,
+                        stream: 0,
+                        index,
+                    },
+                )
+            };
+            (key(0), key(st.messages.len() - 1))
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let token = sim.servers()[0].token.clone();
+        let status = |id: &str| {
+            let url = format!("{}/messages/outbound/{id}/details", sim.base_url());
+            agent
+                .get(url)
+                .header("X-Postmark-Server-Token", &token)
+                .call()
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        };
+        assert_eq!(status(&old), 422);
+        assert_eq!(status(&fresh), 200);
+    }
 }

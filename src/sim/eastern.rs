@@ -137,7 +137,7 @@ pub enum FilterValue {
 pub fn parse_filter(raw: &str) -> Option<FilterValue> {
     let s = raw.trim();
     let date = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
-    let day = (date.num_days_from_ce() - 719_163) as i32;
+    let day = date.num_days_from_ce() - 719_163;
     let rest = &s[10..];
     if rest.is_empty() {
         return Some(FilterValue::Date(day));

@@ -217,7 +217,7 @@ fn add_manual_suppressions(m: &mut Model, seed: u64) {
                     at,
                 });
             }
-            st.suppressions.sort_by(|a, b| b.at.cmp(&a.at));
+            st.suppressions.sort_by_key(|x| std::cmp::Reverse(x.at));
         }
     }
 }

@@ -269,7 +269,7 @@ fn reason(status: u16) -> &'static str {
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 fn write_reply(stream: &mut TcpStream, r: &Reply, connection: &str, _n: u64) -> io::Result<()> {
-    let rid = super::ids::uuid(0x5EED_1D, &[REQUEST_IDS.fetch_add(1, Ordering::Relaxed)]);
+    let rid = super::ids::uuid(0x005E_ED1D, &[REQUEST_IDS.fetch_add(1, Ordering::Relaxed)]);
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nX-Request-Id: {rid}\r\nConnection: {connection}\r\n",
         r.status,

@@ -68,7 +68,7 @@ const HALF_MASK: u64 = (1 << HALF) - 1;
 const ROUNDS: u64 = 4;
 
 fn round_fn(seed: u64, round: u64, x: u64) -> u64 {
-    hash(seed, &[0xFE15_7E1, round, x]) & HALF_MASK
+    hash(seed, &[0x0FE1_57E1, round, x]) & HALF_MASK
 }
 
 fn feistel(seed: u64, v: u64) -> u64 {

@@ -128,8 +128,11 @@ fn bounce_counts(env: &Env) -> [u64; 10] {
     counts
 }
 
+/// One `/deliverystats` entry: (Name, Type, Count).
+pub type DeliveryEntry = (&'static str, Option<&'static str>, u64);
+
 /// The `Bounces` entries of `/deliverystats` as (Name, Type, Count); "All" first.
-pub fn delivery_entries(env: &Env) -> (u64, Vec<(&'static str, Option<&'static str>, u64)>) {
+pub fn delivery_entries(env: &Env) -> (u64, Vec<DeliveryEntry>) {
     let counts = bounce_counts(env);
     let inactive: u64 = counts
         .iter()

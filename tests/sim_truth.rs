@@ -1,0 +1,368 @@
+//! Ground truth agrees with what the HTTP endpoints serve, stream by stream.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::America::New_York;
+use serde_json::Value;
+use tap_postmark::sim::{SimConfig, Simulator};
+
+type Keys = BTreeSet<Vec<String>>;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Client<'a> {
+    sim: &'a Simulator,
+    header: &'static str,
+    token: String,
+}
+
+impl Client<'_> {
+    fn get(&self, path: &str) -> Value {
+        let mut r = agent()
+            .get(format!("{}{path}", self.sim.base_url()))
+            .header(self.header, &self.token)
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert_eq!(status, 200, "{path}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every item of a paged list.
+    fn all(&self, path: &str, key: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        loop {
+            let v = self.get(&format!("{path}{sep}count=500&offset={}", out.len()));
+            let items = v[key].as_array().unwrap().clone();
+            let total = v["TotalCount"].as_u64().unwrap() as usize;
+            out.extend(items);
+            if out.len() >= total {
+                return out;
+            }
+        }
+    }
+}
+
+fn norm(s: &str) -> String {
+    DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn wall(t: DateTime<Utc>) -> String {
+    t.with_timezone(&New_York)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+struct Setup {
+    sim: Simulator,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+fn setup() -> Setup {
+    let now = Utc.with_ymd_and_hms(2024, 6, 12, 14, 0, 0).unwrap();
+    let sim = Simulator::start(SimConfig {
+        now: Some(now),
+        servers: 2,
+        days: 10,
+        messages_per_day: 60,
+        spike_messages: 0,
+        secret_marker: Some("CANARY".into()),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    Setup {
+        sim,
+        from: Utc.with_ymd_and_hms(2024, 6, 8, 0, 0, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2024, 6, 10, 0, 0, 0).unwrap(),
+    }
+}
+
+impl Setup {
+    fn client(&self, server: usize) -> Client<'_> {
+        Client {
+            sim: &self.sim,
+            header: "X-Postmark-Server-Token",
+            token: self.sim.servers()[server].token.clone(),
+        }
+    }
+
+    fn window(&self) -> String {
+        format!(
+            "fromdate={}&todate={}.9999999",
+            wall(self.from),
+            wall(self.to - Duration::seconds(1))
+        )
+    }
+
+    fn truth(&self, server: usize, stream: &str) -> Keys {
+        self.sim
+            .ground_truth(self.sim.servers()[server].id, stream, self.from, self.to)
+            .unwrap()
+    }
+
+    fn outbound_streams(&self, c: &Client) -> Vec<String> {
+        c.get("/message-streams?IncludeArchivedStreams=true")["MessageStreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["MessageStreamType"] != "Inbound")
+            .map(|s| s["ID"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+#[test]
+fn message_streams_match_the_searches() {
+    let t = setup();
+    for server in 0..2 {
+        let c = t.client(server);
+        let w = t.window();
+        let mut outbound = Keys::new();
+        let mut opens = Keys::new();
+        let mut clicks = Keys::new();
+        let mut bounces = Keys::new();
+        let mut events = Keys::new();
+        for st in t.outbound_streams(&c) {
+            for m in c.all(
+                &format!("/messages/outbound?messagestream={st}&{w}"),
+                "Messages",
+            ) {
+                let id = s(&m["MessageID"]);
+                let d = c.get(&format!("/messages/outbound/{id}/details"));
+                for e in d["MessageEvents"].as_array().unwrap() {
+                    events.insert(vec![
+                        id.clone(),
+                        s(&e["Recipient"]),
+                        s(&e["Type"]),
+                        norm(e["ReceivedAt"].as_str().unwrap()),
+                    ]);
+                }
+                outbound.insert(vec![id]);
+            }
+            for o in c.all(
+                &format!("/messages/outbound/opens?messagestream={st}&{w}"),
+                "Opens",
+            ) {
+                opens.insert(vec![
+                    s(&o["MessageID"]),
+                    s(&o["Recipient"]),
+                    norm(o["ReceivedAt"].as_str().unwrap()),
+                ]);
+            }
+            for o in c.all(
+                &format!("/messages/outbound/clicks?messagestream={st}&{w}"),
+                "Clicks",
+            ) {
+                clicks.insert(vec![
+                    s(&o["MessageID"]),
+                    s(&o["Recipient"]),
+                    norm(o["ReceivedAt"].as_str().unwrap()),
+                    s(&o["OriginalLink"]),
+                ]);
+            }
+            for b in c.all(&format!("/bounces?messagestream={st}&{w}"), "Bounces") {
+                bounces.insert(vec![s(&b["ID"])]);
+            }
+        }
+        let inbound: Keys = c
+            .all(&format!("/messages/inbound?{w}"), "InboundMessages")
+            .iter()
+            .map(|m| vec![s(&m["MessageID"])])
+            .collect();
+        assert!(
+            outbound.len() > 50
+                && !opens.is_empty()
+                && !clicks.is_empty()
+                && !bounces.is_empty()
+                && !inbound.is_empty()
+        );
+        assert_eq!(
+            outbound,
+            t.truth(server, "messages_outbound"),
+            "server {server}"
+        );
+        assert_eq!(opens, t.truth(server, "messages_opens"));
+        assert_eq!(clicks, t.truth(server, "messages_clicks"));
+        assert_eq!(bounces, t.truth(server, "bounces"));
+        assert_eq!(inbound, t.truth(server, "messages_inbound"));
+        assert_eq!(events, t.truth(server, "message_events"));
+    }
+}
+
+#[test]
+fn full_table_streams_match() {
+    let t = setup();
+    let c = t.client(1);
+    let ids = |v: &Value, key: &str, id: &str| -> Keys {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| vec![s(&x[id])])
+            .collect()
+    };
+    assert_eq!(
+        ids(
+            &c.get("/templates?Count=500&Offset=0"),
+            "Templates",
+            "TemplateId"
+        ),
+        t.truth(1, "templates")
+    );
+    let streams = c.get("/message-streams?IncludeArchivedStreams=true");
+    assert_eq!(
+        ids(&streams, "MessageStreams", "ID"),
+        t.truth(1, "message_streams")
+    );
+    let mut sup = Keys::new();
+    for st in streams["MessageStreams"].as_array().unwrap() {
+        let id = s(&st["ID"]);
+        for x in c.get(&format!("/message-streams/{id}/suppressions/dump"))["Suppressions"]
+            .as_array()
+            .unwrap()
+        {
+            sup.insert(vec![id.clone(), s(&x["EmailAddress"])]);
+        }
+    }
+    assert!(sup.len() > 2);
+    assert_eq!(sup, t.truth(1, "suppressions"));
+    assert_eq!(
+        ids(&c.get("/deliverystats"), "Bounces", "Name"),
+        t.truth(1, "delivery_stats")
+    );
+    assert_eq!(
+        c.get("/deliverystats")["Bounces"][0],
+        serde_json::json!({"Name": "All", "Count": c.get("/deliverystats")["Bounces"][0]["Count"]})
+    );
+    let server = c.get("/server");
+    assert_eq!(
+        BTreeSet::from([vec![s(&server["ID"])]]),
+        t.truth(1, "server")
+    );
+    let hooks = c.get("/webhooks");
+    assert_eq!(ids(&hooks, "Webhooks", "ID"), t.truth(1, "webhooks"));
+    assert!(hooks["Webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| !w["HttpAuth"].is_null())
+        .all(|w| w["HttpAuth"]["Password"]
+            .as_str()
+            .unwrap()
+            .contains("CANARY")));
+    assert!(hooks["Webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["HttpAuth"].is_null()));
+    assert_eq!(
+        ids(
+            &c.get("/triggers/inboundrules?count=500&offset=0"),
+            "InboundRules",
+            "ID"
+        ),
+        t.truth(1, "inbound_rules")
+    );
+    let a = Client {
+        sim: &t.sim,
+        header: "X-Postmark-Account-Token",
+        token: t.sim.account_token(),
+    };
+    assert!(a.token.contains("CANARY"));
+    let servers = a.get("/servers?count=500&offset=0");
+    assert_eq!(ids(&servers, "Servers", "ID"), t.truth(0, "servers"));
+    assert!(servers["Servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["ApiTokens"][0].as_str().unwrap().contains("CANARY")));
+    let domains = a.get("/domains?count=500&offset=0");
+    assert_eq!(ids(&domains, "Domains", "ID"), t.truth(0, "domains"));
+    let d = a.get(&format!("/domains/{}", s(&domains["Domains"][0]["ID"])));
+    assert!(d["DKIMHost"].is_string() && d["ReturnPathDomainCNAMEValue"].is_string());
+    let senders = a.get("/senders?count=500&offset=0");
+    assert_eq!(
+        ids(&senders, "SenderSignatures", "ID"),
+        t.truth(0, "sender_signatures")
+    );
+    assert!(a.get(&format!(
+        "/senders/{}",
+        s(&senders["SenderSignatures"][0]["ID"])
+    ))["SPFHost"]
+        .is_string());
+    assert!(t
+        .sim
+        .ground_truth(10001, "no_such_stream", t.from, t.to)
+        .is_none());
+}
+
+#[test]
+fn stats_streams_match() {
+    let t = setup();
+    let c = t.client(0);
+    let streams = t.outbound_streams(&c);
+    let days = "fromdate=2024-06-07&todate=2024-06-09";
+    let fixed = [
+        ("stats_outbound_sends", "sends"),
+        ("stats_outbound_spam", "spam"),
+        ("stats_outbound_tracked", "tracked"),
+        ("stats_outbound_opens", "opens"),
+        ("stats_outbound_platform", "opens/platforms"),
+        ("stats_outbound_clicks", "clicks"),
+        ("stats_outbound_click_platforms", "clicks/platforms"),
+        ("stats_outbound_click_location", "clicks/location"),
+    ];
+    for (name, ep) in fixed {
+        let mut keys = Keys::new();
+        for st in &streams {
+            for d in c.get(&format!("/stats/outbound/{ep}?messagestream={st}&{days}"))["Days"]
+                .as_array()
+                .unwrap()
+            {
+                keys.insert(vec![st.clone(), s(&d["Date"])]);
+            }
+        }
+        assert_eq!(keys, t.truth(0, name), "{name}");
+    }
+    for (name, ep) in [
+        ("stats_outbound_bounces", "bounces"),
+        ("stats_outbound_clients", "opens/emailclients"),
+        ("stats_outbound_browser_families", "clicks/browserfamilies"),
+    ] {
+        let mut keys = Keys::new();
+        for st in &streams {
+            for d in c.get(&format!("/stats/outbound/{ep}?messagestream={st}&{days}"))["Days"]
+                .as_array()
+                .unwrap()
+            {
+                for k in d.as_object().unwrap().keys().filter(|k| *k != "Date") {
+                    keys.insert(vec![st.clone(), s(&d["Date"]), k.clone()]);
+                }
+            }
+        }
+        assert!(!keys.is_empty(), "{name}");
+        assert_eq!(keys, t.truth(0, name), "{name}");
+    }
+    let overview = t.truth(0, "stats_outbound_overview");
+    assert_eq!(overview.len(), streams.len() * 3);
+    assert!(overview.contains(&vec!["outbound".to_string(), "2024-06-07".to_string()]));
+}
