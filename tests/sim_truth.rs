@@ -366,3 +366,68 @@ fn stats_streams_match() {
     assert_eq!(overview.len(), streams.len() * 3);
     assert!(overview.contains(&vec!["outbound".to_string(), "2024-06-07".to_string()]));
 }
+
+#[test]
+fn small_config_has_every_kind_of_record() {
+    let sim = Simulator::start(SimConfig::small()).unwrap();
+    let (from, to) = (
+        sim.now() - Duration::days(400),
+        sim.now() + Duration::days(1),
+    );
+    for server in sim.servers() {
+        for stream in [
+            "messages_outbound",
+            "messages_opens",
+            "messages_clicks",
+            "messages_inbound",
+            "message_events",
+            "bounces",
+            "templates",
+            "message_streams",
+            "suppressions",
+            "delivery_stats",
+            "server",
+            "webhooks",
+            "inbound_rules",
+            "stats_outbound_overview",
+            "stats_outbound_sends",
+            "stats_outbound_bounces",
+            "stats_outbound_spam",
+            "stats_outbound_tracked",
+            "stats_outbound_opens",
+            "stats_outbound_platform",
+            "stats_outbound_clients",
+            "stats_outbound_clicks",
+            "stats_outbound_browser_families",
+            "stats_outbound_click_platforms",
+            "stats_outbound_click_location",
+        ] {
+            let keys = sim.ground_truth(server.id, stream, from, to).unwrap();
+            assert!(!keys.is_empty(), "server {} {stream}", server.id);
+        }
+        let delivery = sim
+            .ground_truth(server.id, "delivery_stats", from, to)
+            .unwrap();
+        assert!(
+            delivery.len() >= 4,
+            "several bounce types on server {}: {delivery:?}",
+            server.id
+        );
+    }
+    let c = Client {
+        sim: &sim,
+        header: "X-Postmark-Server-Token",
+        token: sim.servers()[0].token.clone(),
+    };
+    let nul = ["outbound", "broadcast", "password-resets", "legacy-alerts"]
+        .iter()
+        .flat_map(|st| {
+            c.all(
+                &format!("/messages/outbound?messagestream={st}"),
+                "Messages",
+            )
+        })
+        .filter(|m| m["Subject"].as_str().unwrap().contains('\u{0}'))
+        .count();
+    assert!(nul > 0, "a NUL character in some subject");
+}

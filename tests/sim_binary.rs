@@ -1,0 +1,60 @@
+//! The standalone `postmark-sim` binary prints its URL and credentials, then serves.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn binary_prints_credentials_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postmark-sim"))
+        .args([
+            "--port",
+            "0",
+            "--servers",
+            "2",
+            "--days",
+            "3",
+            "--messages-per-day",
+            "20",
+            "--spike-messages",
+            "0",
+            "--secret-marker",
+            "MARK",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn postmark-sim");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || lines.next().expect("a line").expect("utf-8");
+    let url = next()
+        .strip_prefix("base_url ")
+        .expect("base_url line")
+        .to_string();
+    let account = next()
+        .strip_prefix("account_token ")
+        .expect("account line")
+        .to_string();
+    let server1 = next();
+    let server2 = next();
+    let generated = next();
+    assert!(account.contains("MARK"));
+    assert!(
+        server1.starts_with("server 10001 ") && server2.starts_with("server 10002 "),
+        "{server1} / {server2}"
+    );
+    assert!(generated.starts_with("generated messages="), "{generated}");
+    let token = server1.rsplit(' ').next().expect("token").to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(format!("{url}/server"))
+        .header("X-Postmark-Server-Token", &token)
+        .call()
+        .expect("request");
+    let v: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json");
+    assert_eq!(v["ID"], 10001);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+}
