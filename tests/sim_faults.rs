@@ -343,11 +343,15 @@ fn request_log_records_everything() {
 #[test]
 fn concurrent_clients_are_served() {
     let sim = std::sync::Arc::new(sim());
+    sim.set_faults(Faults {
+        live_arrivals_per_request: 5,
+        ..Faults::default()
+    });
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let sim = sim.clone();
             std::thread::spawn(move || {
-                (0..10).all(|_| fetch(&sim, SEARCH).map(|r| r.0 == 200).unwrap_or(false))
+                (0..25).all(|_| fetch(&sim, SEARCH).map(|r| r.0 == 200).unwrap_or(false))
             })
         })
         .collect();

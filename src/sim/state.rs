@@ -21,6 +21,8 @@ const JSON: &str = "application/json; charset=utf-8";
 pub struct Shared {
     pub model: RwLock<Model>,
     pub started: Instant,
+    /// The data's anchor (ticks); kept outside the lock so the clock never takes it.
+    anchor: i64,
     pub faults: Mutex<FaultState>,
     pub log: RequestLog,
     live_rng: Mutex<fastrand::Rng>,
@@ -34,7 +36,9 @@ impl Shared {
     /// Wraps a generated model.
     pub fn new(model: Model, faults: Faults) -> Shared {
         let seed = model.seed;
+        let anchor = model.anchor;
         Shared {
+            anchor,
             model: RwLock::new(model),
             started: Instant::now(),
             faults: Mutex::new(FaultState::new(faults, seed)),
@@ -50,8 +54,9 @@ impl Shared {
 
     /// The simulator clock: anchor plus real time elapsed since start, in ticks.
     pub fn now_ticks(&self) -> i64 {
-        let anchor = self.model_read().anchor;
-        anchor + (self.started.elapsed().as_nanos() / 100) as i64
+        // No lock here: callers may already hold a read guard, and a second read lock on a
+        // writer-preferring RwLock can deadlock while a live arrival waits to write.
+        self.anchor + (self.started.elapsed().as_nanos() / 100) as i64
     }
 
     /// Replaces the fault settings (and restarts their RNG and burst counter).
