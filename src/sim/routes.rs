@@ -2,7 +2,7 @@
 //! before auth), token checks (server vs account), live arrivals before searches, and the
 //! dispatch to handlers.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::detail;
 use super::facts::Ctx;
@@ -187,7 +187,7 @@ pub fn unknown_stream() -> ApiError {
 /// A routed answer before faults: status and body (`None` = empty body).
 pub struct Answer {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<Vec<u8>>,
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -221,7 +221,9 @@ pub fn answer(
         return Answer {
             status: 404,
             body: Some(
-                json!({"ErrorCode": 404, "Message": "The requested resource does not exist."}),
+                json!({"ErrorCode": 404, "Message": "The requested resource does not exist."})
+                    .to_string()
+                    .into_bytes(),
             ),
         };
     };
@@ -249,14 +251,18 @@ pub fn answer(
         now: shared.now_ticks(),
         id: &id,
     };
-    match handle(route, &env) {
-        Ok(v) => Answer {
+    let result = match route {
+        Route::Outbound => search::outbound(&env).map(String::into_bytes),
+        _ => handle(route, &env).map(|v| v.to_string().into_bytes()),
+    };
+    match result {
+        Ok(body) => Answer {
             status: 200,
-            body: Some(v),
+            body: Some(body),
         },
         Err(e) => Answer {
             status: e.status,
-            body: Some(e.body()),
+            body: Some(e.body().to_string().into_bytes()),
         },
     }
 }
@@ -265,14 +271,22 @@ fn unauthorized(kind: &str) -> Answer {
     Answer {
         status: 401,
         body: Some(
-            json!({"ErrorCode": 10, "Message": format!("Request does not contain a valid {kind} token.")}),
+            json!({"ErrorCode": 10, "Message": format!("Request does not contain a valid {kind} token.")})
+                .to_string()
+                .into_bytes(),
         ),
     }
 }
 
 fn handle(route: Route, env: &Env) -> ApiResult {
     match route {
-        Route::Outbound => search::outbound(env),
+        Route::Outbound => search::outbound(env).and_then(|s| {
+            serde_json::from_str(&s).map_err(|e| ApiError {
+                status: 500,
+                code: 1,
+                message: e.to_string(),
+            })
+        }),
         Route::Opens => search::opens(env),
         Route::Clicks => search::clicks(env),
         Route::Inbound => search::inbound(env),

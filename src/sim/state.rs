@@ -105,10 +105,7 @@ impl Shared {
             Some(Fault::ErrorCode200) => json_reply(200, faults::error_code_200_body()),
             None | Some(Fault::Drop) | Some(Fault::Truncate) => {
                 let a = routes::answer(self, &req.method, path, &query, &req.headers);
-                let body = a
-                    .body
-                    .map(|v| v.to_string().into_bytes())
-                    .unwrap_or_default();
+                let body = a.body.unwrap_or_default();
                 match fault {
                     Some(Fault::Truncate) => json_reply(200, faults::truncate(&body)),
                     Some(Fault::Drop) => {
