@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use super::account;
 use super::eastern::{
     day_start, eastern_day, offset_secs, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_SEC,
 };
@@ -22,7 +23,7 @@ const DIURNAL: [f64; 24] = [
 
 /// Builds the whole account and its traffic.
 pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
-    let mut m = model::account(cfg, anchor);
+    let mut m = account::account(cfg, anchor);
     let start = anchor - i64::from(cfg.days) * TICKS_PER_DAY;
     let spike_day = eastern_day(
         anchor - (i64::from(cfg.days.min(cfg.retention_days)) / 2).max(1) * TICKS_PER_DAY,

@@ -8,6 +8,7 @@
 //! println!("{} {}", sim.base_url(), sim.servers()[0].token);
 //! ```
 
+mod account;
 mod detail;
 mod eastern;
 mod events;
