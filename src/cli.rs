@@ -4,6 +4,7 @@
 use crate::about;
 use crate::client::Client;
 use crate::config::{self, Config};
+use crate::demo;
 use crate::error::{exit, Error};
 use crate::log;
 use crate::signals;
@@ -144,7 +145,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     }
     if args.demo {
         signals::install();
-        return Err(Error::Internal("--demo needs the simulator".into()));
+        return demo::run();
     }
     let path = args.config.as_ref().ok_or_else(|| {
         Error::Input("--config FILE is required (or use --discover, --about or --demo)".into())

@@ -10,7 +10,7 @@ pub mod about;
 pub mod cli;
 pub mod client;
 pub mod config;
-
+pub mod demo;
 pub mod error;
 pub mod log;
 pub mod record;

@@ -18,8 +18,6 @@ pub enum Kind {
     Search(Search),
     /// A statistics endpoint read per message stream and US-Eastern day.
     Stats(Stats),
-    /// The `MessageEvents` of each outbound message's details, following the outbound windows.
-    MessageEvents,
     /// A list or object read whole on every run.
     FullTable(FullTable),
 }
@@ -33,6 +31,15 @@ pub struct Search {
     pub per_message_stream: bool,
     /// ErrorCode Postmark answers when `count + offset` passes its ceiling.
     pub ceiling_error_code: i64,
+    /// Instead of the found records, emit what each one's details expand to.
+    pub expand: Option<Expand>,
+}
+
+/// A per-record follow-up request made by a search stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expand {
+    /// `GET /messages/outbound/{MessageID}/details` → one record per `MessageEvents` entry.
+    MessageEvents,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +184,7 @@ pub static STREAMS: &[StreamDef] = &[
             time_field: Some("ReceivedAt"),
             per_message_stream: true,
             ceiling_error_code: 700,
+            expand: None,
         }),
         key_properties: SEARCH_KEYED,
         replication_key: Some("ReceivedAt"),
@@ -193,11 +201,35 @@ pub static STREAMS: &[StreamDef] = &[
             time_field: Some("ReceivedAt"),
             per_message_stream: true,
             ceiling_error_code: 700,
+            expand: None,
         }),
         key_properties: &["ServerID", "MessageID", "Recipient", "ReceivedAt"],
         replication_key: Some("ReceivedAt"),
         selected_by_default: true,
         schema: schema!("messages_opens"),
+        secret_fields: &[],
+    },
+    StreamDef {
+        name: "messages_clicks",
+        path: "/messages/outbound/clicks",
+        envelope: "Clicks",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some("ReceivedAt"),
+            per_message_stream: true,
+            ceiling_error_code: 700,
+            expand: None,
+        }),
+        key_properties: &[
+            "ServerID",
+            "MessageID",
+            "Recipient",
+            "ReceivedAt",
+            "OriginalLink",
+        ],
+        replication_key: Some("ReceivedAt"),
+        selected_by_default: true,
+        schema: schema!("messages_clicks"),
         secret_fields: &[],
     },
     StreamDef {
@@ -209,6 +241,7 @@ pub static STREAMS: &[StreamDef] = &[
             time_field: None,
             per_message_stream: false,
             ceiling_error_code: 700,
+            expand: None,
         }),
         key_properties: SEARCH_KEYED,
         replication_key: Some("Date"),
@@ -225,11 +258,30 @@ pub static STREAMS: &[StreamDef] = &[
             time_field: Some("BouncedAt"),
             per_message_stream: true,
             ceiling_error_code: 1000,
+            expand: None,
         }),
         key_properties: &["ServerID", "ID"],
         replication_key: Some("BouncedAt"),
         selected_by_default: true,
         schema: schema!("bounces"),
+        secret_fields: &[],
+    },
+    StreamDef {
+        name: "message_events",
+        path: "/messages/outbound",
+        envelope: "Messages",
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some("ReceivedAt"),
+            per_message_stream: true,
+            ceiling_error_code: 700,
+            expand: Some(Expand::MessageEvents),
+        }),
+        key_properties: &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
+        replication_key: Some("ReceivedAt"),
+        // One details request per message: opt in.
+        selected_by_default: false,
+        schema: schema!("message_events"),
         secret_fields: &[],
     },
     full(
@@ -257,12 +309,119 @@ pub static STREAMS: &[StreamDef] = &[
         &["ServerID", "ID"],
         schema!("message_streams"),
     ),
+    full(
+        "suppressions",
+        "/message-streams/{id}/suppressions/dump",
+        TokenKind::Server,
+        FullTable::Suppressions,
+        &["ServerID", "MessageStream", "EmailAddress"],
+        schema!("suppressions"),
+    ),
+    full(
+        "delivery_stats",
+        "/deliverystats",
+        TokenKind::Server,
+        FullTable::Object,
+        &["ServerID"],
+        schema!("delivery_stats"),
+    ),
+    StreamDef {
+        secret_fields: &[&["ApiTokens"]],
+        ..full(
+            "server",
+            "/server",
+            TokenKind::Server,
+            FullTable::Object,
+            &["ID"],
+            schema!("server"),
+        )
+    },
+    StreamDef {
+        secret_fields: &[&["HttpAuth", "Password"]],
+        ..full(
+            "webhooks",
+            "/webhooks",
+            TokenKind::Server,
+            FullTable::List {
+                envelope: "Webhooks",
+                query: &[],
+            },
+            &["ServerID", "ID"],
+            schema!("webhooks"),
+        )
+    },
+    full(
+        "inbound_rules",
+        "/triggers/inboundrules",
+        TokenKind::Server,
+        FullTable::Paged {
+            envelope: "InboundRules",
+            count_param: "count",
+            offset_param: "offset",
+            detail: None,
+            id_field: "ID",
+        },
+        &["ServerID", "ID"],
+        schema!("inbound_rules"),
+    ),
+    StreamDef {
+        secret_fields: &[&["ApiTokens"]],
+        ..full(
+            "servers",
+            "/servers",
+            TokenKind::Account,
+            FullTable::Paged {
+                envelope: "Servers",
+                count_param: "count",
+                offset_param: "offset",
+                detail: None,
+                id_field: "ID",
+            },
+            &["ID"],
+            schema!("servers"),
+        )
+    },
+    full(
+        "domains",
+        "/domains",
+        TokenKind::Account,
+        FullTable::Paged {
+            envelope: "Domains",
+            count_param: "count",
+            offset_param: "offset",
+            detail: Some("/domains/"),
+            id_field: "ID",
+        },
+        &["ID"],
+        schema!("domains"),
+    ),
+    full(
+        "sender_signatures",
+        "/senders",
+        TokenKind::Account,
+        FullTable::Paged {
+            envelope: "SenderSignatures",
+            count_param: "count",
+            offset_param: "offset",
+            detail: Some("/senders/"),
+            id_field: "ID",
+        },
+        &["ID"],
+        schema!("sender_signatures"),
+    ),
     stats(
         "stats_outbound_overview",
         "/stats/outbound",
         Stats::Overview,
         STATS_KEYS,
         schema!("stats_outbound_overview"),
+    ),
+    stats(
+        "stats_outbound_sends",
+        "/stats/outbound/sends",
+        Stats::Wide(&["Sent"]),
+        STATS_KEYS,
+        schema!("stats_outbound_sends"),
     ),
     stats(
         "stats_outbound_bounces",
@@ -285,6 +444,55 @@ pub static STREAMS: &[StreamDef] = &[
         &["ServerID", "MessageStream", "Date", "Client"],
         schema!("stats_outbound_clients"),
     ),
+    stats(
+        "stats_outbound_spam",
+        "/stats/outbound/spam",
+        Stats::Wide(&["SpamComplaint"]),
+        STATS_KEYS,
+        schema!("stats_outbound_spam"),
+    ),
+    stats(
+        "stats_outbound_tracked",
+        "/stats/outbound/tracked",
+        Stats::Wide(&["Tracked"]),
+        STATS_KEYS,
+        schema!("stats_outbound_tracked"),
+    ),
+    stats(
+        "stats_outbound_opens",
+        "/stats/outbound/opens",
+        Stats::Wide(&["Opens", "Unique"]),
+        STATS_KEYS,
+        schema!("stats_outbound_opens"),
+    ),
+    stats(
+        "stats_outbound_clicks",
+        "/stats/outbound/clicks",
+        Stats::Wide(&["Clicks", "Unique"]),
+        STATS_KEYS,
+        schema!("stats_outbound_clicks"),
+    ),
+    stats(
+        "stats_outbound_browser_families",
+        "/stats/outbound/clicks/browserfamilies",
+        Stats::Long("Family"),
+        &["ServerID", "MessageStream", "Date", "Family"],
+        schema!("stats_outbound_browser_families"),
+    ),
+    stats(
+        "stats_outbound_click_platforms",
+        "/stats/outbound/clicks/platforms",
+        Stats::Wide(&["Desktop", "Mobile", "Unknown"]),
+        STATS_KEYS,
+        schema!("stats_outbound_click_platforms"),
+    ),
+    stats(
+        "stats_outbound_click_location",
+        "/stats/outbound/clicks/location",
+        Stats::Wide(&["HTML", "Text"]),
+        STATS_KEYS,
+        schema!("stats_outbound_click_location"),
+    ),
 ];
 
 /// Looks a stream up by name.
@@ -295,6 +503,14 @@ pub fn find(name: &str) -> Option<&'static StreamDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_catalog_file_is_a_stream() {
+        assert_eq!(STREAMS.len(), 28);
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog");
+        let files = std::fs::read_dir(dir).unwrap().count();
+        assert_eq!(files, STREAMS.len());
+    }
 
     #[test]
     fn names_are_unique_snake_case() {

@@ -202,7 +202,14 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
         let http10 = head.lines().next().is_some_and(|l| l.ends_with("HTTP/1.0"));
         let conn = header("connection").unwrap_or_default();
         let close = conn.contains("close") || (http10 && !conn.contains("keep-alive"));
-        let reply = handler(&req);
+        // A bug in a handler must answer 500, not leave the client waiting on an open socket.
+        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&req)))
+            .unwrap_or_else(|_| Reply {
+                status: 500,
+                content_type: "application/json; charset=utf-8",
+                body: br#"{"ErrorCode":500,"Message":"Simulator internal error."}"#.to_vec(),
+                drop_after: None,
+            });
         request_no += 1;
         let drop_after = reply.drop_after;
         let ok = write_reply(

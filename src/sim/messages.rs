@@ -83,7 +83,11 @@ pub fn cosmetic(ctx: &Ctx, stream_id: &str, from_domain: &str, f: &MsgFacts) -> 
         .replace("{n}", &r.u32(100..99_999).to_string())
         .replace("{name}", first);
     if r.u32(0..300) == 0 {
-        subject.insert(subject.len() / 2, '\u{0}');
+        let mut at = subject.len() / 2;
+        while !subject.is_char_boundary(at) {
+            at -= 1;
+        }
+        subject.insert(at, '\u{0}');
     }
     let mut metadata = BTreeMap::new();
     if r.u32(0..10) >= 4 {

@@ -125,10 +125,36 @@ pub fn run<W: Write>(
         metrics::record_count(sel.def.name, n, serde_json::json!({}));
     }
 
+    let mut failed: Vec<(u64, Error)> = Vec::new();
     for server in &servers {
-        sync_server(&mut ctx, selection, server)?;
+        match sync_server(&mut ctx, selection, server) {
+            Ok(()) => {}
+            Err(
+                e @ (Error::BrokenPipe | Error::Interrupted | Error::Internal(_) | Error::Input(_)),
+            ) => return Err(e),
+            Err(e) if servers.len() == 1 => return Err(e),
+            Err(e) => {
+                log::error(&format!(
+                    "server {}: {e}; continuing with the other servers",
+                    server.id
+                ));
+                failed.push((server.id, e));
+            }
+        }
     }
     ctx.checkpoint()?;
+    if !failed.is_empty() {
+        let detail: Vec<String> = failed
+            .iter()
+            .map(|(id, e)| format!("server {id}: {e}"))
+            .collect();
+        return Err(Error::Partial(format!(
+            "{} of {} servers failed (the others finished; the last STATE resumes the failed ones): {}",
+            failed.len(),
+            servers.len(),
+            detail.join("; ")
+        )));
+    }
     metrics::job_duration("sync", started.elapsed().as_secs_f64(), true);
     let c = &client.counters;
     log::info(&format!(
@@ -163,7 +189,6 @@ fn sync_server<W: Write>(
             Kind::Search(spec) => search::sync(ctx, sel, server, &spec)?,
             Kind::Stats(shape) => stats::sync(ctx, sel, server, shape)?,
             Kind::FullTable(_) => full_table::sync(ctx, sel, Some(server), &server.token)?,
-            Kind::MessageEvents => 0,
         };
         metrics::record_count(sel.def.name, n, serde_json::json!({"server_id": server.id}));
         log::info(&format!(

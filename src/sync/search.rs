@@ -16,7 +16,7 @@ use crate::client::CallError;
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
-use crate::streams::Search;
+use crate::streams::{Expand, Search};
 use crate::timefmt::{floor_second, format_filter, format_utc, parse_timestamp, wall_range};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -160,7 +160,7 @@ impl WindowReader<'_> {
                 if self.spec.per_message_stream {
                     query.push(("messagestream", self.partition.to_string()));
                 }
-                let page = match ctx.client.get(&self.server.token, path, &query, path) {
+                let mut page = match ctx.client.get(&self.server.token, path, &query, path) {
                     Ok(p) => p,
                     Err(CallError::Postmark {
                         status: 422, code, ..
@@ -198,7 +198,7 @@ impl WindowReader<'_> {
                     }
                     Some(_) => {}
                 }
-                let records = match page.get(self.sel.def.envelope) {
+                let records = match page.get_mut(self.sel.def.envelope).map(Value::take) {
                     Some(Value::Array(list)) => list,
                     Some(Value::Null) | None if total == 0 => break,
                     _ => {
@@ -245,7 +245,7 @@ impl WindowReader<'_> {
         &mut self,
         ctx: &mut Ctx<'_, W>,
         window: Window,
-        record: &Value,
+        record: Value,
         seen: &mut HashSet<String>,
         extracted: &str,
     ) -> Result<(), Error> {
@@ -261,12 +261,68 @@ impl WindowReader<'_> {
                 return Ok(());
             }
         }
-        let key = record_key(record, self.sel.def.key_properties);
+        let key = record_key(&record, self.sel.def.key_properties);
         if self.recent_ids.contains_key(&key) || !seen.insert(key) {
             return Ok(());
         }
-        ctx.emit(self.sel, record.clone(), Some(self.server.id), extracted)?;
-        self.written += 1;
+        match self.spec.expand {
+            None => {
+                ctx.emit(self.sel, record, Some(self.server.id), extracted)?;
+                self.written += 1;
+            }
+            Some(Expand::MessageEvents) => self.message_events(ctx, &record)?,
+        }
+        Ok(())
+    }
+
+    /// Emits the `MessageEvents` of one outbound message.
+    fn message_events<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        message: &Value,
+    ) -> Result<(), Error> {
+        let Some(id) = message.get("MessageID").and_then(Value::as_str) else {
+            return Err(Error::Api(
+                "Postmark returned an outbound message without MessageID".into(),
+            ));
+        };
+        let path = format!("/messages/outbound/{id}/details");
+        let endpoint = "/messages/outbound/{id}/details";
+        let details = match ctx.client.get(&self.server.token, &path, &[], endpoint) {
+            Ok(d) => d,
+            // 701: the message expired (retention) between the search and this request.
+            Err(CallError::Postmark {
+                status: 422,
+                code: 701,
+                ..
+            }) => {
+                log::debug(&format!("{path}: message no longer available; no events"));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into_error(endpoint)),
+        };
+        let extracted = extracted_now();
+        let stream = details
+            .get("MessageStream")
+            .or_else(|| message.get("MessageStream"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let events = match details.get("MessageEvents") {
+            Some(Value::Array(list)) => list.as_slice(),
+            None | Some(Value::Null) => &[],
+            Some(_) => {
+                return Err(Error::Api(format!("{path}: MessageEvents is not a list")));
+            }
+        };
+        for event in events {
+            let mut record = event.clone();
+            if let Some(map) = record.as_object_mut() {
+                map.insert("MessageID".into(), Value::String(id.to_string()));
+                map.insert("MessageStream".into(), stream.clone());
+            }
+            ctx.emit(self.sel, record, Some(self.server.id), &extracted)?;
+            self.written += 1;
+        }
         Ok(())
     }
 }

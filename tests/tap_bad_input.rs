@@ -1,0 +1,238 @@
+//! Bad input: each case gives one clear CRITICAL line on stderr, a documented exit code, no
+//! panic, and nothing on stdout. None of these reach the network.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const INPUT: i32 = 2;
+
+fn assert_input_error(run: &Run, needle: &str) {
+    assert_eq!(run.code, INPUT, "exit code; stderr:\n{}", run.stderr);
+    assert_eq!(run.stdout, "", "stdout must stay clean");
+    let critical: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("CRITICAL "))
+        .collect();
+    assert_eq!(
+        critical.len(),
+        1,
+        "one CRITICAL line expected:\n{}",
+        run.stderr
+    );
+    assert!(
+        critical[0].contains(needle),
+        "{:?} lacks {needle:?}",
+        critical[0]
+    );
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"));
+}
+
+fn with_config(config: serde_json::Value, extra: &[&str]) -> Run {
+    let scratch = Scratch::new();
+    let path = scratch.write("config.json", &config);
+    let mut args = vec!["--config", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run_raw(&args, &[])
+}
+
+fn token() -> serde_json::Value {
+    json!({"postmark_server_token": "secret-canary-token", "base_url": "http://127.0.0.1:9"})
+}
+
+#[test]
+fn missing_config_file() {
+    let run = run_raw(&["--config", "/nonexistent/config.json"], &[]);
+    assert_input_error(&run, "cannot read config file /nonexistent/config.json");
+}
+
+#[test]
+fn malformed_config_json() {
+    let scratch = Scratch::new();
+    let path = scratch.write_text("config.json", "{\"postmark_server_token\": ");
+    let run = run_raw(&["--config", path.to_str().unwrap()], &[]);
+    assert_input_error(&run, "is not valid JSON");
+}
+
+#[test]
+fn config_not_an_object() {
+    let run = with_config(json!(["a"]), &[]);
+    assert_input_error(&run, "config must be a JSON object");
+}
+
+#[test]
+fn wrong_value_types_are_all_reported_without_values() {
+    let run = with_config(
+        json!({"postmark_server_token": 12345, "lookback_hours": "a day", "max_attempts": -1}),
+        &[],
+    );
+    assert_input_error(&run, "config has 3 problems");
+    assert!(run.stderr.contains("postmark_server_token") && run.stderr.contains("lookback_hours"));
+    assert!(
+        !run.stderr.contains("12345"),
+        "a value that may be a token was echoed"
+    );
+}
+
+#[test]
+fn unknown_keys_are_a_warning() {
+    let mut config = token();
+    config["postmark_token_typo"] = json!("x");
+    let run = with_config(config, &["--discover"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("WARNING config key \"postmark_token_typo\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn invalid_and_future_dates() {
+    let mut config = token();
+    config["start_date"] = json!("01/02/2024");
+    assert_input_error(&with_config(config.clone(), &[]), "start_date");
+    config["start_date"] = json!("2999-01-01");
+    assert_input_error(&with_config(config, &[]), "start_date: is in the future");
+}
+
+#[test]
+fn end_date_before_start_date() {
+    let mut config = token();
+    config["start_date"] = json!("2024-02-01");
+    config["end_date"] = json!("2024-01-01");
+    assert_input_error(
+        &with_config(config, &[]),
+        "end_date: must be after start_date",
+    );
+}
+
+#[test]
+fn no_token_at_all() {
+    let run = with_config(json!({"base_url": "http://127.0.0.1:9"}), &[]);
+    assert_input_error(
+        &run,
+        "needs postmark_server_token or postmark_account_token",
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host() {
+    let mut config = token();
+    config["base_url"] = json!("http://api.postmarkapp.com");
+    let run = with_config(config, &[]);
+    assert_input_error(&run, "plain http is refused");
+    assert!(!run.stderr.contains("secret-canary-token"));
+}
+
+#[test]
+fn malformed_state() {
+    let scratch = Scratch::new();
+    let config = scratch.write("config.json", &token());
+    for (text, needle) in [
+        ("{", "state file"),
+        ("[1, 2]", "state must be a JSON object"),
+        ("{\"bookmarks\": 5}", "\"bookmarks\" must be an object"),
+    ] {
+        let state = scratch.write_text("state.json", text);
+        let run = run_raw(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_input_error(&run, needle);
+    }
+}
+
+#[test]
+fn state_from_an_older_format() {
+    let scratch = Scratch::new();
+    let config = scratch.write("config.json", &token());
+    // The Yoast tap's shape, and a future version of ours.
+    for state in [
+        json!({"bookmarks": {"messages_outbound": {"start_date": "2024-01-01"}}}),
+        json!({"version": 9, "bookmarks": {}}),
+    ] {
+        let path = scratch.write("state.json", &state);
+        let run = run_raw(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--state",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_input_error(&run, "state");
+    }
+}
+
+#[test]
+fn unreadable_files() {
+    let scratch = Scratch::new();
+    let config = scratch.write("config.json", &token());
+    let dir = scratch.dir.path().to_str().unwrap().to_string();
+    let run = run_raw(
+        &["--config", config.to_str().unwrap(), "--state", &dir],
+        &[],
+    );
+    assert_input_error(&run, "cannot read state file");
+    let run = run_raw(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--catalog",
+            "/nonexistent.json",
+        ],
+        &[],
+    );
+    assert_input_error(&run, "cannot read catalog file");
+}
+
+#[test]
+fn catalog_problems() {
+    let scratch = Scratch::new();
+    let config = scratch.write("config.json", &token());
+    for (catalog, needle) in [
+        (
+            json!({"streams": [{"tap_stream_id": "no_such_stream"}]}),
+            "\"no_such_stream\"",
+        ),
+        (
+            json!({"streams": [{"tap_stream_id": "templates", "metadata": [
+                {"breadcrumb": ["properties", "NoSuchField"], "metadata": {"selected": true}}]}]}),
+            "\"NoSuchField\"",
+        ),
+        (
+            json!({"streams": [{"tap_stream_id": "templates", "metadata": [
+                {"breadcrumb": [], "metadata": {"selected": true, "replication-method": "LOG_BASED"}}]}]}),
+            "replication method LOG_BASED",
+        ),
+        (json!({"nothing": 1}), "\"streams\" array"),
+    ] {
+        let path = scratch.write("catalog.json", &catalog);
+        let run = run_raw(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--catalog",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_input_error(&run, needle);
+    }
+}
+
+#[test]
+fn bad_log_level_environment() {
+    let run = run_raw(&["--discover"], &[("TAP_POSTMARK_LOG_LEVEL", "loud")]);
+    assert_input_error(&run, "TAP_POSTMARK_LOG_LEVEL");
+}

@@ -1,0 +1,133 @@
+//! The command line outside sync mode: discovery, --about, --version, and its pinned outputs.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn discover_needs_no_credentials_and_is_pinned() {
+    let run = run_raw(&["--discover"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let catalog: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(catalog["streams"].as_array().unwrap().len(), 28);
+    insta::assert_snapshot!("discover", run.stdout);
+}
+
+#[test]
+fn discover_ignores_stray_state_and_catalog() {
+    let scratch = Scratch::new();
+    let state = scratch.write_text("state.json", "not even json");
+    let run = run_raw(
+        &[
+            "--discover",
+            "--state",
+            state.to_str().unwrap(),
+            "--catalog",
+            "/nonexistent",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let about = run_raw(&["--about", "--state", state.to_str().unwrap()], &[]);
+    assert_eq!(about.code, 0, "{}", about.stderr);
+}
+
+#[test]
+fn discovered_catalog_has_standard_metadata() {
+    let run = run_raw(&["--discover"], &[]);
+    let catalog: Value = serde_json::from_str(&run.stdout).unwrap();
+    for entry in catalog["streams"].as_array().unwrap() {
+        let name = entry["tap_stream_id"].as_str().unwrap();
+        let root = &entry["metadata"][0];
+        assert_eq!(root["breadcrumb"], serde_json::json!([]));
+        let meta = &root["metadata"];
+        assert!(
+            !meta["table-key-properties"].as_array().unwrap().is_empty(),
+            "{name}"
+        );
+        let method = meta["forced-replication-method"].as_str().unwrap();
+        assert!(method == "INCREMENTAL" || method == "FULL_TABLE");
+        if method == "INCREMENTAL" {
+            assert_eq!(
+                meta["valid-replication-keys"].as_array().unwrap().len(),
+                1,
+                "{name}"
+            );
+        }
+        assert!(meta["selected-by-default"].is_boolean());
+        assert_eq!(meta["inclusion"], "available");
+        for key in meta["table-key-properties"].as_array().unwrap() {
+            let field = entry["metadata"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["breadcrumb"] == serde_json::json!(["properties", key]))
+                .unwrap_or_else(|| panic!("{name}: no metadata for key {key}"));
+            assert_eq!(field["metadata"]["inclusion"], "automatic");
+        }
+    }
+}
+
+#[test]
+fn about_json_is_pinned_and_marks_secrets() {
+    let run = run_raw(&["--about", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let about: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(about["name"], "tap-postmark");
+    for token in ["postmark_server_token", "postmark_account_token"] {
+        assert_eq!(about["settings"]["properties"][token]["secret"], true);
+        assert_eq!(about["settings"]["properties"][token]["writeOnly"], true);
+    }
+    insta::assert_snapshot!("about_json", run.stdout);
+}
+
+#[test]
+fn about_text_and_markdown_are_pinned() {
+    let text = run_raw(&["--about"], &[]);
+    assert_eq!(text.code, 0);
+    insta::assert_snapshot!("about_text", text.stdout);
+    let md = run_raw(&["--about", "--format", "markdown"], &[]);
+    assert_eq!(md.code, 0);
+    assert!(md
+        .stdout
+        .contains("| Setting | Required | Default | Description |"));
+    insta::assert_snapshot!("about_markdown", md.stdout);
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let run = run_raw(&["--version"], &[]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("tap-postmark {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn sync_without_config_is_a_one_line_input_error() {
+    let run = run_raw(&[], &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("CRITICAL "), "{}", run.stderr);
+    let bad = run_raw(&["--no-such-flag"], &[]);
+    assert_eq!(bad.code, 2);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+}
+
+#[test]
+fn sample_config_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sample_config.json"))
+        .unwrap();
+    let sample: Value = serde_json::from_str(&text).unwrap();
+    let schema = tap_postmark::config::schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&sample));
+    // Every setting is shown.
+    for key in schema["properties"].as_object().unwrap().keys() {
+        assert!(sample.get(key).is_some(), "sample_config.json lacks {key}");
+    }
+    assert!(tap_postmark::config::parse(&sample, chrono::Utc::now()).is_ok());
+}

@@ -1,0 +1,358 @@
+//! End-to-end syncs of the built tap against the simulator: completeness against ground truth,
+//! schema validity, resumption, the 10,000-row ceiling, every message stream and server.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use tap_postmark::sim::{SimConfig, Simulator};
+
+const SEARCH_STREAMS: &[&str] = &[
+    "messages_outbound",
+    "messages_opens",
+    "messages_clicks",
+    "messages_inbound",
+    "bounces",
+];
+const FULL_TABLE_SERVER: &[&str] = &[
+    "templates",
+    "message_streams",
+    "suppressions",
+    "delivery_stats",
+    "server",
+    "webhooks",
+    "inbound_rules",
+];
+const ACCOUNT_STREAMS: &[&str] = &["servers", "domains", "sender_signatures"];
+const STATS_STREAMS: &[&str] = &[
+    "stats_outbound_overview",
+    "stats_outbound_sends",
+    "stats_outbound_bounces",
+    "stats_outbound_spam",
+    "stats_outbound_tracked",
+    "stats_outbound_opens",
+    "stats_outbound_platform",
+    "stats_outbound_clients",
+    "stats_outbound_clicks",
+    "stats_outbound_browser_families",
+    "stats_outbound_click_platforms",
+    "stats_outbound_click_location",
+];
+
+fn start_of(sim: &Simulator, days: u32) -> DateTime<Utc> {
+    sim.now() - Duration::days(i64::from(days) + 1)
+}
+
+/// One full sync in account mode, checked stream by stream against the simulator.
+#[test]
+fn account_mode_full_sync_is_complete_and_valid() {
+    let cfg = SimConfig::default();
+    let days = cfg.days;
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, days);
+    let config = scratch.write("config.json", &config_for(&sim, true, start));
+    let run = run_tap(&["--config", config.to_str().unwrap()]);
+    run.assert_ok();
+    validate_records(&run);
+    let state = run.last_state().expect("a final STATE").clone();
+
+    for stream in SEARCH_STREAMS {
+        let end = search_end(&state, stream);
+        let n = assert_complete(&run, &sim, stream, start, end);
+        assert!(n > 0, "{stream}: no records in ground truth");
+    }
+    for stream in FULL_TABLE_SERVER
+        .iter()
+        .chain(ACCOUNT_STREAMS)
+        .filter(|s| **s != "delivery_stats")
+    {
+        assert_complete(&run, &sim, stream, start, sim.now());
+    }
+    // delivery_stats: one snapshot per server, its Bounces entries as Postmark lists them.
+    for server in sim.servers() {
+        let rows: Vec<&Value> = run
+            .records("delivery_stats")
+            .filter(|r| r["ServerID"] == server.id)
+            .collect();
+        assert_eq!(rows.len(), 1);
+        let names: BTreeSet<Vec<String>> = rows[0]["Bounces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| vec![b["Name"].as_str().unwrap().to_string()])
+            .collect();
+        assert_eq!(
+            names,
+            sim.ground_truth(server.id, "delivery_stats", start, sim.now())
+                .unwrap()
+        );
+    }
+    for stream in STATS_STREAMS {
+        assert_complete(&run, &sim, stream, start, sim.now() + Duration::seconds(1));
+    }
+    // message_events is opt-in.
+    assert_eq!(run.records("message_events").count(), 0);
+    // Every server and every message stream is present.
+    let servers: BTreeSet<u64> = run
+        .records("messages_outbound")
+        .map(|r| r["ServerID"].as_u64().unwrap())
+        .collect();
+    assert_eq!(servers.len(), sim.servers().len());
+    let streams: BTreeSet<&str> = run
+        .records("messages_outbound")
+        .map(|r| r["MessageStream"].as_str().unwrap())
+        .collect();
+    assert!(
+        streams.contains("broadcast") && streams.len() >= 3,
+        "{streams:?}"
+    );
+    // Secrets never appear.
+    for s in sim.servers() {
+        assert!(!run.stdout.contains(&s.token) && !run.stderr.contains(&s.token));
+    }
+    assert!(
+        !run.stdout.contains(&sim.account_token()) && !run.stderr.contains(&sim.account_token())
+    );
+    // Metrics in singer-python's format.
+    assert!(run
+        .stderr
+        .lines()
+        .any(|l| l.starts_with("INFO METRIC: {") && l.contains("http_request_duration")));
+    assert!(run
+        .stderr
+        .lines()
+        .any(|l| l.starts_with("INFO METRIC: {") && l.contains("record_count")));
+}
+
+/// The spike day holds more than 10,000 messages in one stream: windows split, nothing is lost,
+/// and the request count stays near one per 500 records.
+#[test]
+fn day_over_ten_thousand_messages_is_split_and_complete() {
+    let cfg = SimConfig {
+        servers: 1,
+        days: 4,
+        messages_per_day: 50,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, 4);
+    let config = scratch.write("config.json", &config_for(&sim, false, start));
+    let catalog = scratch.write("catalog.json", &only(&["messages_outbound"]));
+    let run = run_tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    run.assert_ok();
+    validate_records(&run);
+    let end = search_end(run.last_state().unwrap(), "messages_outbound");
+    let n = assert_complete(&run, &sim, "messages_outbound", start, end);
+    assert!(n > 10_000, "ground truth has only {n} messages");
+    let searches = sim
+        .request_log()
+        .iter()
+        .filter(|r| r.path.eq_ignore_ascii_case("/messages/outbound"))
+        .count();
+    let floor = n.div_ceil(500);
+    assert!(
+        searches <= floor + floor / 5 + 12,
+        "{searches} search requests for {n} records"
+    );
+}
+
+/// Single-server mode: the server token's server, every message stream, account streams skipped
+/// with a warning.
+#[test]
+fn server_token_mode_syncs_one_server() {
+    let cfg = SimConfig {
+        servers: 2,
+        days: 5,
+        spike_messages: 0,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, 5);
+    let config = scratch.write("config.json", &config_for(&sim, false, start));
+    let run = run_tap(&["--config", config.to_str().unwrap()]);
+    run.assert_ok();
+    validate_records(&run);
+    let only_server = sim.servers()[0].id;
+    for stream in [
+        "messages_outbound",
+        "bounces",
+        "templates",
+        "stats_outbound_sends",
+    ] {
+        assert!(
+            run.records(stream).all(|r| r["ServerID"] == only_server),
+            "{stream}"
+        );
+    }
+    let end = search_end(run.last_state().unwrap(), "messages_outbound");
+    let got = keys_by_server(&run, "messages_outbound");
+    let truth = sim
+        .ground_truth(only_server, "messages_outbound", start, end)
+        .unwrap();
+    assert_eq!(
+        got[&only_server].keys().cloned().collect::<BTreeSet<_>>(),
+        truth
+    );
+    assert_eq!(run.records("servers").count(), 0);
+    assert!(
+        run.stderr.contains("needs postmark_account_token"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A second run from the final state reads only the lookback, and finds nothing new.
+#[test]
+fn second_run_rereads_only_the_lookback() {
+    let cfg = SimConfig {
+        servers: 1,
+        days: 10,
+        spike_messages: 0,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, 10);
+    let mut config = config_for(&sim, false, start);
+    config["lookback_hours"] = json!(6);
+    let config = scratch.write("config.json", &config);
+    let first = run_tap(&["--config", config.to_str().unwrap()]);
+    first.assert_ok();
+    let state = first.last_state().unwrap().clone();
+    let state_file = scratch.write("state.json", &state);
+    let bookmark = search_end(&state, "messages_outbound");
+    let second = run_tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state_file.to_str().unwrap(),
+    ]);
+    second.assert_ok();
+    validate_records(&second);
+    let lookback_start = bookmark - Duration::hours(6);
+    for (stream, field) in [
+        ("messages_outbound", "ReceivedAt"),
+        ("messages_opens", "ReceivedAt"),
+        ("bounces", "BouncedAt"),
+    ] {
+        for r in second.records(stream) {
+            let t = DateTime::parse_from_rfc3339(r[field].as_str().unwrap()).unwrap();
+            assert!(t >= lookback_start, "{stream}: {t} is before the lookback");
+        }
+    }
+    let first_n = first.records("messages_outbound").count();
+    let second_n = second.records("messages_outbound").count();
+    assert!(
+        second_n < first_n / 5,
+        "second run re-read {second_n} of {first_n}"
+    );
+    // Statistics re-read only the days inside the lookback (bookmark day and the one before).
+    let days: BTreeSet<&str> = second
+        .records("stats_outbound_overview")
+        .map(|r| r["Date"].as_str().unwrap())
+        .collect();
+    assert!(days.len() <= 2, "{days:?}");
+}
+
+/// A run cut off after any STATE resumes from it without losing a record.
+#[test]
+fn interrupted_run_resumes_without_loss() {
+    let cfg = SimConfig {
+        servers: 1,
+        days: 8,
+        spike_messages: 0,
+        messages_per_day: 3000,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, 8);
+    let config = scratch.write("config.json", &config_for(&sim, false, start));
+    let catalog = scratch.write(
+        "catalog.json",
+        &only(&[
+            "messages_outbound",
+            "messages_opens",
+            "stats_outbound_sends",
+        ]),
+    );
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ];
+    let full = run_tap(&args);
+    full.assert_ok();
+    let states: Vec<usize> = full
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m["type"] == "STATE")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(states.len() > 6, "only {} STATE messages", states.len());
+    for cut in [
+        states[1],
+        states[states.len() / 2],
+        states[states.len() - 3],
+    ] {
+        // Everything up to and including the STATE at `cut` reached the target; the rest was lost.
+        let kept: Vec<Value> = full.messages[..=cut].to_vec();
+        let state_file = scratch.write("state.json", &kept[cut]["value"]);
+        let resumed = run_tap(&[
+            args[0],
+            args[1],
+            args[2],
+            args[3],
+            "--state",
+            state_file.to_str().unwrap(),
+        ]);
+        resumed.assert_ok();
+        let mut union = resumed.messages.clone();
+        union.extend(kept);
+        let combined = Run {
+            code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            messages: union,
+        };
+        for stream in ["messages_outbound", "messages_opens"] {
+            let end = search_end(resumed.last_state().unwrap(), stream);
+            let truth = sim
+                .ground_truth(sim.servers()[0].id, stream, start, end)
+                .unwrap();
+            let got: BTreeSet<Vec<String>> = keys_by_server(&combined, stream)
+                .values()
+                .flat_map(|m| m.keys().cloned())
+                .collect();
+            let missing: Vec<_> = truth.difference(&got).take(3).collect();
+            assert!(
+                missing.is_empty(),
+                "{stream}: cut at message {cut} lost {missing:?}"
+            );
+        }
+    }
+}
+
+/// A catalog selecting only `streams`, built from discovery.
+fn only(streams: &[&str]) -> Value {
+    let run = run_raw(&["--discover"], &[]);
+    run.assert_ok();
+    let mut catalog: Value = serde_json::from_str(&run.stdout).unwrap();
+    for entry in catalog["streams"].as_array_mut().unwrap() {
+        let selected = streams.contains(&entry["tap_stream_id"].as_str().unwrap());
+        entry["metadata"][0]["metadata"]["selected"] = json!(selected);
+    }
+    catalog
+}
