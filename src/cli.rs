@@ -172,7 +172,10 @@ pub fn run(args: &Args) -> Result<(), Error> {
 
 fn test_connection(config: &Config) -> Result<(), Error> {
     let client = Client::new(config);
-    let servers = sync::servers::resolve(config, &client)?;
+    let mut servers = sync::servers::resolve(config, &client)?;
+    for s in &mut servers {
+        s.message_streams = sync::servers::message_streams(&client, &s.token)?;
+    }
     for s in &servers {
         log::info(&format!(
             "server {} ({}): {} message stream(s)",

@@ -779,3 +779,72 @@ fn tag_is_omitted_when_untagged() {
         .all(|m| m["Tag"] == "receipt"));
     assert!(v["TotalCount"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_revoked_server_token_is_rejected_but_still_listed() {
+    let sim = small();
+    let server = sim.servers()[0].clone();
+    sim.set_server_token_revoked(server.id, true);
+    let r = get(
+        &sim,
+        "/server",
+        &[("X-Postmark-Server-Token", server.token.as_str())],
+    );
+    assert_eq!(
+        error(&r),
+        (
+            401,
+            10,
+            "Request does not contain a valid Server token.".into()
+        )
+    );
+    let other = sim.servers()[1].clone();
+    let r = get(
+        &sim,
+        "/server",
+        &[("X-Postmark-Server-Token", other.token.as_str())],
+    );
+    assert_eq!(r.status, 200);
+    let account = sim.account_token();
+    let r = get(
+        &sim,
+        "/servers?count=10&offset=0",
+        &[("X-Postmark-Account-Token", account.as_str())],
+    );
+    assert!(r.text.contains(&server.token), "still listed");
+    sim.set_server_token_revoked(server.id, false);
+    let r = get(
+        &sim,
+        "/server",
+        &[("X-Postmark-Server-Token", server.token.as_str())],
+    );
+    assert_eq!(r.status, 200);
+}
+
+/// Regression: a NUL planted in a subject next to a multi-byte character panicked the handler
+/// and left the client waiting on an open connection. Every outbound message of the default
+/// account must now be served.
+#[test]
+fn every_default_message_page_is_served() {
+    let sim = Simulator::start(SimConfig {
+        spike_messages: 0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    for server in sim.servers() {
+        for stream in ["outbound", "broadcast", "password-resets"] {
+            for day in 0..31 {
+                let date = (sim.now() - chrono::Duration::days(day)).format("%Y-%m-%d");
+                let path = format!(
+                    "/messages/outbound?count=500&offset=0&messagestream={stream}&fromdate={date}&todate={date}"
+                );
+                let r = get(
+                    &sim,
+                    &path,
+                    &[("X-Postmark-Server-Token", server.token.as_str())],
+                );
+                assert_eq!(r.status, 200, "{path}: {}", r.text);
+            }
+        }
+    }
+}

@@ -210,6 +210,15 @@ impl Simulator {
         eastern::from_ticks(self.shared.now_ticks())
     }
 
+    /// Revokes (or restores) a server's token: requests carrying it get 401, while `/servers`
+    /// still lists it, as after a token rotation the caller has not picked up.
+    pub fn set_server_token_revoked(&self, server_id: u64, revoked: bool) {
+        let mut model = self.shared.model_write();
+        if let Some(s) = model.servers.iter_mut().find(|s| s.id == server_id) {
+            s.revoked = revoked;
+        }
+    }
+
     /// Replaces the faults; takes effect for the next request.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);

@@ -112,6 +112,8 @@ pub struct Server {
     pub name: String,
     pub color: &'static str,
     pub token: String,
+    /// A revoked token is rejected with 401 although `/servers` still lists it.
+    pub revoked: bool,
     pub inbound_hash: String,
     pub sandbox: bool,
     pub track_opens: bool,

@@ -202,7 +202,7 @@ pub fn identify(m: &Model, headers: &[(String, String)]) -> (Option<usize>, bool
     let server = header(headers, "X-Postmark-Server-Token").and_then(|t| {
         m.servers
             .iter()
-            .position(|s| s.token.eq_ignore_ascii_case(t))
+            .position(|s| !s.revoked && s.token.eq_ignore_ascii_case(t))
     });
     let account = header(headers, "X-Postmark-Account-Token")
         .is_some_and(|t| m.account_token.eq_ignore_ascii_case(t));

@@ -47,6 +47,11 @@ impl Shared {
         }
     }
 
+    /// Write access to the model.
+    pub fn model_write(&self) -> std::sync::RwLockWriteGuard<'_, Model> {
+        self.model.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Read access to the model.
     pub fn model_read(&self) -> RwLockReadGuard<'_, Model> {
         self.model.read().unwrap_or_else(|e| e.into_inner())

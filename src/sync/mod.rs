@@ -127,7 +127,7 @@ pub fn run<W: Write>(
 
     let mut failed: Vec<(u64, Error)> = Vec::new();
     for server in &servers {
-        match sync_server(&mut ctx, selection, server) {
+        match sync_server(&mut ctx, selection, server.clone()) {
             Ok(()) => {}
             Err(
                 e @ (Error::BrokenPipe | Error::Interrupted | Error::Internal(_) | Error::Input(_)),
@@ -177,8 +177,10 @@ fn account_token(config: &Config) -> Option<Token> {
 fn sync_server<W: Write>(
     ctx: &mut Ctx<'_, W>,
     selection: &[Selected],
-    server: &Server,
+    mut server: Server,
 ) -> Result<(), Error> {
+    server.message_streams = servers::message_streams(ctx.client, &server.token)?;
+    let server = &server;
     for sel in selection
         .iter()
         .filter(|s| s.def.token == TokenKind::Server)

@@ -2,8 +2,8 @@
 //!
 //! With an account token, `/servers` lists them all (optionally narrowed by `server_ids`) and
 //! each is read with its own server token from `ApiTokens`. With only a server token, `/server`
-//! names the one server. Either way each server's message streams (archived ones too) are listed
-//! once, because searches and statistics are read per message stream.
+//! names the one server. Each server's message streams (archived ones too) are listed when the
+//! server's turn comes, because searches and statistics are read per message stream.
 
 use crate::client::{Client, Token};
 use crate::config::Config;
@@ -34,7 +34,7 @@ pub struct Server {
 
 /// Lists the servers to sync.
 pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
-    let mut servers = if let Some(account) = &config.account_token {
+    let servers = if let Some(account) = &config.account_token {
         let token = Token {
             kind: TokenKind::Account,
             value: account.clone(),
@@ -65,9 +65,6 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
             "config needs postmark_server_token or postmark_account_token to sync".into(),
         ));
     };
-    for server in &mut servers {
-        server.message_streams = message_streams(client, &server.token)?;
-    }
     Ok(servers)
 }
 
@@ -153,7 +150,8 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
     Ok(servers)
 }
 
-fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStream>, Error> {
+/// Lists a server's message streams, archived ones included (their messages stay searchable).
+pub fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStream>, Error> {
     let query = [("IncludeArchivedStreams", "true".to_string())];
     let page = client
         .get(token, "/message-streams", &query, "/message-streams")

@@ -1,0 +1,159 @@
+//! Many servers: `server_ids`, a failing server that does not stop the others, and servers added
+//! later being backfilled without disturbing the rest.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use serde_json::json;
+use std::collections::BTreeSet;
+use tap_postmark::sim::{SimConfig, Simulator};
+
+fn sim() -> Simulator {
+    Simulator::start(SimConfig {
+        days: 4,
+        spike_messages: 0,
+        messages_per_day: 150,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+fn servers_in(run: &Run, stream: &str) -> BTreeSet<u64> {
+    run.records(stream)
+        .map(|r| r["ServerID"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn one_failing_server_does_not_stop_the_others_and_resumes() {
+    let sim = sim();
+    let [a, b, c] = [
+        sim.servers()[0].id,
+        sim.servers()[1].id,
+        sim.servers()[2].id,
+    ];
+    sim.set_server_token_revoked(b, true);
+    let scratch = Scratch::new();
+    let start = sim.now() - Duration::days(5);
+    let config = scratch.write("config.json", &config_for(&sim, true, start));
+    let run = run_tap(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        run.code, 4,
+        "partial failure exit code; stderr:\n{}",
+        run.stderr
+    );
+    let critical: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("CRITICAL"))
+        .collect();
+    assert_eq!(critical.len(), 1, "{}", run.stderr);
+    assert!(
+        critical[0].contains("1 of 3 servers failed")
+            && critical[0].contains(&format!("server {b}")),
+        "{}",
+        critical[0]
+    );
+    assert!(
+        critical[0].contains("rejected the server token of server"),
+        "{}",
+        critical[0]
+    );
+    assert_eq!(
+        servers_in(&run, "messages_outbound"),
+        BTreeSet::from([a, c])
+    );
+    validate_records(&run);
+    let state = run.last_state().unwrap().clone();
+    assert!(state["bookmarks"]["messages_outbound"]
+        .get(b.to_string())
+        .is_none());
+
+    // The token is fixed; the next run from that state completes the failed server.
+    sim.set_server_token_revoked(b, false);
+    let state_file = scratch.write("state.json", &state);
+    let resumed = run_tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state_file.to_str().unwrap(),
+    ]);
+    resumed.assert_ok();
+    let end = search_end(resumed.last_state().unwrap(), "messages_outbound");
+    let got: BTreeSet<Vec<String>> = keys_by_server(&resumed, "messages_outbound")[&b]
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        got,
+        sim.ground_truth(b, "messages_outbound", start, end)
+            .unwrap()
+    );
+}
+
+#[test]
+fn server_ids_restrict_and_a_server_added_later_is_backfilled() {
+    let sim = sim();
+    let [a, b] = [sim.servers()[0].id, sim.servers()[1].id];
+    let scratch = Scratch::new();
+    let start = sim.now() - Duration::days(5);
+    let mut config = config_for(&sim, true, start);
+    config["server_ids"] = json!([a]);
+    config["lookback_hours"] = json!(1);
+    let config_a = scratch.write("a.json", &config);
+    let first = run_tap(&["--config", config_a.to_str().unwrap()]);
+    first.assert_ok();
+    assert_eq!(servers_in(&first, "messages_outbound"), BTreeSet::from([a]));
+    let state = first.last_state().unwrap().clone();
+    let bookmark_a = search_end(&state, "messages_outbound");
+
+    config["server_ids"] = json!([a, b]);
+    let config_ab = scratch.write("ab.json", &config);
+    let state_file = scratch.write("state.json", &state);
+    let second = run_tap(&[
+        "--config",
+        config_ab.to_str().unwrap(),
+        "--state",
+        state_file.to_str().unwrap(),
+    ]);
+    second.assert_ok();
+    // Server b: everything since start_date. Server a: only its lookback.
+    let end = search_end(second.last_state().unwrap(), "messages_outbound");
+    let by_server = keys_by_server(&second, "messages_outbound");
+    let got_b: BTreeSet<Vec<String>> = by_server[&b].keys().cloned().collect();
+    assert_eq!(
+        got_b,
+        sim.ground_truth(b, "messages_outbound", start, end)
+            .unwrap()
+    );
+    for r in second
+        .records("messages_outbound")
+        .filter(|r| r["ServerID"] == a)
+    {
+        let t = chrono::DateTime::parse_from_rfc3339(r["ReceivedAt"].as_str().unwrap()).unwrap();
+        assert!(t >= bookmark_a - Duration::hours(1), "server a re-read {t}");
+    }
+    // Stats of server b start at start_date too.
+    let first_day = second
+        .records("stats_outbound_overview")
+        .filter(|r| r["ServerID"] == b)
+        .map(|r| r["Date"].as_str().unwrap().to_string())
+        .min()
+        .unwrap();
+    assert_eq!(
+        first_day,
+        tap_postmark::timefmt::eastern_date(start).to_string()
+    );
+
+    // A server the account does not have is a clear input error.
+    config["server_ids"] = json!([a, 99]);
+    let bad = scratch.write("bad.json", &config);
+    let run = run_raw(&["--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("server_ids lists server(s) 99"),
+        "{}",
+        run.stderr
+    );
+}
