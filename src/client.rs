@@ -119,6 +119,10 @@ impl Client {
         endpoint: &str,
     ) -> Result<Value, CallError> {
         let url = format!("{}{}", self.base_url, path);
+        if log::enabled(log::Level::Debug) {
+            let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            log::debug(&format!("GET {path}?{}", q.join("&")));
+        }
         let mut attempt = 1;
         loop {
             signals::check().map_err(CallError::Fatal)?;

@@ -66,6 +66,10 @@ pub fn schema() -> Value {
                 "type": "string", "minLength": 1,
                 "description": "User-Agent header (default: tap-postmark/<version>)."
             },
+            "progress_interval_seconds": {
+                "type": "integer", "minimum": 0, "maximum": 86400, "default": 30,
+                "description": "How often a long sync logs its progress per stream (records, windows, requests, rate); 0 logs after every window."
+            },
             "log_level": {
                 "type": "string", "enum": ["debug", "info", "warning", "error", "critical"], "default": "info",
                 "description": "stderr log level; the TAP_POSTMARK_LOG_LEVEL environment variable overrides it."
@@ -90,6 +94,7 @@ pub struct Config {
     pub retry_max_delay: std::time::Duration,
     pub user_agent: String,
     pub log_level: log::Level,
+    pub progress_interval: std::time::Duration,
 }
 
 /// Validates a config document against the schema, reporting every problem in one line.
@@ -211,6 +216,12 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
         user_agent: text("user_agent")
             .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
         log_level,
+        progress_interval: std::time::Duration::from_secs(
+            value
+                .get("progress_interval_seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(30),
+        ),
     })
 }
 

@@ -356,3 +356,39 @@ fn only(streams: &[&str]) -> Value {
     }
     catalog
 }
+
+/// Operability: progress lines during the sync and a closing summary per stream.
+#[test]
+fn progress_and_summary_lines() {
+    let cfg = SimConfig {
+        servers: 1,
+        days: 3,
+        spike_messages: 0,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim, false, start_of(&sim, 3));
+    config["progress_interval_seconds"] = json!(0);
+    let config = scratch.write("config.json", &config);
+    let run = run_tap(&["--config", config.to_str().unwrap()]);
+    run.assert_ok();
+    let progress = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("INFO progress: messages_outbound: server"))
+        .count();
+    assert!(progress >= 3, "{}", run.stderr);
+    let n = run.records("messages_outbound").count();
+    let summary = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("INFO summary: messages_outbound: "))
+        .expect("summary line");
+    assert!(
+        summary.contains(&format!(": {n} records, ")) && summary.contains(" 0 retries"),
+        "{summary}"
+    );
+    // Without the debug level, no request lines.
+    assert!(!run.stderr.contains("DEBUG"));
+}

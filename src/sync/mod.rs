@@ -38,9 +38,62 @@ pub struct Ctx<'a, W: Write> {
     pub now: DateTime<Utc>,
     /// Where search windows stop (exclusive).
     pub search_end: DateTime<Utc>,
+    /// Per-stream totals for the closing summary, and the progress clock.
+    pub report: Report,
+}
+
+/// Per-stream totals and periodic progress lines.
+#[derive(Default)]
+pub struct Report {
+    totals: Vec<(&'static str, Totals)>,
+    last_progress: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Totals {
+    records: u64,
+    requests: u64,
+    retries: u64,
+    seconds: f64,
+}
+
+impl Report {
+    fn add(&mut self, stream: &'static str, t: Totals) {
+        match self.totals.iter_mut().find(|(s, _)| *s == stream) {
+            Some((_, acc)) => {
+                acc.records += t.records;
+                acc.requests += t.requests;
+                acc.retries += t.retries;
+                acc.seconds += t.seconds;
+            }
+            None => self.totals.push((stream, t)),
+        }
+    }
+
+    fn summary(&self) {
+        for (stream, t) in &self.totals {
+            log::info(&format!(
+                "summary: {stream}: {} records, {} requests, {} retries, {:.1}s",
+                t.records, t.requests, t.retries, t.seconds
+            ));
+        }
+    }
 }
 
 impl<W: Write> Ctx<'_, W> {
+    /// Logs a progress line if `progress_interval` has passed since the last one.
+    pub fn progress(&mut self, line: impl FnOnce() -> String) {
+        let now = Instant::now();
+        let due = self
+            .report
+            .last_progress
+            .is_none_or(|t| now.duration_since(t) >= self.config.progress_interval);
+        if due {
+            self.report.last_progress = Some(now);
+            log::info(&format!("progress: {}", line()));
+        }
+    }
+
     /// Writes the whole state.
     pub fn checkpoint(&mut self) -> Result<(), Error> {
         let value = self.state.to_value();
@@ -100,6 +153,10 @@ pub fn run<W: Write>(
         state,
         now,
         search_end,
+        report: Report {
+            last_progress: Some(Instant::now()),
+            ..Report::default()
+        },
     };
     let servers = servers::resolve(config, client)?;
     log::info(&format!(
@@ -121,8 +178,12 @@ pub fn run<W: Write>(
             continue;
         };
         ctx.schema(sel)?;
+        let before = counters(client);
+        let started = Instant::now();
         let n = full_table::sync(&mut ctx, sel, None, &token)?;
         metrics::record_count(sel.def.name, n, serde_json::json!({}));
+        ctx.report
+            .add(sel.def.name, totals(client, before, n, started));
     }
 
     let mut failed: Vec<(u64, Error)> = Vec::new();
@@ -143,6 +204,7 @@ pub fn run<W: Write>(
         }
     }
     ctx.checkpoint()?;
+    ctx.report.summary();
     if !failed.is_empty() {
         let detail: Vec<String> = failed
             .iter()
@@ -187,19 +249,37 @@ fn sync_server<W: Write>(
     {
         ctx.schema(sel)?;
         let started = Instant::now();
+        let before = counters(ctx.client);
         let n = match sel.def.kind {
             Kind::Search(spec) => search::sync(ctx, sel, server, &spec)?,
             Kind::Stats(shape) => stats::sync(ctx, sel, server, shape)?,
             Kind::FullTable(_) => full_table::sync(ctx, sel, Some(server), &server.token)?,
         };
         metrics::record_count(sel.def.name, n, serde_json::json!({"server_id": server.id}));
+        let t = totals(ctx.client, before, n, started);
         log::info(&format!(
-            "{}: server {}: {} records in {:.1}s",
-            sel.def.name,
-            server.id,
-            n,
-            started.elapsed().as_secs_f64()
+            "{}: server {}: {} records, {} requests, {} retries, {:.1}s",
+            sel.def.name, server.id, n, t.requests, t.retries, t.seconds
         ));
+        ctx.report.add(sel.def.name, t);
     }
     Ok(())
+}
+
+fn counters(client: &Client) -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (
+        client.counters.requests.load(Relaxed),
+        client.counters.retries.load(Relaxed),
+    )
+}
+
+fn totals(client: &Client, before: (u64, u64), records: u64, started: Instant) -> Totals {
+    let (requests, retries) = counters(client);
+    Totals {
+        records,
+        requests: requests - before.0,
+        retries: retries - before.1,
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }

@@ -91,6 +91,8 @@ fn sync_partition<W: Write>(
         format_utc(end)
     ));
     let mut planner = Planner::new(start, end);
+    let started = std::time::Instant::now();
+    let mut windows_done = 0u64;
     let mut reader = WindowReader {
         sel,
         server,
@@ -111,6 +113,18 @@ fn sync_partition<W: Write>(
             })?,
             Outcome::Done(total) => {
                 planner.done(window, total);
+                windows_done += 1;
+                let covered = (window.end - start).num_seconds() as f64
+                    / (end - start).num_seconds().max(1) as f64;
+                let (written, requests) = (reader.written, ctx.client.counters.requests.load(std::sync::atomic::Ordering::Relaxed));
+                let rate = written as f64 / started.elapsed().as_secs_f64().max(0.001);
+                ctx.progress(|| {
+                    format!(
+                        "{name}: server {} stream {partition}: {written} records, {windows_done} windows, {:.0}% of the range, {requests} requests so far, {rate:.0} records/s",
+                        server.id,
+                        covered * 100.0
+                    )
+                });
                 if bookmark.is_none_or(|b| window.end > b) {
                     ctx.state
                         .set_bookmark(name, server.id, partition, format_utc(window.end));
