@@ -1,18 +1,64 @@
 //! SIGTERM and SIGINT: stop promptly and quietly.
 //!
-//! A signal sets a flag that the sync checks between requests and while waiting to retry; a
-//! watchdog thread exits the process if the sync has not stopped by itself shortly after (it may
-//! be blocked in a slow request). Meltano's `config test` sends SIGTERM after the first RECORD.
+//! A signal sets a flag that the sync checks between requests, while waiting to retry and before
+//! each output line; a watchdog thread exits the process if the sync has not stopped by itself
+//! shortly after (it may be blocked in a slow request). The watchdog waits while a write to
+//! stdout is making progress (a slow reader still gets whole lines) but not for a reader that
+//! has stopped reading. Meltano's `config test` sends SIGTERM after the first RECORD.
 
 use crate::error::{exit, Error};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Writes to stdout under way, and bytes written so far.
+static WRITING: AtomicUsize = AtomicUsize::new(0);
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
 
 /// How long the sync gets to stop by itself before the watchdog ends the process.
-const GRACE: Duration = Duration::from_secs(2);
+const GRACE: Duration = Duration::from_secs(1);
+/// A write that makes no progress for this long has a reader that stopped reading.
+const STALLED: Duration = Duration::from_millis(500);
+
+/// Marks a write to stdout as under way until dropped.
+pub struct Writing(());
+
+pub fn writing() -> Writing {
+    WRITING.fetch_add(1, Ordering::SeqCst);
+    Writing(())
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        WRITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts bytes that reached stdout.
+pub fn wrote(n: usize) {
+    WRITTEN.fetch_add(n as u64, Ordering::SeqCst);
+}
+
+/// Ends the process once no write is half done, or once the reader has stalled.
+fn exit_when_safe() -> ! {
+    let mut last = WRITTEN.load(Ordering::SeqCst);
+    let mut since = Instant::now();
+    loop {
+        if WRITING.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        let now = WRITTEN.load(Ordering::SeqCst);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= STALLED {
+            break;
+        }
+    }
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}
 
 /// Installs the handlers (once, at start of a sync).
 pub fn install() {
@@ -26,7 +72,7 @@ pub fn install() {
         if flag.load(Ordering::Relaxed) {
             STOP.store(true, Ordering::Relaxed);
             std::thread::sleep(GRACE);
-            std::process::exit(i32::from(exit::INTERRUPTED));
+            exit_when_safe();
         }
         std::thread::sleep(Duration::from_millis(20));
     });

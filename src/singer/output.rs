@@ -2,9 +2,12 @@
 //!
 //! Output goes through one buffered writer, flushed at every STATE and at the end, so a STATE
 //! line never reaches the target before the records it covers. A closed pipe (the target went
-//! away) becomes [`Error::BrokenPipe`] so the tap can stop quietly.
+//! away) becomes [`Error::BrokenPipe`] so the tap can stop quietly. Once a stop is requested
+//! (SIGTERM/SIGINT) no new line is started, and the buffer is abandoned rather than flushed, so
+//! the target never sees half a line.
 
 use crate::error::Error;
+use crate::signals;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -12,7 +15,7 @@ use std::io::{self, Write};
 
 /// Writes Singer messages and enforces the ordering rules (SCHEMA once, before any RECORD).
 pub struct Output<W: Write> {
-    out: W,
+    out: io::BufWriter<Tracked<W>>,
     schemas_sent: HashSet<String>,
     line: Vec<u8>,
 }
@@ -44,17 +47,60 @@ struct StateMessage<'a> {
     value: &'a Value,
 }
 
-impl Output<io::BufWriter<io::Stdout>> {
+/// Bytes handed to the OS per write: small enough that a slow reader shows progress, and a
+/// stop can fall between two lines, even inside one large buffer flush.
+const CHUNK: usize = 4096;
+
+/// A writer that tells the signal watchdog when a write is under way and how far it got, writes
+/// in chunks that end on a line boundary where possible, and refuses to start a new line once a
+/// stop has been requested, so a stop never cuts a line a reader is still taking.
+pub struct Tracked<W: Write> {
+    inner: W,
+    at_line_start: bool,
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.at_line_start && signals::check().is_err() {
+            return Err(io::Error::other("stopped"));
+        }
+        let head = &buf[..buf.len().min(CHUNK)];
+        let chunk = match head.iter().rposition(|b| *b == b'\n') {
+            Some(nl) => &head[..=nl],
+            None => head,
+        };
+        let _writing = signals::writing();
+        let n = self.inner.write(chunk)?;
+        signals::wrote(n);
+        if n > 0 {
+            self.at_line_start = chunk[n - 1] == b'\n';
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let _writing = signals::writing();
+        self.inner.flush()
+    }
+}
+
+impl Output<io::Stdout> {
     /// Standard output with a large buffer.
     pub fn stdout() -> Self {
-        Output::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()))
+        Output::new(io::stdout())
     }
 }
 
 impl<W: Write> Output<W> {
     pub fn new(out: W) -> Self {
         Output {
-            out,
+            out: io::BufWriter::with_capacity(
+                256 * 1024,
+                Tracked {
+                    inner: out,
+                    at_line_start: true,
+                },
+            ),
             schemas_sent: HashSet::new(),
             line: Vec::with_capacity(4096),
         }
@@ -110,20 +156,37 @@ impl<W: Write> Output<W> {
     }
 
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.out.flush().map_err(Error::from_output)
+        self.out.flush().map_err(output_error)
     }
 
-    /// Gives the underlying writer back (tests).
+    /// Flushes and gives the underlying writer back (tests).
     pub fn into_inner(self) -> W {
-        self.out
+        match self.out.into_inner() {
+            Ok(tracked) => tracked.inner,
+            Err(e) => e.into_inner().into_parts().0.inner,
+        }
+    }
+
+    /// Drops what is buffered without writing it (after a stop: only whole lines were written).
+    pub fn abandon(self) {
+        let (_tracked, _unwritten) = self.out.into_parts();
     }
 
     fn write<T: Serialize>(&mut self, message: &T) -> Result<(), Error> {
+        signals::check()?;
         self.line.clear();
         serde_json::to_writer(&mut self.line, message)
             .map_err(|e| Error::Internal(format!("cannot serialise a message: {e}")))?;
         self.line.push(b'\n');
-        self.out.write_all(&self.line).map_err(Error::from_output)
+        self.out.write_all(&self.line).map_err(output_error)
+    }
+}
+
+/// A write error, or the refusal to start a line after a stop.
+fn output_error(e: io::Error) -> Error {
+    match signals::check() {
+        Err(stopped) => stopped,
+        Ok(()) => Error::from_output(e),
     }
 }
 
