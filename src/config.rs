@@ -132,6 +132,14 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
     }
 
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    // JSON Schema counts 48.0 as an integer, so read integers written as floats too.
+    let integer = |v: &Value| {
+        v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+    };
     let number = |k: &str, default: f64| value.get(k).and_then(Value::as_f64).unwrap_or(default);
 
     let start = match text("start_date") {
@@ -193,24 +201,27 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
     Ok(Config {
         server_token: text("postmark_server_token"),
         account_token: text("postmark_account_token"),
+        // An empty list means no restriction (Meltano renders an unset array setting as []).
         server_ids: value
             .get("server_ids")
             .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(Value::as_u64).collect()),
+            .filter(|ids| !ids.is_empty())
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|v| integer(v).and_then(|i| u64::try_from(i).ok()))
+                    .collect()
+            }),
         start,
         end,
         lookback: Duration::hours(
             value
                 .get("lookback_hours")
-                .and_then(Value::as_i64)
+                .and_then(integer)
                 .unwrap_or(DEFAULT_LOOKBACK_HOURS as i64),
         ),
         base_url: base_url.trim_end_matches('/').to_string(),
         timeout: seconds(number("request_timeout_seconds", 60.0)),
-        max_attempts: value
-            .get("max_attempts")
-            .and_then(Value::as_u64)
-            .unwrap_or(8) as u32,
+        max_attempts: value.get("max_attempts").and_then(integer).unwrap_or(8) as u32,
         retry_initial_delay: seconds(retry_initial),
         retry_max_delay: seconds(retry_max),
         user_agent: text("user_agent")
@@ -219,8 +230,8 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
         progress_interval: std::time::Duration::from_secs(
             value
                 .get("progress_interval_seconds")
-                .and_then(Value::as_u64)
-                .unwrap_or(30),
+                .and_then(integer)
+                .unwrap_or(30) as u64,
         ),
     })
 }
@@ -271,6 +282,22 @@ mod tests {
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.lookback, Duration::hours(24));
         assert!(c.end.is_none());
+    }
+
+    #[test]
+    fn empty_server_ids_mean_every_server() {
+        let c = parse(
+            &json!({"postmark_account_token": "t", "server_ids": []}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.server_ids, None);
+        let c = parse(
+            &json!({"postmark_account_token": "t", "server_ids": [7, 8.0]}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.server_ids, Some(vec![7, 8]));
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Shape {
                 }
                 if *open {
                     for (k, v) in map {
-                        out.insert(k, strip_nul(v));
+                        out.insert(k.replace('\0', ""), strip_nul(v));
                     }
                 }
                 Ok(Value::Object(out))

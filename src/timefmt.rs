@@ -5,7 +5,9 @@
 //! Singer wants RFC 3339 in UTC. Everything here is a pure function so it can be property-tested
 //! across every daylight-saving change.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::America::New_York;
 use chrono_tz::Tz;
 
@@ -21,31 +23,38 @@ pub fn format_utc(t: DateTime<Utc>) -> String {
 /// Parses a Postmark timestamp: RFC 3339 with 0–9 fractional digits and a numeric offset or `Z`.
 /// Also accepts a space instead of `T` and an offset without a colon, which some endpoints have
 /// been seen to produce.
+/// Years 1–9999 only: RFC 3339 cannot write others, and Eastern conversion needs headroom.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
-            return Some(t.with_timezone(&Utc));
-        }
-    }
-    None
+    let parsed = DateTime::parse_from_rfc3339(s).ok().or_else(|| {
+        [
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%:z",
+        ]
+        .iter()
+        .find_map(|fmt| DateTime::parse_from_str(s, fmt).ok())
+    })?;
+    in_range(parsed.with_timezone(&Utc))
+}
+
+/// Keeps instants whose year (in UTC and in Eastern time) is 1–9999.
+fn in_range(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let lo = t.checked_sub_signed(Duration::hours(6))?;
+    let hi = t.checked_add_signed(Duration::hours(6))?;
+    let ok = |y: i32| (1..=9999).contains(&y);
+    (ok(lo.year()) && ok(hi.year())).then_some(t)
 }
 
 /// Parses a user-supplied instant: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
 pub fn parse_config_instant(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|n| n.and_utc());
-    }
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    let t = match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        Ok(d) => d.and_hms_opt(0, 0, 0)?.and_utc(),
+        Err(_) => DateTime::parse_from_rfc3339(s.trim())
+            .ok()?
+            .with_timezone(&Utc),
+    };
+    in_range(t)
 }
 
 /// The Eastern wall time of an instant, as Postmark's filters read it.
@@ -97,14 +106,15 @@ pub fn wall_range(start: DateTime<Utc>, end: DateTime<Utc>) -> (NaiveDateTime, N
 /// Instants in `(start, end]` at which the Eastern UTC offset changes (at most a few per year).
 fn offset_changes(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let mut changes = Vec::new();
-    // Offsets change on the hour; step a day at a time and bisect where the offset differs.
+    // Offsets change on the hour; step a day at a time and bisect, in whole seconds, where the
+    // offset differs.
     let mut lo = start;
     while lo < end {
         let hi = (lo + Duration::days(1)).min(end);
         if offset_at(lo) != offset_at(hi) {
             let (mut a, mut b) = (lo, hi);
             while b - a > Duration::seconds(1) {
-                let mid = a + (b - a) / 2;
+                let mid = a + Duration::seconds((b - a).num_seconds() / 2);
                 if offset_at(mid) == offset_at(a) {
                     a = mid;
                 } else {

@@ -433,7 +433,6 @@ proptest! {
     /// JSON Schema's `integer` includes numbers with a zero fraction (`48.0`), so the config
     /// schema accepts them; the Config must then hold them too.
     #[test]
-    #[ignore = "bug: config::parse validates {\"server_ids\": [10001.0], \"lookback_hours\": 48.0, \"max_attempts\": 3.0} and then reads them with as_u64/as_i64: server_ids becomes Some([]) (every server), lookback 24 h, max_attempts 8"]
     fn config_integer_settings_written_as_floats_are_kept(
         lookback in 0i64..=8760,
         attempts in 1u64..=50,
@@ -459,7 +458,6 @@ proptest! {
 
     /// A start_date the config accepts can be turned into Eastern windows.
     #[test]
-    #[ignore = "bug: config::parse accepts start_date \"-262143-01-01\" (chrono's %Y reads signed years), and timefmt::eastern_wall / wall_range of that start panic (\"Local time out of range for NaiveDateTime\")"]
     fn config_start_date_can_be_windowed(
         year in prop_oneof![3 => Just(-262_143i32), 1 => -262_144i32..=1969],
         month in prop_oneof![Just(1u32), 1u32..=12],
@@ -632,7 +630,6 @@ proptest! {
     /// keys are checked with `str::parse::<u64>`, which also takes `+10001` and `010001`, but
     /// bookmarks are looked up by `10001`, so such a bookmark is accepted and silently unused.
     #[test]
-    #[ignore = "bug: State::from_value accepts server keys \"+10001\" / \"010001\" (u64::from_str), but bookmark(stream, 10001, p) looks up \"10001\" and returns None: the bookmark is silently ignored"]
     fn accepted_bookmarks_are_found(
         id in 1u64..20_000,
         form in 0usize..2,
@@ -1138,7 +1135,6 @@ proptest! {
     /// `strip_nul` does for nested objects). The undeclared keys an open object keeps
     /// (`message_events.Details`) are inserted as they came.
     #[test]
-    #[ignore = "bug: record::Shape keeps NULs in the undeclared keys of an open object: message_events {\"Details\": {\"a\\u0000b\": \"x\"}} is emitted with key \"a\\u0000b\""]
     fn no_nul_in_record_keys(key in "[a-z]{0,3}\u{0}[a-z]{0,3}", value in "[a-z]{0,4}") {
         let (_, schema) = real_schemas()
             .iter()
@@ -1162,7 +1158,6 @@ proptest! {
     /// A date-time Postmark's parser accepts comes out as RFC 3339 (`YYYY-…`), which the tap
     /// itself reads back.
     #[test]
-    #[ignore = "bug: a record with ReceivedAt \"-262143-01-01T00:00:00+0000\" or \"0000-01-01T00:00:00+01:00\" is shaped to \"-262143-01-01T00:00:00.000000Z\" / \"-0001-12-31T23:00:00.000000Z\" (not RFC 3339; shaping it again fails)"]
     fn shaped_date_times_are_rfc3339(
         year in prop_oneof![2 => Just("0000".to_string()), 1 => (-262_143i32..=-1).prop_map(|y| format!("{y:+}")), 1 => (10_000i32..=200_000).prop_map(|y| format!("{y:+}"))],
         offset in prop::sample::select(vec!["+01:00", "+0000", "-0500"]),

@@ -66,7 +66,11 @@ impl State {
                 let partitions_ok = partitions
                     .as_object()
                     .is_some_and(|p| p.values().all(Value::is_string));
-                if server.parse::<u64>().is_err() || !partitions_ok {
+                // Canonical decimal only: "010001" would never be found by its ID.
+                let canonical = server
+                    .parse::<u64>()
+                    .is_ok_and(|n| n.to_string() == *server);
+                if !canonical || !partitions_ok {
                     return Err(Error::Input(format!(
                         "state: bookmarks.{stream} is not in this tap's format (expected {{\"<server id>\": {{\"<message stream>\": \"<bookmark>\"}}}}); it may come from another Postmark tap: remove it to start from start_date"
                     )));
