@@ -66,6 +66,10 @@ pub fn schema() -> Value {
                 "type": "string", "minLength": 1,
                 "description": "User-Agent header (default: tap-postmark/<version>)."
             },
+            "max_concurrent_requests": {
+                "type": "integer", "minimum": 1, "maximum": 32, "default": 4,
+                "description": "Requests a search keeps in flight (the pages of a window, and the first page of the next one). Output order and state are the same at any setting."
+            },
             "progress_interval_seconds": {
                 "type": "integer", "minimum": 0, "maximum": 86400, "default": 30,
                 "description": "How often a long sync logs its progress per stream (records, windows, requests, rate); 0 logs after every window."
@@ -95,6 +99,7 @@ pub struct Config {
     pub user_agent: String,
     pub log_level: log::Level,
     pub progress_interval: std::time::Duration,
+    pub concurrency: usize,
 }
 
 /// Validates a config document against the schema, reporting every problem in one line.
@@ -227,6 +232,11 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
         user_agent: text("user_agent")
             .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
         log_level,
+        concurrency: value
+            .get("max_concurrent_requests")
+            .and_then(integer)
+            .unwrap_or(4)
+            .clamp(1, 32) as usize,
         progress_interval: std::time::Duration::from_secs(
             value
                 .get("progress_interval_seconds")

@@ -133,17 +133,19 @@ impl<W: Write> Output<W> {
         record: &Value,
         time_extracted: &str,
     ) -> Result<(), Error> {
+        let line = record_line(stream, record, time_extracted)?;
+        self.record_lines(stream, &line)
+    }
+
+    /// Writes RECORD lines already serialised by [`record_line`] (one or more whole lines).
+    pub fn record_lines(&mut self, stream: &str, lines: &[u8]) -> Result<(), Error> {
         if !self.schemas_sent.contains(stream) {
             return Err(Error::Internal(format!(
                 "RECORD for {stream} before its SCHEMA"
             )));
         }
-        self.write(&RecordMessage {
-            kind: "RECORD",
-            stream,
-            record,
-            time_extracted,
-        })
+        signals::check()?;
+        self.out.write_all(lines).map_err(output_error)
     }
 
     /// Writes a STATE and flushes everything before it to the target.
@@ -180,6 +182,23 @@ impl<W: Write> Output<W> {
         self.line.push(b'\n');
         self.out.write_all(&self.line).map_err(output_error)
     }
+}
+
+/// Serialises one RECORD message, newline included (no I/O, so it can run on any thread).
+pub fn record_line(stream: &str, record: &Value, time_extracted: &str) -> Result<Vec<u8>, Error> {
+    let mut line = Vec::with_capacity(1024);
+    serde_json::to_writer(
+        &mut line,
+        &RecordMessage {
+            kind: "RECORD",
+            stream,
+            record,
+            time_extracted,
+        },
+    )
+    .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// A write error, or the refusal to start a line after a stop.

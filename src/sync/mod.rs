@@ -2,6 +2,7 @@
 //! server, writing SCHEMA, RECORD and STATE messages.
 
 pub mod full_table;
+pub mod pipeline;
 pub mod search;
 pub mod servers;
 pub mod stats;
@@ -104,16 +105,12 @@ impl<W: Write> Ctx<'_, W> {
     pub fn emit(
         &mut self,
         sel: &Selected,
-        mut record: Value,
+        record: Value,
         server: Option<u64>,
         time_extracted: &str,
     ) -> Result<(), Error> {
-        if let (Some(id), Some(map)) = (server, record.as_object_mut()) {
-            map.insert("ServerID".into(), Value::from(id));
-        }
-        remove_secrets(&mut record, sel.def.secret_fields);
-        let shaped = sel.shape.apply(record, sel.def.name)?;
-        self.out.record(sel.def.name, &shaped, time_extracted)
+        let line = record_line(sel, record, server, time_extracted)?;
+        self.out.record_lines(sel.def.name, &line)
     }
 
     /// Writes a stream's SCHEMA (once).
@@ -125,6 +122,22 @@ impl<W: Write> Ctx<'_, W> {
             &sel.bookmark_properties,
         )
     }
+}
+
+/// Shapes one record of `sel` (adding `ServerID`, removing secrets) and serialises its RECORD
+/// line. No I/O: search pages run this on worker threads.
+pub fn record_line(
+    sel: &Selected,
+    mut record: Value,
+    server: Option<u64>,
+    time_extracted: &str,
+) -> Result<Vec<u8>, Error> {
+    if let (Some(id), Some(map)) = (server, record.as_object_mut()) {
+        map.insert("ServerID".into(), Value::from(id));
+    }
+    remove_secrets(&mut record, sel.def.secret_fields);
+    let shaped = sel.shape.apply(record, sel.def.name)?;
+    crate::singer::output::record_line(sel.def.name, &shaped, time_extracted)
 }
 
 /// The current time as `time_extracted`.

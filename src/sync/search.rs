@@ -1,4 +1,5 @@
-//! The windowed search engine (`/messages/outbound`, opens, clicks, inbound, bounces).
+//! The windowed search engine (`/messages/outbound`, opens, clicks, inbound, bounces, and the
+//! outbound messages whose details give `message_events`).
 //!
 //! Each (server, message stream) partition is read from its bookmark minus the lookback (or from
 //! `start_date`) up to the safety margin before now, in closed windows of naive Eastern wall time
@@ -6,13 +7,19 @@
 //! whose `TotalCount` passes the 10,000 ceiling is split before any of its records is written.
 //! Records are filtered back to the window by their own timestamp, so the inclusive bounds never
 //! lose or repeat the boundary second; inbound records carry no Postmark timestamp, so their
-//! boundary duplicates are removed by MessageID. The bookmark moves to a window's end, and a
-//! STATE is written, only after all of the window's records are out.
+//! boundary duplicates are removed by MessageID.
+//!
+//! Pages are fetched, parsed and shaped by a [`pipeline`] of worker threads (the rest of a window
+//! and the first page of the next window in flight together) and written in order by the calling
+//! thread. A window whose pages disagree (Postmark's answers changed while it was read) is read
+//! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
+//! after all of the window's records are out.
 
+use super::pipeline;
 use super::servers::Server;
 use super::windows::{Planner, Window, CEILING};
-use super::{extracted_now, Ctx};
-use crate::client::CallError;
+use super::{extracted_now, record_line, Ctx};
+use crate::client::{CallError, Client};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
@@ -20,8 +27,9 @@ use crate::streams::{Expand, Search};
 use crate::timefmt::{floor_second, format_filter, format_utc, parse_timestamp, wall_range};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
+use std::time::Instant;
 
 const PAGE: u64 = 500;
 /// How often a window is re-read from the start when Postmark's answers change under it.
@@ -53,248 +61,388 @@ pub fn sync<W: Write>(
         vec![inbound]
     };
     let mut written = 0;
-    for partition in partitions {
-        written += sync_partition(ctx, sel, server, spec, &partition)?;
+    for partition in &partitions {
+        let reader = Reader {
+            client: ctx.client,
+            sel,
+            server,
+            spec,
+            partition,
+        };
+        written += reader.sync(ctx)?;
     }
     Ok(written)
 }
 
-fn sync_partition<W: Write>(
-    ctx: &mut Ctx<'_, W>,
-    sel: &Selected,
-    server: &Server,
-    spec: &Search,
-    partition: &str,
-) -> Result<u64, Error> {
-    let name = sel.def.name;
-    let bookmark = match ctx.state.bookmark(name, server.id, partition) {
-        None => None,
-        Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
-            Error::Input(format!(
-                "state: bookmarks.{name}.{}.{partition} = {b:?} is not a timestamp",
-                server.id
-            ))
-        })?),
-    };
-    let start = floor_second(match bookmark {
-        Some(b) => (b - ctx.config.lookback).max(ctx.config.start),
-        None => ctx.config.start,
-    });
-    let end = ctx.search_end;
-    if start >= end {
-        return Ok(0);
-    }
-    log::info(&format!(
-        "{name}: server {} stream {partition}: {} → {}",
-        server.id,
-        format_utc(start),
-        format_utc(end)
-    ));
-    let mut planner = Planner::new(start, end);
-    let started = std::time::Instant::now();
-    let mut windows_done = 0u64;
-    let mut reader = WindowReader {
-        sel,
-        server,
-        spec,
-        partition,
-        recent_ids: HashMap::new(),
-        written: 0,
-    };
-    while let Some(window) = planner.next_window() {
-        match reader.read(ctx, window)? {
-            Outcome::TooBig(total) => planner.too_big(window, total).map_err(|u| {
-                Error::Ceiling(format!(
-                    "{name}: server {} stream {partition}: {} records in the one second at {}; Postmark's paging reaches only {CEILING} per query, so they cannot all be read",
-                    server.id,
-                    u.total,
-                    format_utc(u.window.start)
-                ))
-            })?,
-            Outcome::Done(total) => {
-                planner.done(window, total);
-                windows_done += 1;
-                let covered = (window.end - start).num_seconds() as f64
-                    / (end - start).num_seconds().max(1) as f64;
-                let (written, requests) = (reader.written, ctx.client.counters.requests.load(std::sync::atomic::Ordering::Relaxed));
-                let rate = written as f64 / started.elapsed().as_secs_f64().max(0.001);
-                ctx.progress(|| {
-                    format!(
-                        "{name}: server {} stream {partition}: {written} records, {windows_done} windows, {:.0}% of the range, {requests} requests so far, {rate:.0} records/s",
-                        server.id,
-                        covered * 100.0
-                    )
-                });
-                if bookmark.is_none_or(|b| window.end > b) {
-                    ctx.state
-                        .set_bookmark(name, server.id, partition, format_utc(window.end));
-                }
-                ctx.checkpoint()?;
-            }
-        }
-    }
-    Ok(reader.written)
+/// A request of the pipeline.
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    /// A window's first page: its `TotalCount` decides whether the window fits.
+    First(Window),
+    /// A further page of a window that fits.
+    Page(Window, u64),
 }
 
-enum Outcome {
-    /// More records than paging can reach: nothing was written.
+/// A fetched page, already shaped.
+enum Fetched {
+    /// More records than paging can reach (first pages only): nothing was shaped.
     TooBig(u64),
-    /// All records written; the count Postmark reported.
-    Done(u64),
+    Page {
+        total: u64,
+        /// Records Postmark returned (before the window filter).
+        got: u64,
+        /// Per record kept: its key, its RECORD line(s), and how many records they are.
+        lines: Vec<(String, Vec<u8>, u64)>,
+    },
 }
 
-struct WindowReader<'s> {
-    sel: &'s Selected,
-    server: &'s Server,
-    spec: &'s Search,
-    partition: &'s str,
+/// Reads one partition: the fixed facts the worker threads share.
+struct Reader<'a> {
+    client: &'a Client,
+    sel: &'a Selected,
+    server: &'a Server,
+    spec: &'a Search,
+    partition: &'a str,
+}
+
+/// The window being written, and what is known of it so far.
+struct Current {
+    window: Window,
+    total: u64,
+    pages_left: u64,
+    received: u64,
+    consistent: bool,
+}
+
+/// What the writing side keeps while a partition is read.
+struct Progress {
+    bookmark: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    planner: Planner,
+    current: Option<Current>,
+    /// Keys written in the current window (a re-read or an overlap writes nothing twice).
+    seen: HashSet<String>,
     /// Inbound only: IDs written recently (with their window's end), to drop boundary repeats.
     recent_ids: HashMap<String, DateTime<Utc>>,
     written: u64,
+    windows_done: u64,
+    started: Instant,
 }
 
-impl WindowReader<'_> {
-    fn read<W: Write>(&mut self, ctx: &mut Ctx<'_, W>, window: Window) -> Result<Outcome, Error> {
-        let (from, to) = wall_range(window.start, window.end);
-        let (from, to) = (format_filter(from), format_filter(to));
-        let path = self.sel.def.path;
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut rereads = 0;
-        let mut expected: Option<u64>;
-        'reread: loop {
-            let mut offset = 0u64;
-            expected = None;
-            loop {
-                let mut query = vec![
-                    ("count", PAGE.to_string()),
-                    ("offset", offset.to_string()),
-                    ("fromdate", from.clone()),
-                    ("todate", to.clone()),
-                ];
-                if self.spec.per_message_stream {
-                    query.push(("messagestream", self.partition.to_string()));
-                }
-                let mut page = match ctx.client.get(&self.server.token, path, &query, path) {
-                    Ok(p) => p,
-                    Err(CallError::Postmark {
-                        status: 422, code, ..
-                    }) if code == self.spec.ceiling_error_code && offset == 0 => {
-                        return Ok(Outcome::TooBig(CEILING + 1));
-                    }
-                    Err(e) => return Err(e.into_error(path)),
-                };
-                let extracted = extracted_now();
-                let total = page
-                    .get("TotalCount")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| {
-                        Error::Api(format!("Postmark's {path} answer has no TotalCount"))
-                    })?;
-                if offset == 0 && total > CEILING && seen.is_empty() {
-                    return Ok(Outcome::TooBig(total));
-                }
-                match expected {
-                    None => expected = Some(total),
-                    Some(t) if t != total => {
-                        rereads += 1;
-                        if rereads > MAX_REREADS {
-                            return Err(Error::Api(format!(
-                                "{path}: the window {} – {} kept changing while it was read ({t} then {total} records)",
-                                format_utc(window.start),
-                                format_utc(window.end)
-                            )));
-                        }
-                        log::warn(&format!(
-                            "{path}: window {} changed while read ({t} → {total} records); reading it again",
-                            format_utc(window.start)
-                        ));
-                        continue 'reread;
-                    }
-                    Some(_) => {}
-                }
-                let records = match page.get_mut(self.sel.def.envelope).map(Value::take) {
-                    Some(Value::Array(list)) => list,
-                    Some(Value::Null) | None if total == 0 => break,
-                    _ => {
-                        return Err(Error::Api(format!(
-                            "Postmark's {path} answer has no {} list",
-                            self.sel.def.envelope
-                        )))
-                    }
-                };
-                let got = records.len() as u64;
-                for record in records {
-                    self.take(ctx, window, record, &mut seen, &extracted)?;
-                }
-                offset += got;
-                if offset >= total {
-                    break 'reread;
-                }
-                if got == 0 || offset + PAGE > CEILING {
-                    rereads += 1;
-                    if rereads > MAX_REREADS {
-                        return Err(Error::Api(format!(
-                            "{path}: Postmark reported {total} records for {} – {} but returned only {offset}",
-                            format_utc(window.start),
-                            format_utc(window.end)
-                        )));
-                    }
-                    continue 'reread;
-                }
-            }
-            break;
-        }
-        if self.spec.time_field.is_none() {
-            let horizon = window.start - Duration::hours(2);
-            self.recent_ids.retain(|_, end| *end >= horizon);
-            for id in seen {
-                self.recent_ids.insert(id, window.end);
-            }
-        }
-        Ok(Outcome::Done(expected.unwrap_or(0)))
+impl Reader<'_> {
+    fn name(&self) -> &'static str {
+        self.sel.def.name
     }
 
-    /// Writes one record if it belongs to `window` and was not written already.
-    fn take<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        window: Window,
-        record: Value,
-        seen: &mut HashSet<String>,
-        extracted: &str,
-    ) -> Result<(), Error> {
-        if let Some(field) = self.spec.time_field {
-            let raw = record.get(field).and_then(Value::as_str).unwrap_or("");
-            let t = parse_timestamp(raw).ok_or_else(|| {
-                Error::Api(format!(
-                    "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
-                    self.sel.def.name
+    fn sync<W: Write>(&self, ctx: &mut Ctx<'_, W>) -> Result<u64, Error> {
+        let name = self.name();
+        let server_id = self.server.id;
+        let partition = self.partition;
+        let bookmark = match ctx.state.bookmark(name, server_id, partition) {
+            None => None,
+            Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
+                Error::Input(format!(
+                    "state: bookmarks.{name}.{server_id}.{partition} = {b:?} is not a timestamp"
                 ))
-            })?;
-            if t < window.start || t >= window.end {
-                return Ok(());
-            }
+            })?),
+        };
+        let start = floor_second(match bookmark {
+            Some(b) => (b - ctx.config.lookback).max(ctx.config.start),
+            None => ctx.config.start,
+        });
+        let end = ctx.search_end;
+        if start >= end {
+            return Ok(0);
         }
-        let key = record_key(&record, self.sel.def.key_properties);
-        if self.recent_ids.contains_key(&key) || !seen.insert(key) {
-            return Ok(());
-        }
-        match self.spec.expand {
-            None => {
-                ctx.emit(self.sel, record, Some(self.server.id), extracted)?;
-                self.written += 1;
+        log::info(&format!(
+            "{name}: server {server_id} stream {partition}: {} → {}",
+            format_utc(start),
+            format_utc(end)
+        ));
+        let planner = Planner::new(start, end);
+        let first = planner.next_window();
+        let mut progress = Progress {
+            bookmark,
+            start,
+            end,
+            planner,
+            current: None,
+            seen: HashSet::new(),
+            recent_ids: HashMap::new(),
+            written: 0,
+            windows_done: 0,
+            started: Instant::now(),
+        };
+        pipeline::run(
+            ctx.config.concurrency,
+            first.map(Job::First).into_iter().collect(),
+            |job: &Job| match *job {
+                Job::First(w) => self.fetch(w, 0),
+                Job::Page(w, offset) => self.fetch(w, offset),
+            },
+            |job, fetched, queue| self.handle(ctx, &mut progress, job, fetched?, queue),
+        )?;
+        Ok(progress.written)
+    }
+
+    /// Handles one fetched page, in job order.
+    fn handle<W: Write>(
+        &self,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Progress,
+        job: Job,
+        fetched: Fetched,
+        queue: &mut VecDeque<Job>,
+    ) -> Result<(), Error> {
+        match (job, fetched) {
+            (Job::First(window), Fetched::TooBig(total)) => {
+                p.planner.too_big(window, total).map_err(|u| {
+                    Error::Ceiling(format!(
+                        "{}: server {} stream {}: {} records in the one second at {}; Postmark's paging reaches only {CEILING} per query, so they cannot all be read",
+                        self.name(),
+                        self.server.id,
+                        self.partition,
+                        u.total,
+                        format_utc(u.window.start)
+                    ))
+                })?;
+                queue.extend(p.planner.next_window().map(Job::First));
             }
-            Some(Expand::MessageEvents) => self.message_events(ctx, &record)?,
+            (Job::First(window), Fetched::Page { total, got, lines }) => {
+                self.write(ctx, p, lines)?;
+                let offsets: Vec<u64> = (PAGE..total.min(CEILING)).step_by(PAGE as usize).collect();
+                p.current = Some(Current {
+                    window,
+                    total,
+                    pages_left: offsets.len() as u64,
+                    received: got,
+                    consistent: true,
+                });
+                queue.extend(offsets.into_iter().map(|o| Job::Page(window, o)));
+                // The next window is planned from this one's total, so its first page can be
+                // fetched while this window's pages are.
+                p.planner.done(window, total);
+                queue.extend(p.planner.next_window().map(Job::First));
+                self.finish_if_complete(ctx, p)?;
+            }
+            (Job::Page(..), fetched) => {
+                let (total, got, lines) = match fetched {
+                    Fetched::Page { total, got, lines } => (total, got, lines),
+                    Fetched::TooBig(total) => (total, 0, Vec::new()),
+                };
+                self.write(ctx, p, lines)?;
+                let current = p
+                    .current
+                    .as_mut()
+                    .ok_or_else(|| Error::Internal("a page without its window".into()))?;
+                current.consistent &= total == current.total;
+                current.received += got;
+                current.pages_left -= 1;
+                self.finish_if_complete(ctx, p)?;
+            }
         }
         Ok(())
     }
 
-    /// Emits the `MessageEvents` of one outbound message.
-    fn message_events<W: Write>(
-        &mut self,
+    /// Once every page of the current window is in: re-read it if its pages disagreed, then move
+    /// the bookmark and write the STATE.
+    fn finish_if_complete<W: Write>(
+        &self,
         ctx: &mut Ctx<'_, W>,
-        message: &Value,
+        p: &mut Progress,
     ) -> Result<(), Error> {
+        let Some(current) = p.current.as_ref().filter(|c| c.pages_left == 0) else {
+            return Ok(());
+        };
+        let window = current.window;
+        if !current.consistent || current.received != current.total {
+            log::warn(&format!(
+                "{}: window {} – {} changed while it was read ({} records announced, {} received); reading it again",
+                self.name(),
+                format_utc(window.start),
+                format_utc(window.end),
+                current.total,
+                current.received
+            ));
+            self.reread(ctx, p, window)?;
+        }
+        p.current = None;
+        if self.spec.time_field.is_none() {
+            let horizon = window.start - Duration::hours(2);
+            p.recent_ids.retain(|_, end| *end >= horizon);
+            for id in p.seen.drain() {
+                p.recent_ids.insert(id, window.end);
+            }
+        }
+        p.seen.clear();
+        p.windows_done += 1;
+        if p.bookmark.is_none_or(|b| window.end > b) {
+            ctx.state.set_bookmark(
+                self.name(),
+                self.server.id,
+                self.partition,
+                format_utc(window.end),
+            );
+        }
+        ctx.checkpoint()?;
+        let covered = (window.end - p.start).num_seconds() as f64
+            / (p.end - p.start).num_seconds().max(1) as f64;
+        let requests = ctx
+            .client
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let rate = p.written as f64 / p.started.elapsed().as_secs_f64().max(0.001);
+        let (written, windows) = (p.written, p.windows_done);
+        ctx.progress(|| {
+            format!(
+                "{}: server {} stream {}: {written} records, {windows} windows, {:.0}% of the range, {requests} requests so far, {rate:.0} records/s",
+                self.name(),
+                self.server.id,
+                self.partition,
+                covered * 100.0
+            )
+        });
+        Ok(())
+    }
+
+    /// Reads a window again, one page after another, until two consecutive reads agree with
+    /// themselves; records already written are not written again.
+    fn reread<W: Write>(
+        &self,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Progress,
+        window: Window,
+    ) -> Result<(), Error> {
+        for _ in 0..MAX_REREADS {
+            let mut offset = 0;
+            let mut expected = None;
+            let mut received = 0;
+            let mut consistent = true;
+            loop {
+                let (total, got, lines) = match self.fetch(window, offset)? {
+                    Fetched::Page { total, got, lines } => (total, got, lines),
+                    Fetched::TooBig(total) => {
+                        return Err(Error::Ceiling(format!(
+                            "{}: the window {} – {} grew to {total} records while it was read, past what paging reaches",
+                            self.name(),
+                            format_utc(window.start),
+                            format_utc(window.end)
+                        )))
+                    }
+                };
+                self.write(ctx, p, lines)?;
+                consistent &= *expected.get_or_insert(total) == total;
+                received += got;
+                offset += PAGE;
+                if !consistent || got == 0 || offset >= total.min(CEILING) {
+                    break;
+                }
+            }
+            if consistent && Some(received) == expected {
+                return Ok(());
+            }
+        }
+        Err(Error::Api(format!(
+            "{}: server {} stream {}: the window {} – {} kept changing while it was read; try again later",
+            self.name(),
+            self.server.id,
+            self.partition,
+            format_utc(window.start),
+            format_utc(window.end)
+        )))
+    }
+
+    /// Writes shaped records not written before.
+    fn write<W: Write>(
+        &self,
+        ctx: &mut Ctx<'_, W>,
+        p: &mut Progress,
+        lines: Vec<(String, Vec<u8>, u64)>,
+    ) -> Result<(), Error> {
+        for (key, bytes, n) in lines {
+            if p.recent_ids.contains_key(&key) || !p.seen.insert(key) {
+                continue;
+            }
+            ctx.out.record_lines(self.name(), &bytes)?;
+            p.written += n;
+        }
+        Ok(())
+    }
+
+    /// Fetches one page and shapes its records (runs on a worker thread).
+    fn fetch(&self, window: Window, offset: u64) -> Result<Fetched, Error> {
+        let (from, to) = wall_range(window.start, window.end);
+        let path = self.sel.def.path;
+        let mut query = vec![
+            ("count", PAGE.to_string()),
+            ("offset", offset.to_string()),
+            ("fromdate", format_filter(from)),
+            ("todate", format_filter(to)),
+        ];
+        if self.spec.per_message_stream {
+            query.push(("messagestream", self.partition.to_string()));
+        }
+        let mut page = match self.client.get(&self.server.token, path, &query, path) {
+            Ok(p) => p,
+            Err(CallError::Postmark {
+                status: 422, code, ..
+            }) if code == self.spec.ceiling_error_code && offset == 0 => {
+                return Ok(Fetched::TooBig(CEILING + 1));
+            }
+            Err(e) => return Err(e.into_error(path)),
+        };
+        let extracted = extracted_now();
+        let total = page
+            .get("TotalCount")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no TotalCount")))?;
+        if offset == 0 && total > CEILING {
+            return Ok(Fetched::TooBig(total));
+        }
+        let records = match page.get_mut(self.sel.def.envelope).map(Value::take) {
+            Some(Value::Array(list)) => list,
+            Some(Value::Null) | None if total == 0 => Vec::new(),
+            _ => {
+                return Err(Error::Api(format!(
+                    "Postmark's {path} answer has no {} list",
+                    self.sel.def.envelope
+                )))
+            }
+        };
+        let got = records.len() as u64;
+        let mut lines = Vec::with_capacity(records.len());
+        for record in records {
+            if let Some(field) = self.spec.time_field {
+                let raw = record.get(field).and_then(Value::as_str).unwrap_or("");
+                let t = parse_timestamp(raw).ok_or_else(|| {
+                    Error::Api(format!(
+                        "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
+                        self.name()
+                    ))
+                })?;
+                if t < window.start || t >= window.end {
+                    continue;
+                }
+            }
+            let key = record_key(&record, self.sel.def.key_properties);
+            match self.spec.expand {
+                None => {
+                    let line = record_line(self.sel, record, Some(self.server.id), &extracted)?;
+                    lines.push((key, line, 1));
+                }
+                Some(Expand::MessageEvents) => {
+                    let (bytes, n) = self.message_events(&record)?;
+                    lines.push((key, bytes, n));
+                }
+            }
+        }
+        Ok(Fetched::Page { total, got, lines })
+    }
+
+    /// The RECORD lines of one outbound message's `MessageEvents`, and how many there are.
+    fn message_events(&self, message: &Value) -> Result<(Vec<u8>, u64), Error> {
         let Some(id) = message.get("MessageID").and_then(Value::as_str) else {
             return Err(Error::Api(
                 "Postmark returned an outbound message without MessageID".into(),
@@ -302,7 +450,7 @@ impl WindowReader<'_> {
         };
         let path = format!("/messages/outbound/{id}/details");
         let endpoint = "/messages/outbound/{id}/details";
-        let details = match ctx.client.get(&self.server.token, &path, &[], endpoint) {
+        let details = match self.client.get(&self.server.token, &path, &[], endpoint) {
             Ok(d) => d,
             // 701: the message expired (retention) between the search and this request.
             Err(CallError::Postmark {
@@ -311,7 +459,7 @@ impl WindowReader<'_> {
                 ..
             }) => {
                 log::debug(&format!("{path}: message no longer available; no events"));
-                return Ok(());
+                return Ok((Vec::new(), 0));
             }
             Err(e) => return Err(e.into_error(endpoint)),
         };
@@ -324,20 +472,23 @@ impl WindowReader<'_> {
         let events = match details.get("MessageEvents") {
             Some(Value::Array(list)) => list.as_slice(),
             None | Some(Value::Null) => &[],
-            Some(_) => {
-                return Err(Error::Api(format!("{path}: MessageEvents is not a list")));
-            }
+            Some(_) => return Err(Error::Api(format!("{path}: MessageEvents is not a list"))),
         };
+        let mut bytes = Vec::new();
         for event in events {
             let mut record = event.clone();
             if let Some(map) = record.as_object_mut() {
                 map.insert("MessageID".into(), Value::String(id.to_string()));
                 map.insert("MessageStream".into(), stream.clone());
             }
-            ctx.emit(self.sel, record, Some(self.server.id), &extracted)?;
-            self.written += 1;
+            bytes.extend(record_line(
+                self.sel,
+                record,
+                Some(self.server.id),
+                &extracted,
+            )?);
         }
-        Ok(())
+        Ok((bytes, events.len() as u64))
     }
 }
 
