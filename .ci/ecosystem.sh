@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# tap-postmark in the real Singer ecosystem, against the Postmark simulator on loopback:
+#   the maturin wheel (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
+#   full sync of every stream and on the resumed one, Meltano (install, config test, select,
+#   invoke --about, run into PostgreSQL, JSON Lines and CSV, incremental state), a Yoast/Mage
+#   config, and the Hub-style definition as Meltano installs it.
+# Every loader's tables or files must hold exactly the key set of the tap's own output; that output
+# is checked against a plain Python reading of the simulator's API (every stream but statistics)
+# and is what the Rust integration tests prove equal to the simulator's ground truth.
+#
+# Idempotent; installs what it needs on a clean Debian machine (as root: apt-get for PostgreSQL
+# and python3-venv when missing). Python tools live in venvs under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/tap-postmark-ci and are reused. KEEP_WORK=1 keeps the work dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/tap-postmark-ci"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tap-postmark-ecosystem.XXXXXX")
+chmod 711 "$WORK"
+mkdir -p "$CACHE"
+
+# Versions of the tools (the loaders' versions are whatever meltano/meltano.yml's pip_url gets).
+MATURIN_SPEC='maturin>=1.5,<2'
+SINGER_TOOLS_SPEC='singer-tools==0.4.1'
+MELTANO_SPEC='meltano==4.4.1'
+# The simulated account: small, every kind of record, no 10,000-row spike.
+SIM_ARGS=(--servers 3 --days 10 --messages-per-day 100 --spike-messages 0)
+LOOKBACK_HOURS=24
+
+STEP="setup"
+STEP_T0=$(date +%s)
+ALL_T0=$STEP_T0
+SIM_PID=""
+PG_DATA=""
+PG_BIN=""
+
+step() {
+    STEP=$1
+    STEP_T0=$(date +%s)
+    echo
+    echo "== $1"
+}
+ok() { echo "-- ok ($(($(date +%s) - STEP_T0))s): $*"; }
+die() {
+    echo "-- FAILED [$STEP]: $*" >&2
+    exit 1
+}
+# run LOG CMD...: run CMD with its output in LOG; on failure show the end of LOG and stop.
+run() {
+    local log=$1
+    shift
+    if ! "$@" >"$log" 2>&1; then
+        tail -n 60 "$log" >&2
+        die "$(basename "$1") failed (log: $log)"
+    fi
+}
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+cleanup() {
+    local rc=$?
+    if [ -n "$SIM_PID" ]; then
+        kill "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+    fi
+    if [ -n "$PG_DATA" ]; then
+        (cd "$WORK" && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w stop >/dev/null 2>&1) || true
+    fi
+    if [ "$rc" -ne 0 ] || [ "${KEEP_WORK:-0}" = 1 ]; then
+        echo "ecosystem: work dir kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+pg_ctl_path() {
+    ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1
+}
+# venv NAME SPEC: a cached venv with SPEC installed (rebuilt when SPEC changes).
+venv() {
+    local dir="$CACHE/$1" spec=$2
+    if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.spec" 2>/dev/null)" != "$spec" ]; then
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        run "$WORK/pip-$1.log" "$dir/bin/pip" install --disable-pip-version-check -q "$spec"
+        echo "$spec" >"$dir/.spec"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+step "prerequisites"
+missing=()
+command -v psql >/dev/null || missing+=(postgresql-client)
+[ -n "$(pg_ctl_path)" ] || missing+=(postgresql)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "missing ${missing[*]} and not root to install them"
+    run "$WORK/apt.log" apt-get update
+    run "$WORK/apt-install.log" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+PG_BIN=$(dirname "$(pg_ctl_path)")
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+ok "python $(python3 -c 'import platform; print(platform.python_version())'), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), ${missing[*]:-nothing} installed"
+
+step "python tools (cached in $CACHE)"
+venv maturin "$MATURIN_SPEC"
+venv singer-tools "$SINGER_TOOLS_SPEC"
+venv meltano "$MELTANO_SPEC"
+CHECK_TAP="$CACHE/singer-tools/bin/singer-check-tap"
+ok "$("$CACHE/maturin/bin/maturin" --version), singer-tools $("$CACHE/singer-tools/bin/python" -c 'import importlib.metadata as m; print(m.version("singer-tools"))'), meltano $("$CACHE/meltano/bin/python" -c 'import importlib.metadata as m; print(m.version("meltano"))')"
+
+step "wheel (maturin build --release) installed in a fresh venv"
+run "$WORK/maturin.log" "$CACHE/maturin/bin/maturin" build --release --locked --out "$WORK/dist"
+WHEEL=$(ls "$WORK"/dist/tap_postmark-*.whl)
+python3 -m venv "$WORK/tap-venv"
+run "$WORK/pip-wheel.log" "$WORK/tap-venv/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL"
+TAP="$WORK/tap-venv/bin/tap-postmark"
+SIM="$WORK/tap-venv/bin/postmark-sim"
+CARGO_VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
+[ "$("$TAP" --version)" = "tap-postmark $CARGO_VERSION" ] || die "tap-postmark --version: $("$TAP" --version), Cargo.toml: $CARGO_VERSION"
+"$SIM" --version >/dev/null || die "postmark-sim is not in the wheel"
+ok "$(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB): $("$TAP" --version) and postmark-sim on the venv's PATH"
+
+step "simulator"
+"$SIM" --port 0 "${SIM_ARGS[@]}" >"$WORK/sim.out" 2>"$WORK/sim.err" &
+SIM_PID=$!
+for _ in $(seq 300); do
+    grep -q '^generated ' "$WORK/sim.out" && break
+    kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/sim.err" >&2; die "postmark-sim exited"; }
+    sleep 0.1
+done
+grep -q '^generated ' "$WORK/sim.out" || die "postmark-sim printed no account"
+BASE_URL=$(awk '$1 == "base_url" {print $2}' "$WORK/sim.out")
+ACCOUNT_TOKEN=$(awk '$1 == "account_token" {print $2}' "$WORK/sim.out")
+SERVER_ID=$(awk '$1 == "server" {print $2}' "$WORK/sim.out" | sed -n 2p)
+SERVER_TOKEN=$(awk '$1 == "server" {print $NF}' "$WORK/sim.out" | sed -n 2p)
+[ -n "$BASE_URL" ] && [ -n "$ACCOUNT_TOKEN" ] && [ -n "$SERVER_TOKEN" ] || die "cannot read the simulator's URL and tokens"
+# A fixed end, before the simulator's anchor minus the tap's 5-minute margin, makes every run
+# (direct and through Meltano, minutes apart) read the same data.
+START_DATE=$(date -u -d "-$((10 + 2)) days" +%Y-%m-%d)
+END_DATE=$(date -u -d '-10 minutes' +%Y-%m-%dT%H:%M:%SZ)
+python3 - "$WORK/config.json" "$ACCOUNT_TOKEN" "$BASE_URL" "$START_DATE" "$END_DATE" <<'EOF'
+import json, sys
+path, token, url, start, end = sys.argv[1:]
+json.dump({"postmark_account_token": token, "base_url": url, "start_date": start,
+           "end_date": end, "lookback_hours": 24}, open(path, "w"))
+EOF
+ok "$BASE_URL, $(grep -c '^server ' "$WORK/sim.out") servers, $(sed -n 's/^generated //p' "$WORK/sim.out"); range $START_DATE .. $END_DATE"
+
+step "postgresql (throwaway cluster on loopback)"
+PG_DIR="$WORK/pg"
+mkdir -p "$PG_DIR"
+[ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
+PG_PORT=$(free_port)
+(cd "$PG_DIR" && run "$WORK/initdb.log" as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --no-locale)
+PG_DATA="$PG_DIR/data"
+(cd "$PG_DIR" && run "$WORK/pg_ctl.log" as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c full_page_writes=off" start)
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres PGTZ=UTC
+psql -X -q -c 'SELECT 1' >/dev/null || die "cannot connect to PostgreSQL"
+ok "$(psql -X -At -c 'SHOW server_version') on 127.0.0.1:$PG_PORT"
+
+# ---------------------------------------------------------------------------------------------
+step "discover: a catalog with every stream selected"
+"$TAP" --config "$WORK/config.json" --discover >"$WORK/catalog.json" 2>"$WORK/discover.err" ||
+    { tail -n 30 "$WORK/discover.err" >&2; die "--discover failed"; }
+SELECTED=$(python3 .ci/singer_util.py select-all "$WORK/catalog.json" "$WORK/all.json")
+python3 .ci/singer_util.py streams "$WORK/catalog.json" >"$WORK/streams.txt"
+STREAMS=$(wc -l <"$WORK/streams.txt")
+grep -qx message_events "$WORK/streams.txt" || die "no message_events stream"
+ok "$STREAMS streams discovered, $SELECTED (message_events included)"
+
+step "singer-check-tap: full sync of every stream (stdin mode)"
+if ! "$TAP" --config "$WORK/config.json" --catalog "$WORK/all.json" 2>"$WORK/full.err" |
+    tee "$WORK/full.jsonl" | "$CHECK_TAP" >"$WORK/check-full.out" 2>&1; then
+    tail -n 30 "$WORK/check-full.out" "$WORK/full.err" >&2
+    die "tap or singer-check-tap failed"
+fi
+grep -q '^The output is valid' "$WORK/check-full.out" || die "singer-check-tap: $(head -n 3 "$WORK/check-full.out")"
+read -r FULL_RECORDS FULL_STREAMS < <(python3 .ci/singer_util.py records "$WORK/full.jsonl")
+[ "$FULL_STREAMS" = "$STREAMS" ] || die "records for $FULL_STREAMS of $STREAMS streams"
+ok "valid: $(sed -n 's/^It contained //p' "$WORK/check-full.out") $FULL_RECORDS records in all $FULL_STREAMS streams"
+
+step "singer-check-tap: resumed from the last STATE"
+python3 .ci/singer_util.py last-state "$WORK/full.jsonl" "$WORK/state.json"
+if ! "$TAP" --config "$WORK/config.json" --catalog "$WORK/all.json" --state "$WORK/state.json" 2>"$WORK/resumed.err" |
+    tee "$WORK/resumed.jsonl" | "$CHECK_TAP" >"$WORK/check-resumed.out" 2>&1; then
+    tail -n 30 "$WORK/check-resumed.out" "$WORK/resumed.err" >&2
+    die "tap or singer-check-tap failed"
+fi
+grep -q '^The output is valid' "$WORK/check-resumed.out" || die "singer-check-tap: $(head -n 3 "$WORK/check-resumed.out")"
+read -r RESUMED_RECORDS _ < <(python3 .ci/singer_util.py records "$WORK/resumed.jsonl")
+[ "$RESUMED_RECORDS" -lt "$FULL_RECORDS" ] || die "resumed run sent $RESUMED_RECORDS records, the full one $FULL_RECORDS"
+ok "valid: $(sed -n 's/^It contained //p' "$WORK/check-resumed.out") $RESUMED_RECORDS records (full run: $FULL_RECORDS)"
+
+step "key sets of the tap's own output (the reference for every loader)"
+run "$WORK/truth.log" python3 .ci/count_keys.py truth "$WORK/full.jsonl" "$WORK/truth.json"
+ok "$(tail -n 1 "$WORK/truth.log")"
+
+step "the tap's output against an independent reading of the simulator"
+python3 .ci/sim_truth.py "$WORK/sim.out" "$START_DATE" "$END_DATE" "$WORK/truth.json" >"$WORK/sim-truth.txt" ||
+    { cat "$WORK/sim-truth.txt" >&2; die "the tap's output differs from the simulator"; }
+ok "$(tail -n 1 "$WORK/sim-truth.txt") (statistics are left to the Rust tests)"
+
+# ---------------------------------------------------------------------------------------------
+export MELTANO_SYS_DIR_ROOT="$CACHE/meltano-sys"      # plugin venvs, reused across runs
+export MELTANO_DATABASE_URI="sqlite:///$WORK/meltano.db" # state: new for every run
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
+rm -rf "$MELTANO_SYS_DIR_ROOT/run" "$MELTANO_SYS_DIR_ROOT/logs"
+export TAP_POSTMARK_WHEEL="$WHEEL"
+export TAP_POSTMARK_POSTMARK_ACCOUNT_TOKEN="$ACCOUNT_TOKEN" TAP_POSTMARK_BASE_URL="$BASE_URL"
+export TAP_POSTMARK_START_DATE="$START_DATE" TAP_POSTMARK_END_DATE="$END_DATE"
+export TAP_POSTMARK_LOOKBACK_HOURS="$LOOKBACK_HOURS"
+export TARGET_POSTGRES_HOST=127.0.0.1 TARGET_POSTGRES_PORT="$PG_PORT" TARGET_POSTGRES_USER=postgres
+export TARGET_POSTGRES_PASSWORD=postgres TARGET_POSTGRES_DATABASE=postgres
+export TARGET_JSONL_DESTINATION_PATH="$WORK/out-jsonl" TARGET_CSV_OUTPUT_PATH="$WORK/out-csv"
+meltano() { "$CACHE/meltano/bin/meltano" --cwd "$ROOT/meltano" --log-format=uncolored "$@"; }
+PG_SCHEMA=tap_postmark
+
+step "meltano install"
+run "$WORK/meltano-install.log" meltano install
+TAP_IN_MELTANO=$(ls "$MELTANO_SYS_DIR_ROOT"/extractors/tap-postmark/venv/bin/tap-postmark)
+[ "$("$TAP_IN_MELTANO" --version)" = "tap-postmark $CARGO_VERSION" ] || die "Meltano's tap-postmark is not the wheel's"
+versions=""
+for t in target-postgres target-jsonl target-csv; do
+    v=$("$MELTANO_SYS_DIR_ROOT/loaders/$t/venv/bin/python" -c "import importlib.metadata as m, sys
+for n in ('meltanolabs-$t', '$t'):
+    try: print(m.version(n)); break
+    except m.PackageNotFoundError: pass")
+    versions="$versions $t $v,"
+done
+ok "tap-postmark $CARGO_VERSION from the wheel;${versions%,}"
+
+step "meltano config test tap-postmark"
+run "$WORK/config-test.log" meltano config test tap-postmark
+grep -q 'Plugin configuration is valid' "$WORK/config-test.log" || die "no 'Plugin configuration is valid'"
+ok "Plugin configuration is valid"
+
+step "meltano select tap-postmark --list --all"
+run "$WORK/select.log" meltano select tap-postmark --list --all
+ok "$(python3 .ci/meltano_checks.py select "$WORK/select.log" "$WORK/catalog.json")"
+
+step "meltano invoke tap-postmark --about --format=json"
+meltano invoke tap-postmark --about --format=json >"$WORK/about-meltano.json" 2>"$WORK/about-meltano.err" ||
+    { tail -n 30 "$WORK/about-meltano.err" >&2; die "meltano invoke failed"; }
+"$TAP" --about --format json >"$WORK/about.json"
+ok "$(python3 .ci/meltano_checks.py about "$WORK/about-meltano.json" "$WORK/about.json")"
+
+step "meltano run tap-postmark target-postgres"
+run "$WORK/run-postgres-1.log" meltano run tap-postmark target-postgres
+python3 .ci/count_keys.py postgres "$WORK/truth.json" "$PG_SCHEMA" >"$WORK/pg-1.txt" ||
+    { cat "$WORK/pg-1.txt" >&2; die "PostgreSQL differs from the tap's output"; }
+ok "$(tail -n 1 "$WORK/pg-1.txt") (row counts and key sets, $FULL_RECORDS rows)"
+
+step "meltano state after the first run"
+meltano state list >"$WORK/state-list.txt" 2>"$WORK/state-list.err" || die "meltano state list failed"
+STATE_ID=dev:tap-postmark-to-target-postgres
+grep -qx "$STATE_ID" "$WORK/state-list.txt" || die "no state $STATE_ID in: $(cat "$WORK/state-list.txt")"
+meltano state get "$STATE_ID" >"$WORK/meltano-state.json" 2>"$WORK/state-get.err" || die "meltano state get failed"
+ok "$STATE_ID: $(python3 .ci/meltano_checks.py state "$WORK/meltano-state.json" "$END_DATE")"
+
+step "second meltano run tap-postmark target-postgres (incremental, Meltano-held state)"
+SECOND_RUN_AT=$(date -u +%Y-%m-%dT%H:%M:%S.%6N)
+run "$WORK/run-postgres-2.log" meltano run tap-postmark target-postgres
+INCREMENTAL=$(python3 .ci/meltano_checks.py incremental "$WORK/run-postgres-1.log" "$WORK/run-postgres-2.log" "$END_DATE" "$LOOKBACK_HOURS") ||
+    die "$INCREMENTAL"
+TOUCHED=$(python3 .ci/meltano_checks.py touched "$PG_SCHEMA" "$SECOND_RUN_AT" "$WORK/run-postgres-2.log" "$END_DATE" "$LOOKBACK_HOURS") ||
+    die "$TOUCHED"
+python3 .ci/count_keys.py postgres "$WORK/truth.json" "$PG_SCHEMA" >"$WORK/pg-2.txt" ||
+    { cat "$WORK/pg-2.txt" >&2; die "PostgreSQL differs from the tap's output after the second run"; }
+echo "   $INCREMENTAL"
+echo "   $TOUCHED"
+ok "$(tail -n 1 "$WORK/pg-2.txt") after both runs (no duplicate rows)"
+
+step "meltano run tap-postmark target-jsonl"
+run "$WORK/run-jsonl.log" meltano run tap-postmark target-jsonl
+python3 .ci/count_keys.py jsonl "$WORK/truth.json" "$WORK/out-jsonl" >"$WORK/jsonl.txt" ||
+    { cat "$WORK/jsonl.txt" >&2; die "JSON Lines files differ from the tap's output"; }
+ok "$(ls "$WORK/out-jsonl" | wc -l) files; $(tail -n 1 "$WORK/jsonl.txt")"
+
+step "meltano run tap-postmark target-csv"
+run "$WORK/run-csv.log" meltano run tap-postmark target-csv
+python3 .ci/count_keys.py csv "$WORK/truth.json" "$WORK/out-csv" >"$WORK/csv.txt" ||
+    { cat "$WORK/csv.txt" >&2; die "CSV files differ from the tap's output"; }
+ok "$(ls "$WORK/out-csv" | wc -l) files; $(tail -n 1 "$WORK/csv.txt")"
+
+step "target warnings and errors"
+# Meltano re-logs SDK targets' records at their own level and other targets' lines at info.
+TARGET_RE='\[(warning|error|critical) *\] *target-|target-[a-z]+ +(WARNING|ERROR|CRITICAL|Traceback)'
+TAP_RE='\[(warning|error|critical) *\] *tap-postmark|tap-postmark +(WARNING|ERROR|CRITICAL)'
+grep -hE "$TAP_RE" "$WORK"/run-*.log | sed -E 's/^[^ ]+ //' | sort | uniq -c >"$WORK/tap-warnings.txt" || true
+grep -hE "$TARGET_RE" "$WORK"/run-*.log | sed -E 's/^[^ ]+ //' | sort | uniq -c >"$WORK/target-warnings.txt" || true
+if [ -s "$WORK/tap-warnings.txt" ]; then
+    echo "   tap-postmark warnings (not fatal):"
+    sed 's/^/   /' "$WORK/tap-warnings.txt"
+fi
+if [ -s "$WORK/target-warnings.txt" ]; then
+    cat "$WORK/target-warnings.txt"
+    die "the targets logged warnings or errors"
+fi
+ok "no warning or error from target-postgres, target-jsonl or target-csv in $(ls "$WORK"/run-*.log | wc -l) runs; $(wc -l <"$WORK/tap-warnings.txt") distinct tap warnings"
+
+# ---------------------------------------------------------------------------------------------
+step "a Yoast/Mage tap config (postmark_server_token + start_date)"
+python3 - "$WORK/yoast.json" "$SERVER_TOKEN" "$START_DATE" "$BASE_URL" <<'EOF'
+import json, sys
+path, token, start, url = sys.argv[1:]
+json.dump({"postmark_server_token": token, "start_date": start, "base_url": url}, open(path, "w"))
+EOF
+if ! "$TAP" --config "$WORK/yoast.json" 2>"$WORK/yoast.err" | tee "$WORK/yoast.jsonl" |
+    "$CHECK_TAP" >"$WORK/check-yoast.out" 2>&1; then
+    tail -n 30 "$WORK/check-yoast.out" "$WORK/yoast.err" >&2
+    die "tap or singer-check-tap failed on the Yoast config"
+fi
+grep -q '^The output is valid' "$WORK/check-yoast.out" || die "singer-check-tap: $(head -n 3 "$WORK/check-yoast.out")"
+"$TAP" --config "$WORK/yoast.json" --discover >"$WORK/yoast-catalog.json" 2>"$WORK/yoast-discover.err" || die "--discover failed"
+python3 .ci/singer_util.py streams "$WORK/yoast-catalog.json" >"$WORK/yoast-streams.txt"
+for s in messages_outbound messages_opens stats_outbound_overview stats_outbound_bounces stats_outbound_platform stats_outbound_clients; do
+    grep -qx "$s" "$WORK/yoast-streams.txt" || die "$s not discovered"
+    grep -q "\"stream\":\"$s\"" "$WORK/yoast.jsonl" || die "no $s records"
+done
+SERVERS_SEEN=$(python3 .ci/singer_util.py servers "$WORK/yoast.jsonl" messages_outbound)
+[ "$SERVERS_SEEN" = "$SERVER_ID" ] || die "messages_outbound from servers '$SERVERS_SEEN', expected $SERVER_ID"
+SKIPPED=$(grep -c 'needs postmark_account_token' "$WORK/yoast.err" || true)
+read -r YOAST_RECORDS YOAST_STREAMS < <(python3 .ci/singer_util.py records "$WORK/yoast.jsonl")
+ok "valid, $YOAST_RECORDS records in $YOAST_STREAMS streams of server $SERVER_ID; the six Yoast streams discovered and synced; $SKIPPED account-level streams skipped with a warning"
+
+step "Hub-style definition (plugin/tap-postmark.json) as Meltano installs it from a lock file"
+HUB="$WORK/hub-project"
+mkdir -p "$HUB/plugins/extractors"
+python3 - "$ROOT/plugin/tap-postmark.json" "$HUB" <<'EOF'
+import json, sys
+src, hub = sys.argv[1:]
+d = json.load(open(src))
+d["plugin_type"] = "extractors"
+json.dump(d, open(f"{hub}/plugins/extractors/{d['name']}--{d['variant']}.lock", "w"), indent=2)
+open(f"{hub}/meltano.yml", "w").write(f"""default_environment: dev
+project_id: hub-definition-check
+send_anonymous_usage_stats: false
+environments:
+- name: dev
+plugins:
+  extractors:
+  - name: {d['name']}
+    variant: {d['variant']}
+    pip_url: $TAP_POSTMARK_WHEEL
+""")
+EOF
+hub_meltano() {
+    env -u TAP_POSTMARK_POSTMARK_ACCOUNT_TOKEN -u TAP_POSTMARK_END_DATE -u TAP_POSTMARK_LOOKBACK_HOURS \
+        MELTANO_SYS_DIR_ROOT="$HUB/.meltano" MELTANO_DATABASE_URI="sqlite:///$HUB/meltano.db" \
+        TAP_POSTMARK_POSTMARK_SERVER_TOKEN="$SERVER_TOKEN" \
+        "$CACHE/meltano/bin/meltano" --cwd "$HUB" --log-format=uncolored "$@"
+}
+run "$WORK/hub-install.log" hub_meltano install
+run "$WORK/hub-config-test.log" hub_meltano config test tap-postmark
+grep -q 'Plugin configuration is valid' "$WORK/hub-config-test.log" || die "config test with a server token failed"
+run "$WORK/hub-select.log" hub_meltano select tap-postmark --list --all
+grep -q '\[excluded *\] message_events\.' "$WORK/hub-select.log" || die "message_events is not left out by the definition's default select"
+HUB_SELECTED=$(grep -E '^\s*\[(selected|automatic)' "$WORK/hub-select.log" | sed -E 's/.*\] ([^.]+)\..*/\1/' | sort -u | wc -l)
+[ "$HUB_SELECTED" -eq $((STREAMS - 1)) ] || die "$HUB_SELECTED streams selected by the definition's default, expected $((STREAMS - 1))"
+ok "installs, config test passes with only a server token, default select takes $HUB_SELECTED streams and leaves out message_events"
+
+echo
+echo "ecosystem: all steps passed in $(($(date +%s) - ALL_T0))s"

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Small Singer helpers for .ci/ecosystem.sh.
+
+    singer_util.py select-all CATALOG OUT        # every stream selected (message_events too)
+    singer_util.py streams CATALOG               # stream names, one a line
+    singer_util.py last-state TAP_OUTPUT OUT     # value of the last STATE message
+    singer_util.py records TAP_OUTPUT            # "<records> <streams-with-records>"
+    singer_util.py servers TAP_OUTPUT STREAM     # distinct ServerID values of STREAM's records
+"""
+
+import json
+import sys
+
+
+def messages(path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def select_all(catalog, out):
+    cat = json.load(open(catalog, encoding="utf-8"))
+    for s in cat["streams"]:
+        root = [m for m in s.get("metadata", []) if m.get("breadcrumb") == []]
+        if not root:
+            root = [{"breadcrumb": [], "metadata": {}}]
+            s.setdefault("metadata", []).append(root[0])
+        root[0]["metadata"]["selected"] = True
+    json.dump(cat, open(out, "w", encoding="utf-8"))
+    print(f"{len(cat['streams'])} streams selected")
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "select-all" and len(argv) == 4:
+        select_all(argv[2], argv[3])
+    elif cmd == "streams" and len(argv) == 3:
+        for s in json.load(open(argv[2], encoding="utf-8"))["streams"]:
+            print(s["stream"])
+    elif cmd == "last-state" and len(argv) == 4:
+        value = None
+        for m in messages(argv[2]):
+            if m["type"] == "STATE":
+                value = m["value"]
+        if value is None:
+            print("no STATE message", file=sys.stderr)
+            return 1
+        json.dump(value, open(argv[3], "w", encoding="utf-8"))
+    elif cmd == "records" and len(argv) == 3:
+        n, streams = 0, set()
+        for m in messages(argv[2]):
+            if m["type"] == "RECORD":
+                n += 1
+                streams.add(m["stream"])
+        print(n, len(streams))
+    elif cmd == "servers" and len(argv) == 4:
+        ids = {
+            m["record"].get("ServerID")
+            for m in messages(argv[2])
+            if m["type"] == "RECORD" and m["stream"] == argv[3]
+        }
+        print(" ".join(str(i) for i in sorted(ids, key=str)))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
