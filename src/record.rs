@@ -33,11 +33,14 @@ impl Shape {
         }
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             if !props.is_empty() {
+                let mut compiled: Vec<(String, Shape)> = props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Shape::compile(v)))
+                    .collect();
+                // Sorted, so a record's keys are looked up by binary search.
+                compiled.sort_by(|a, b| a.0.cmp(&b.0));
                 return Shape::Object {
-                    props: props
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Shape::compile(v)))
-                        .collect(),
+                    props: compiled,
                     open: schema
                         .get("additionalProperties")
                         .is_some_and(Value::is_object),
@@ -51,59 +54,83 @@ impl Shape {
     }
 
     /// Shapes a record of `stream`.
-    pub fn apply(&self, value: Value, stream: &str) -> Result<Value, Error> {
-        self.shape(value).map_err(|(path, s)| {
+    pub fn apply(&self, mut value: Value, stream: &str) -> Result<Value, Error> {
+        self.shape(&mut value).map_err(|(path, s)| {
             Error::Api(format!(
                 "Postmark returned {stream}{path} = {s:?}, which is not a timestamp"
             ))
-        })
+        })?;
+        Ok(value)
     }
 
-    /// Shapes a value; on failure gives the field path (built on the way out) and the bad value.
-    fn shape(&self, value: Value) -> Result<Value, (String, String)> {
+    /// Shapes a value in place; on failure gives the field path (built on the way out) and the
+    /// bad value.
+    fn shape(&self, value: &mut Value) -> Result<(), (String, String)> {
         match (self, value) {
-            (_, Value::Null) => Ok(Value::Null),
-            (Shape::DateTime, Value::String(s)) => match parse_timestamp(&s) {
-                Some(t) => Ok(Value::String(format_utc(t))),
-                None => Err((String::new(), s)),
-            },
-            (Shape::Object { props, open }, Value::Object(mut map)) => {
-                let mut out = Map::with_capacity(props.len());
-                for (name, shape) in props {
-                    let v = map.remove(name).unwrap_or(Value::Null);
-                    let shaped = shape
-                        .shape(v)
-                        .map_err(|(path, s)| (format!(".{name}{path}"), s))?;
-                    out.insert(name.clone(), shaped);
+            (_, Value::Null) => Ok(()),
+            (Shape::DateTime, Value::String(s)) => match parse_timestamp(s) {
+                Some(t) => {
+                    *s = format_utc(t);
+                    Ok(())
                 }
+                None => Err((String::new(), s.clone())),
+            },
+            (Shape::Object { props, open }, Value::Object(map)) => {
                 if *open {
-                    for (k, v) in map {
-                        out.insert(k.replace('\0', ""), strip_nul(v));
+                    strip_nul_keys(map);
+                    for (k, v) in map.iter_mut() {
+                        if props.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_err() {
+                            strip_nul(v);
+                        }
+                    }
+                } else {
+                    map.retain(|k, _| props.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_ok());
+                }
+                for (name, shape) in props {
+                    match map.get_mut(name) {
+                        Some(v) => shape
+                            .shape(v)
+                            .map_err(|(path, s)| (format!(".{name}{path}"), s))?,
+                        None => {
+                            map.insert(name.clone(), Value::Null);
+                        }
                     }
                 }
-                Ok(Value::Object(out))
+                Ok(())
             }
-            (Shape::Array(items), Value::Array(list)) => list
-                .into_iter()
-                .map(|v| items.shape(v))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
-            (_, v) => Ok(strip_nul(v)),
+            (Shape::Array(items), Value::Array(list)) => {
+                list.iter_mut().try_for_each(|v| items.shape(v))
+            }
+            (_, v) => {
+                strip_nul(v);
+                Ok(())
+            }
         }
     }
 }
 
-/// Removes NUL characters from every string in a value (targets such as PostgreSQL reject them).
-fn strip_nul(v: Value) -> Value {
+/// Removes NUL characters from every string (and key) in a value: targets such as PostgreSQL
+/// reject them.
+fn strip_nul(v: &mut Value) {
     match v {
-        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
-        Value::Array(list) => Value::Array(list.into_iter().map(strip_nul).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k.replace('\0', ""), strip_nul(v)))
-                .collect(),
-        ),
-        v => v,
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
+        Value::Array(list) => list.iter_mut().for_each(strip_nul),
+        Value::Object(map) => {
+            strip_nul_keys(map);
+            map.values_mut().for_each(strip_nul);
+        }
+        _ => {}
+    }
+}
+
+/// Removes NUL characters from an object's keys (rare: rebuilt only when one has any).
+fn strip_nul_keys(map: &mut Map<String, Value>) {
+    if map.keys().any(|k| k.contains('\0')) {
+        let old = std::mem::take(map);
+        *map = old
+            .into_iter()
+            .map(|(k, v)| (k.replace('\0', ""), v))
+            .collect();
     }
 }
 

@@ -6,7 +6,8 @@
 //! across every daylight-saving change.
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, SecondsFormat,
+    TimeZone, Utc,
 };
 use chrono_tz::America::New_York;
 use chrono_tz::Tz;
@@ -17,7 +18,7 @@ pub const EASTERN: Tz = New_York;
 /// Formats an instant the way every record and state value is written: UTC, six fractional
 /// digits (truncated), `Z`.
 pub fn format_utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Parses a Postmark timestamp: RFC 3339 with 0–9 fractional digits and a numeric offset or `Z`.
