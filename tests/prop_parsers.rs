@@ -423,7 +423,9 @@ proptest! {
         let c = config::parse(&value, now()).expect("valid");
         prop_assert_eq!(c.lookback, Duration::hours(lookback));
         prop_assert_eq!(u64::from(c.max_attempts), attempts);
-        prop_assert_eq!(c.server_ids, Some(ids));
+        // An empty list means every server.
+        let expected = (!ids.is_empty()).then_some(ids);
+        prop_assert_eq!(c.server_ids, expected);
     }
 }
 
