@@ -332,7 +332,7 @@ pub static STREAMS: &[StreamDef] = &[
             "/server",
             TokenKind::Server,
             FullTable::Object,
-            &["ID"],
+            &["ServerID", "ID"],
             schema!("server"),
         )
     },

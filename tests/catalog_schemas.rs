@@ -51,7 +51,7 @@ const ALLOWED_KEYWORDS: [&str; 6] = [
 ];
 
 /// Streams whose records are not scoped to one server, so they carry no `ServerID`.
-const ACCOUNT_STREAMS: [&str; 4] = ["server", "servers", "domains", "sender_signatures"];
+const ACCOUNT_STREAMS: [&str; 3] = ["servers", "domains", "sender_signatures"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

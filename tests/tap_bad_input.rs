@@ -236,3 +236,104 @@ fn bad_log_level_environment() {
     let run = run_raw(&["--discover"], &[("TAP_POSTMARK_LOG_LEVEL", "loud")]);
     assert_input_error(&run, "TAP_POSTMARK_LOG_LEVEL");
 }
+
+mod rejected_tokens {
+    use super::*;
+    use chrono::Duration;
+    use tap_postmark::sim::{SimConfig, Simulator};
+
+    const AUTH: i32 = 3;
+
+    fn sim() -> Simulator {
+        Simulator::start(SimConfig {
+            servers: 2,
+            days: 1,
+            spike_messages: 0,
+            messages_per_day: 20,
+            ..SimConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn assert_auth_error(run: &Run, needles: &[&str], secrets: &[String]) {
+        assert_eq!(run.code, AUTH, "{}", run.stderr);
+        let critical: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("CRITICAL "))
+            .collect();
+        assert_eq!(critical.len(), 1, "{}", run.stderr);
+        for n in needles {
+            assert!(critical[0].contains(n), "{:?} lacks {n:?}", critical[0]);
+        }
+        for s in secrets {
+            assert!(!run.stderr.contains(s.as_str()) && !run.stdout.contains(s.as_str()));
+        }
+    }
+
+    #[test]
+    fn an_account_token_given_as_the_server_token() {
+        let sim = sim();
+        let mut config = config_for(&sim, false, sim.now() - Duration::days(1));
+        config["postmark_server_token"] = json!(sim.account_token());
+        let run = with_config(config, &[]);
+        assert_auth_error(
+            &run,
+            &[
+                "rejected the server token",
+                "HTTP 401",
+                "postmark_account_token",
+            ],
+            &[sim.account_token()],
+        );
+    }
+
+    #[test]
+    fn a_server_token_given_as_the_account_token() {
+        let sim = sim();
+        let mut config = config_for(&sim, true, sim.now() - Duration::days(1));
+        config["postmark_account_token"] = json!(sim.servers()[0].token);
+        let run = with_config(config, &[]);
+        assert_auth_error(
+            &run,
+            &[
+                "rejected the account token",
+                "HTTP 401",
+                "postmark_server_token",
+            ],
+            &[sim.servers()[0].token.clone()],
+        );
+    }
+
+    #[test]
+    fn a_forbidden_token_403() {
+        let sim = sim();
+        sim.set_server_token_forbidden(sim.servers()[0].id, true);
+        let config = config_for(&sim, false, sim.now() - Duration::days(1));
+        let run = with_config(config, &[]);
+        assert_auth_error(
+            &run,
+            &["rejected the server token", "HTTP 403"],
+            &[sim.servers()[0].token.clone()],
+        );
+    }
+
+    #[test]
+    fn test_mode_reports_a_rejected_token_and_passes_a_good_one() {
+        let sim = sim();
+        let good = config_for(&sim, true, sim.now() - Duration::days(1));
+        let run = with_config(good.clone(), &["--test"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("connection test passed: 2 server(s) readable"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stdout, "");
+        let mut bad = good;
+        bad["postmark_account_token"] = json!("not-a-token");
+        let run = with_config(bad, &["--test"]);
+        assert_auth_error(&run, &["rejected the account token"], &[]);
+    }
+}

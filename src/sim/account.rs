@@ -277,6 +277,7 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
                 color: names::COLORS[s % names::COLORS.len()],
                 token: token(seed, &[46, s as u64], marker),
                 revoked: false,
+                forbidden: false,
                 inbound_hash: ids::hex(seed, &[47, s as u64], 32),
                 sandbox: s == 2,
                 track_opens: s != 2,

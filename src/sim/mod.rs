@@ -219,6 +219,15 @@ impl Simulator {
         }
     }
 
+    /// Makes a server's token answer 403 on every server endpoint (a token scoped away from
+    /// the data), or restores it.
+    pub fn set_server_token_forbidden(&self, server_id: u64, forbidden: bool) {
+        let mut model = self.shared.model_write();
+        if let Some(s) = model.servers.iter_mut().find(|s| s.id == server_id) {
+            s.forbidden = forbidden;
+        }
+    }
+
     /// Replaces the faults; takes effect for the next request.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);

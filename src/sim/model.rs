@@ -114,6 +114,8 @@ pub struct Server {
     pub token: String,
     /// A revoked token is rejected with 401 although `/servers` still lists it.
     pub revoked: bool,
+    /// A token scoped away from this server's data: its requests are answered 403.
+    pub forbidden: bool,
     pub inbound_hash: String,
     pub sandbox: bool,
     pub track_opens: bool,

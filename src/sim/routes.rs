@@ -235,6 +235,16 @@ pub fn answer(
     }
     let (server, account) = identify(&shared.model_read(), headers);
     let s = match (route.auth(), server, account) {
+        (Auth::Server, Some(s), _) if shared.model_read().servers[s].forbidden => {
+            return Answer {
+                status: 403,
+                body: Some(
+                    json!({"ErrorCode": 403, "Message": "This token cannot access this endpoint."})
+                        .to_string()
+                        .into_bytes(),
+                ),
+            }
+        }
         (Auth::Server, Some(s), _) => s,
         (Auth::Account, _, true) => 0,
         (Auth::Server, None, _) => return unauthorized("Server"),

@@ -47,9 +47,12 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
             value: server_token.clone(),
             label: "server token (postmark_server_token)".into(),
         };
-        let server = client
-            .get(&token, "/server", &[], "/server")
-            .map_err(|e| e.into_error("/server"))?;
+        let server = client.get(&token, "/server", &[], "/server").map_err(|e| {
+            hint(
+                e.into_error("/server"),
+                "if it is an account token, put it in postmark_account_token",
+            )
+        })?;
         let id = server_id(&server, "/server")?;
         vec![Server {
             id,
@@ -66,6 +69,14 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
         ));
     };
     Ok(servers)
+}
+
+/// Adds a hint to a rejected-token error (the two token kinds are easily swapped).
+fn hint(e: Error, text: &str) -> Error {
+    match e {
+        Error::Auth(m) => Error::Auth(format!("{m} ({text})")),
+        other => other,
+    }
 }
 
 fn server_id(v: &Value, path: &str) -> Result<u64, Error> {
@@ -92,7 +103,12 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
                 &[("count", "500".into()), ("offset", offset.to_string())],
                 "/servers",
             )
-            .map_err(|e| e.into_error("/servers"))?;
+            .map_err(|e| {
+                hint(
+                    e.into_error("/servers"),
+                    "if it is a server token, put it in postmark_server_token",
+                )
+            })?;
         let items = page
             .get("Servers")
             .and_then(Value::as_array)
