@@ -5,6 +5,8 @@
     count_keys.py postgres TRUTH.json SCHEMA            # tables via psql (PG* environment)
     count_keys.py jsonl TRUTH.json DIR                  # target-jsonl: DIR/<stream>.jsonl
     count_keys.py csv TRUTH.json DIR                    # target-csv: DIR/<stream>.csv
+    count_keys.py values TAP_OUTPUT.jsonl postgres SCHEMA   # every value of every row, too
+    count_keys.py values TAP_OUTPUT.jsonl jsonl DIR
 
 Keys are compared in one canonical form: integers as integers, `date-time` values as UTC with
 six fractional digits, `date` values as YYYY-MM-DD, so a PostgreSQL timestamp, a CSV cell and the
@@ -174,6 +176,59 @@ def files(kind, truth_path, directory):
     return report(f"{kind} files in {directory}", results)
 
 
+def same(a, b, prop):
+    fmt = prop.get("format")
+    if a is None or b is None:
+        return a is None and b is None
+    if fmt in ("date-time", "date"):
+        return canon(a, "string", fmt) == canon(b, "string", fmt)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return a == b
+
+
+def values(tap_output, kind, where):
+    """Every property of every RECORD (last one per key) equals the loaded row's value."""
+    schemas, records = {}, {}
+    with open(tap_output, encoding="utf-8") as f:
+        for line in f:
+            msg = json.loads(line)
+            if msg["type"] == "SCHEMA":
+                schemas[msg["stream"]] = msg
+            elif msg["type"] == "RECORD":
+                records.setdefault(msg["stream"], []).append(msg["record"])
+    results = []
+    for name, sm in sorted(schemas.items()):
+        props = sm["schema"]["properties"]
+        keys = sm["key_properties"]
+        types = {k: (main_type(props[k]), props[k].get("format")) for k in keys}
+        if kind == "postgres":
+            rows = [json.loads(l) for l in psql(f'SELECT row_to_json(t)::text FROM "{where}"."{name}" t')]
+        else:
+            with open(Path(where) / f"{name}.jsonl", encoding="utf-8") as f:
+                rows = [json.loads(l) for l in f if l.strip()]
+        loaded = {key_tuple(r, keys, types): r for r in rows}
+        expected = {key_tuple(r, keys, types): r for r in records.get(name, [])}
+        wrong, example = 0, ""
+        for k, rec in expected.items():
+            row = loaded.get(k)
+            for field, prop in props.items():
+                if row is None or not same(rec.get(field), row.get(field), prop):
+                    wrong += 1
+                    if not example:
+                        got = "no row" if row is None else repr(row.get(field))[:80]
+                        example = f"e.g. {field}: tap {repr(rec.get(field))[:80]}, loaded {got}"
+                    break
+        detail = f"{len(expected)} rows x {len(props)} columns"
+        results.append((name, f"{wrong} rows differ, {example}" if wrong else "", detail))
+    bad = [r for r in results if r[1]]
+    for name, problem, detail in results:
+        print(f"  {name}: {'MISMATCH ' + problem if problem else 'ok'} {detail}")
+    print(f"{kind} {where}: every value of {len(results) - len(bad)}/{len(results)} streams"
+          " equal to the tap's records")
+    return 1 if bad else 0
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "truth":
         truth(argv[2], argv[3])
@@ -182,6 +237,8 @@ def main(argv):
         return postgres(argv[2], argv[3])
     if len(argv) == 4 and argv[1] in ("jsonl", "csv"):
         return files(argv[1], argv[2], argv[3])
+    if len(argv) == 5 and argv[1] == "values" and argv[3] in ("postgres", "jsonl"):
+        return values(argv[2], argv[3], argv[4])
     print(__doc__, file=sys.stderr)
     return 2
 

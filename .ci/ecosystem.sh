@@ -258,7 +258,9 @@ step "meltano run tap-postmark target-postgres"
 run "$WORK/run-postgres-1.log" meltano run tap-postmark target-postgres
 python3 .ci/count_keys.py postgres "$WORK/truth.json" "$PG_SCHEMA" >"$WORK/pg-1.txt" ||
     { cat "$WORK/pg-1.txt" >&2; die "PostgreSQL differs from the tap's output"; }
-ok "$(tail -n 1 "$WORK/pg-1.txt") (row counts and key sets, $FULL_RECORDS rows)"
+python3 .ci/count_keys.py values "$WORK/full.jsonl" postgres "$PG_SCHEMA" >"$WORK/pg-values-1.txt" ||
+    { cat "$WORK/pg-values-1.txt" >&2; die "PostgreSQL values differ from the tap's records"; }
+ok "$(tail -n 1 "$WORK/pg-1.txt") (row counts and key sets, $FULL_RECORDS rows); every column of every row too"
 
 step "meltano state after the first run"
 meltano state list >"$WORK/state-list.txt" 2>"$WORK/state-list.err" || die "meltano state list failed"
@@ -278,13 +280,17 @@ python3 .ci/count_keys.py postgres "$WORK/truth.json" "$PG_SCHEMA" >"$WORK/pg-2.
     { cat "$WORK/pg-2.txt" >&2; die "PostgreSQL differs from the tap's output after the second run"; }
 echo "   $INCREMENTAL"
 echo "   $TOUCHED"
-ok "$(tail -n 1 "$WORK/pg-2.txt") after both runs (no duplicate rows)"
+python3 .ci/count_keys.py values "$WORK/full.jsonl" postgres "$PG_SCHEMA" >"$WORK/pg-values-2.txt" ||
+    { cat "$WORK/pg-values-2.txt" >&2; die "PostgreSQL values differ from the tap's records after the second run"; }
+ok "$(tail -n 1 "$WORK/pg-2.txt") after both runs, values too (no duplicate rows)"
 
 step "meltano run tap-postmark target-jsonl"
 run "$WORK/run-jsonl.log" meltano run tap-postmark target-jsonl
 python3 .ci/count_keys.py jsonl "$WORK/truth.json" "$WORK/out-jsonl" >"$WORK/jsonl.txt" ||
     { cat "$WORK/jsonl.txt" >&2; die "JSON Lines files differ from the tap's output"; }
-ok "$(ls "$WORK/out-jsonl" | wc -l) files; $(tail -n 1 "$WORK/jsonl.txt")"
+python3 .ci/count_keys.py values "$WORK/full.jsonl" jsonl "$WORK/out-jsonl" >"$WORK/jsonl-values.txt" ||
+    { cat "$WORK/jsonl-values.txt" >&2; die "JSON Lines values differ from the tap's records"; }
+ok "$(ls "$WORK/out-jsonl" | wc -l) files; $(tail -n 1 "$WORK/jsonl.txt"); every value too"
 
 step "meltano run tap-postmark target-csv"
 run "$WORK/run-csv.log" meltano run tap-postmark target-csv
@@ -331,7 +337,14 @@ SERVERS_SEEN=$(python3 .ci/singer_util.py servers "$WORK/yoast.jsonl" messages_o
 [ "$SERVERS_SEEN" = "$SERVER_ID" ] || die "messages_outbound from servers '$SERVERS_SEEN', expected $SERVER_ID"
 SKIPPED=$(grep -c 'needs postmark_account_token' "$WORK/yoast.err" || true)
 read -r YOAST_RECORDS YOAST_STREAMS < <(python3 .ci/singer_util.py records "$WORK/yoast.jsonl")
-ok "valid, $YOAST_RECORDS records in $YOAST_STREAMS streams of server $SERVER_ID; the six Yoast streams discovered and synced; $SKIPPED account-level streams skipped with a warning"
+# Mage's template for its Postmark source writes start_date as an RFC 3339 date-time.
+python3 - "$WORK/mage.json" "$SERVER_TOKEN" "${START_DATE}T00:00:00Z" "$BASE_URL" <<'EOF'
+import json, sys
+path, token, start, url = sys.argv[1:]
+json.dump({"postmark_server_token": token, "start_date": start, "base_url": url}, open(path, "w"))
+EOF
+run "$WORK/mage-test.log" "$TAP" --config "$WORK/mage.json" --test
+ok "valid, $YOAST_RECORDS records in $YOAST_STREAMS streams of server $SERVER_ID; the six Yoast streams discovered and synced; $SKIPPED account-level streams skipped with a warning; Mage's template form (start_date ${START_DATE}T00:00:00Z) passes --test"
 
 step "Hub-style definition (plugin/tap-postmark.json) as Meltano installs it from a lock file"
 HUB="$WORK/hub-project"

@@ -88,6 +88,10 @@ def main(argv):
 
     def add(stream, **fields):
         s = truth[stream]
+        unknown = [k for k in s["key_properties"] if k not in fields]
+        if unknown:
+            raise SystemExit(f"{stream}: the tap's key {s['key_properties']} has {unknown},"
+                             f" which this reader does not derive (it knows {sorted(fields)})")
         keys[stream].add(tuple(canon(fields[k], *s["types"][k]) for k in s["key_properties"]))
 
     def in_range(ts):
@@ -101,7 +105,7 @@ def main(argv):
         add("sender_signatures", ID=x["ID"])
 
     for sid, tok in sorted(sim["servers"].items()):
-        add("server", ID=api.get("/server", tok)["ID"])
+        add("server", ServerID=sid, ID=api.get("/server", tok)["ID"])
         streams = api.get("/message-streams", tok, IncludeArchivedStreams="true")["MessageStreams"]
         for ms in streams:
             add("message_streams", ServerID=sid, ID=ms["ID"])
