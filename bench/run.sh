@@ -22,7 +22,7 @@ sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-echo "| N outbound | records | wall s | records/s | CPU s per 100k | peak RSS MiB | requests | req per 500 | floor wall s | tap/floor |"
+echo "| N outbound | records | wall s | records/s | CPU s per 100k | peak RSS MiB | requests (probes) | requests ÷ ceil(records/500) | floor wall s | tap/floor |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
   # The simulator's outbound streams together hold about 1.45 x messages_per_day per day.
@@ -53,14 +53,16 @@ json.dump(c, sys.stdout)' > "$work/catalog.json"
   opens=$(sed -n 's/^INFO summary: messages_opens: \([0-9]*\) records.*/\1/p' "$work/tap.err")
   records=$(( outbound + opens ))
   requests=$(grep -c '^DEBUG GET ' "$work/tap.err")
+  probes=$(grep -c 'more than paging reaches; splitting' "$work/tap.err" || true)
   floor=$("$bin/examples/floor" "$url" "$token" "$concurrency" "$work/tap.err" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
-  python3 - "$outbound" "$records" "$wall" "$user" "$sys" "$rss_kb" "$requests" "$floor" <<'PY'
-import sys
-outbound, records, wall, user, sys_, rss, requests, floor = sys.argv[1:]
-records, outbound, requests, rss = int(records), int(outbound), int(requests), int(rss)
+  python3 - "$outbound" "$records" "$wall" "$user" "$sys" "$rss_kb" "$requests" "$floor" "$probes" <<'PY'
+import math, sys
+outbound, records, wall, user, sys_, rss, requests, floor, probes = sys.argv[1:]
+records, outbound, requests, rss, probes = int(records), int(outbound), int(requests), int(rss), int(probes)
 wall, cpu, floor = float(wall), float(user) + float(sys_), float(floor)
+pages = math.ceil(records / 500)
 print(f"| {outbound:,} | {records:,} | {wall:.1f} | {records / wall:,.0f} | {cpu * 100000 / records:.2f} "
-      f"| {rss / 1024:.1f} | {requests:,} | {requests * 500 / records:.3f} | {floor:.1f} | {wall / floor:.2f} |")
+      f"| {rss / 1024:.1f} | {requests:,} ({probes}) | {(requests - probes) / pages:.3f} | {floor:.1f} | {wall / floor:.2f} |")
 PY
   kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true; sim_pid=
 done

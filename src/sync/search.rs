@@ -197,6 +197,12 @@ impl Reader<'_> {
     ) -> Result<(), Error> {
         match (job, fetched) {
             (Job::First(window), Fetched::TooBig(total)) => {
+                log::debug(&format!(
+                    "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
+                    self.name(),
+                    format_utc(window.start),
+                    format_utc(window.end)
+                ));
                 p.planner.too_big(window, total).map_err(|u| {
                     Error::Ceiling(format!(
                         "{}: server {} stream {}: {} records in the one second at {}; Postmark's paging reaches only {CEILING} per query, so they cannot all be read",
