@@ -98,7 +98,9 @@ step "prerequisites"
 missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 [ -n "$(pg_ctl_path)" ] || missing+=(postgresql)
+python3 -c 'import sys; assert sys.version_info >= (3, 11)' || die "the helpers in .ci/ need python3 >= 3.11"
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+python3 -c 'import zoneinfo; zoneinfo.ZoneInfo("America/New_York")' 2>/dev/null || missing+=(tzdata)
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || die "missing ${missing[*]} and not root to install them"
     run "$WORK/apt.log" apt-get update
