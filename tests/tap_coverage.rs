@@ -5,19 +5,9 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use tap_postmark::sim::{Faults, SimConfig, Simulator};
 use tap_postmark::streams::{Kind, TokenKind, STREAMS};
-
-fn catalog_selecting(streams: &[&str]) -> Value {
-    let run = run_raw(&["--discover"], &[]);
-    let mut catalog: Value = serde_json::from_str(&run.stdout).unwrap();
-    for entry in catalog["streams"].as_array_mut().unwrap() {
-        let selected = streams.contains(&entry["tap_stream_id"].as_str().unwrap());
-        entry["metadata"][0]["metadata"]["selected"] = json!(selected);
-    }
-    catalog
-}
 
 /// Single-server mode (server token of the busiest server): every server-scoped stream equals
 /// the ground truth of that server; account-level streams are skipped with a warning.

@@ -127,6 +127,32 @@ fn accept_loop(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>, c
     }
 }
 
+/// Reads what the client sent next into `buf`; `false` when the connection is over (closed, an
+/// error, or the server stopping while the client is idle).
+fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    stop: &AtomicBool,
+) -> bool {
+    match stream.read(chunk) {
+        Ok(0) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            !stop.load(Ordering::SeqCst)
+        }
+        Err(_) => false,
+    }
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -146,20 +172,8 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
                 let _ = write_reply(&mut stream, &simple(431), "close", 0);
                 return;
             }
-            match stream.read(&mut chunk) {
-                Ok(0) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                }
-                Err(_) => return,
+            if !read_more(&mut stream, &mut buf, &mut chunk, stop) {
+                return;
             }
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -182,20 +196,8 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
         while buf.len() < body_len {
-            match stream.read(&mut chunk) {
-                Ok(0) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                }
-                Err(_) => return,
+            if !read_more(&mut stream, &mut buf, &mut chunk, stop) {
+                return;
             }
         }
         buf.drain(..body_len);

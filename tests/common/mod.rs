@@ -358,3 +358,23 @@ pub fn pipe(cmd: &mut Command, input: &str) -> std::process::Output {
         .unwrap();
     child.wait_with_output().unwrap()
 }
+
+/// The discovered catalog with exactly `streams` selected.
+pub fn catalog_selecting(streams: &[&str]) -> Value {
+    let run = run_raw(&["--discover"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut catalog: Value = serde_json::from_str(&run.stdout).unwrap();
+    for entry in catalog["streams"].as_array_mut().unwrap() {
+        let selected = streams.contains(&entry["tap_stream_id"].as_str().unwrap());
+        entry["metadata"][0]["metadata"]["selected"] = Value::Bool(selected);
+    }
+    catalog
+}
+
+/// Every key of `stream` in a run's records, all servers together (truth-key form).
+pub fn delivered_keys(run: &Run, stream: &str) -> BTreeSet<Vec<String>> {
+    keys_by_server(run, stream)
+        .values()
+        .flat_map(|m| m.keys().cloned())
+        .collect()
+}
