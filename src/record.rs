@@ -76,25 +76,37 @@ impl Shape {
                 None => Err((String::new(), s.clone())),
             },
             (Shape::Object { props, open }, Value::Object(map)) => {
+                // One merge pass: the map iterates its keys in sorted order (serde_json's
+                // BTreeMap; a test pins that) and `props` is sorted the same way.
+                let mut next = 0;
+                let mut missing: Vec<&String> = Vec::new();
+                let mut undeclared: Vec<String> = Vec::new();
+                for (k, v) in map.iter_mut() {
+                    while next < props.len() && props[next].0.as_str() < k.as_str() {
+                        missing.push(&props[next].0);
+                        next += 1;
+                    }
+                    if next < props.len() && props[next].0 == *k {
+                        props[next]
+                            .1
+                            .shape(v)
+                            .map_err(|(path, s)| (format!(".{k}{path}"), s))?;
+                        next += 1;
+                    } else if *open {
+                        strip_nul(v);
+                    } else {
+                        undeclared.push(k.clone());
+                    }
+                }
+                missing.extend(props[next..].iter().map(|(name, _)| name));
+                for k in undeclared {
+                    map.remove(&k);
+                }
+                for name in missing {
+                    map.insert(name.clone(), Value::Null);
+                }
                 if *open {
                     strip_nul_keys(map);
-                    for (k, v) in map.iter_mut() {
-                        if props.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_err() {
-                            strip_nul(v);
-                        }
-                    }
-                } else {
-                    map.retain(|k, _| props.binary_search_by(|(n, _)| n.as_str().cmp(k)).is_ok());
-                }
-                for (name, shape) in props {
-                    match map.get_mut(name) {
-                        Some(v) => shape
-                            .shape(v)
-                            .map_err(|(path, s)| (format!(".{name}{path}"), s))?,
-                        None => {
-                            map.insert(name.clone(), Value::Null);
-                        }
-                    }
                 }
                 Ok(())
             }
@@ -193,6 +205,17 @@ mod tests {
             open.apply(json!({"B": "x"}), "r").unwrap(),
             json!({"A": null, "B": "x"})
         );
+    }
+
+    /// Shaping merges a record's keys with the schema's in one sorted pass, which relies on
+    /// serde_json's map iterating in key order (its default; the `preserve_order` feature would
+    /// break it).
+    #[test]
+    fn json_maps_iterate_in_key_order() {
+        let map: Map<String, Value> =
+            serde_json::from_str(r#"{"b": 1, "a": 2, "c": 3, "B": 4}"#).unwrap();
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["B", "a", "b", "c"]);
     }
 
     #[test]
