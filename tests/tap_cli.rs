@@ -131,3 +131,33 @@ fn sample_config_is_valid() {
     }
     assert!(tap_postmark::config::parse(&sample, chrono::Utc::now()).is_ok());
 }
+
+/// A config written for the Yoast/Mage tap works unchanged, and the six streams that tap offers
+/// exist here under the same names.
+#[test]
+fn yoast_and_mage_configs_and_stream_names() {
+    let discovered: Value = serde_json::from_str(&run_raw(&["--discover"], &[]).stdout).unwrap();
+    let names: Vec<&str> = discovered["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tap_stream_id"].as_str().unwrap())
+        .collect();
+    for yoast in [
+        "messages_outbound",
+        "messages_opens",
+        "stats_outbound_overview",
+        "stats_outbound_bounces",
+        "stats_outbound_platform",
+        "stats_outbound_clients",
+    ] {
+        assert!(names.contains(&yoast), "{yoast} missing");
+    }
+    let now = chrono::Utc::now();
+    for start in ["2026-10-01", "2023-01-01T00:00:00Z"] {
+        let yoast = serde_json::json!({"postmark_server_token": "token", "start_date": start});
+        let config = tap_postmark::config::parse(&yoast, now).unwrap();
+        assert_eq!(config.server_token.as_deref(), Some("token"));
+        assert_eq!(config.start.format("%Y-%m-%d").to_string(), &start[..10]);
+    }
+}

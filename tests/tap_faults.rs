@@ -87,9 +87,65 @@ fn a_burst_of_twenty_429s_is_waited_out() {
 
 #[test]
 fn slow_answers_past_the_timeout_are_retried() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
     let sim = sim_with(Faults::default());
-    // Every answer takes 300 ms, the timeout is 200 ms: the first attempt of the run fails...
-    sim.set_faults(Faults {
+    let scratch = Scratch::new();
+    let start = sim.now() - Duration::days(6);
+    let mut config = config_for(&sim, true, start);
+    config["request_timeout_seconds"] = serde_json::json!(0.2);
+    config["max_attempts"] = serde_json::json!(20);
+    let config = scratch.write("config.json", &config);
+    // Mid-run, answers become slower than the timeout for a while, then recover.
+    // stderr goes to a file: a pipe nobody drains would fill up and stall the tap.
+    let stderr_path = scratch.dir.path().join("stderr.txt");
+    let mut child = Command::new(TAP)
+        .args(["--config", config.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut states = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("{\"type\":\"STATE\"") {
+            states += 1;
+            if states == 3 {
+                sim.set_faults(Faults {
+                    latency: StdDuration::from_millis(300),
+                    ..Faults::default()
+                });
+                std::thread::sleep(StdDuration::from_millis(700));
+                sim.set_faults(Faults::default());
+            }
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("timed out"),
+        "no request timed out:\n{stderr}"
+    );
+    let messages = parse_singer(&(lines.join("\n") + "\n"));
+    let run = Run {
+        code: 0,
+        stdout: String::new(),
+        stderr: stderr.to_string(),
+        messages,
+    };
+    validate_records(&run);
+    let state = run.last_state().unwrap().clone();
+    for stream in STREAMS {
+        assert_complete(&run, &sim, stream, start, search_end(&state, stream));
+    }
+}
+
+#[test]
+fn answers_slower_than_the_timeout_past_the_budget_fail_loudly() {
+    let sim = sim_with(Faults {
         latency: StdDuration::from_millis(300),
         ..Faults::default()
     });
@@ -100,13 +156,16 @@ fn slow_answers_past_the_timeout_are_retried() {
     let config = scratch.write("config.json", &config);
     let run = run_raw(&["--config", config.to_str().unwrap()], &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
-    assert_eq!(
-        run.stderr
-            .lines()
-            .filter(|l| l.starts_with("CRITICAL"))
-            .count(),
-        1
+    let critical: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("CRITICAL"))
+        .collect();
+    assert_eq!(critical.len(), 1, "{}", run.stderr);
+    assert!(
+        critical[0].contains("timed out") && critical[0].contains("giving up"),
+        "{}",
+        critical[0]
     );
 }
 
@@ -120,11 +179,13 @@ fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
     let mut config = config_for(&sim, false, start);
     config["max_attempts"] = serde_json::json!(3);
     let config_path = scratch.write("config.json", &config);
-    // The API goes down after the fifth STATE the tap writes.
+    // The API goes down after the fifth STATE the tap writes. (stderr goes to a file: a pipe
+    // nobody drains would fill up and stall the tap.)
+    let stderr_path = scratch.dir.path().join("stderr.txt");
     let mut child = Command::new(TAP)
         .args(["--config", config_path.to_str().unwrap()])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
         .spawn()
         .unwrap();
     let mut lines = Vec::new();
@@ -142,9 +203,9 @@ fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
         }
         lines.push(line);
     }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
     let critical: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("CRITICAL"))
