@@ -9,9 +9,9 @@
 //! lose or repeat the boundary second; inbound records carry no Postmark timestamp, so their
 //! boundary duplicates are removed by MessageID.
 //!
-//! Pages are fetched, parsed and shaped by a [`pipeline`] of worker threads (the rest of a window
-//! and the first page of the next window in flight together) and written in order by the calling
-//! thread. A window whose pages disagree (Postmark's answers changed while it was read) is read
+//! Pages are fetched, parsed and shaped by a [`pipeline`] of worker threads shared by all the
+//! stream's partitions (the rest of a window, the first page of the next window and other
+//! partitions' pages in flight together) and written in job order by the calling thread. A window whose pages disagree (Postmark's answers changed while it was read) is read
 //! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
 //! after all of the window's records are out.
 
@@ -60,27 +60,62 @@ pub fn sync<W: Write>(
             .unwrap_or_else(|| "inbound".into());
         vec![inbound]
     };
-    let mut written = 0;
-    for partition in &partitions {
-        let reader = Reader {
+    // Every partition of the stream goes through one pipeline, so small partitions overlap too;
+    // each partition's windows are still written in order, each followed by its STATE.
+    let readers: Vec<Reader> = partitions
+        .iter()
+        .enumerate()
+        .map(|(index, partition)| Reader {
             client: ctx.client,
             sel,
             server,
             spec,
             partition,
-        };
-        written += reader.sync(ctx)?;
+            index,
+        })
+        .collect();
+    let mut progress = Vec::with_capacity(readers.len());
+    let mut first_jobs = Vec::new();
+    for reader in &readers {
+        let p = reader.prepare(ctx)?;
+        if let Some(window) = p.as_ref().and_then(|p| p.planner.next_window()) {
+            first_jobs.push(Job::First(reader.index, window));
+        }
+        progress.push(p);
     }
-    Ok(written)
+    pipeline::run(
+        ctx.config.concurrency,
+        first_jobs,
+        |job: &Job| match *job {
+            Job::First(i, w) => readers[i].fetch(w, 0),
+            Job::Page(i, w, offset) => readers[i].fetch(w, offset),
+        },
+        |job, fetched, queue| {
+            let i = job.partition();
+            let p = progress[i].as_mut().ok_or_else(|| {
+                Error::Internal("a job for a partition with nothing to read".into())
+            })?;
+            readers[i].handle(ctx, p, job, fetched?, queue)
+        },
+    )?;
+    Ok(progress.iter().flatten().map(|p| p.written).sum())
 }
 
 /// A request of the pipeline.
 #[derive(Clone, Copy, Debug)]
 enum Job {
-    /// A window's first page: its `TotalCount` decides whether the window fits.
-    First(Window),
+    /// A partition's window's first page: its `TotalCount` decides whether the window fits.
+    First(usize, Window),
     /// A further page of a window that fits.
-    Page(Window, u64),
+    Page(usize, Window, u64),
+}
+
+impl Job {
+    fn partition(&self) -> usize {
+        match *self {
+            Job::First(i, _) | Job::Page(i, _, _) => i,
+        }
+    }
 }
 
 /// A fetched page, already shaped.
@@ -92,7 +127,7 @@ enum Fetched {
         /// Records Postmark returned (before the window filter).
         got: u64,
         /// Per record kept: its key, its RECORD line(s), and how many records they are.
-        lines: Vec<(String, Vec<u8>, u64)>,
+        lines: Vec<(Key, Vec<u8>, u64)>,
     },
 }
 
@@ -103,6 +138,8 @@ struct Reader<'a> {
     server: &'a Server,
     spec: &'a Search,
     partition: &'a str,
+    /// The partition's place in the stream's pipeline.
+    index: usize,
 }
 
 /// The window being written, and what is known of it so far.
@@ -122,9 +159,9 @@ struct Progress {
     planner: Planner,
     current: Option<Current>,
     /// Keys written in the current window (a re-read or an overlap writes nothing twice).
-    seen: HashSet<String>,
+    seen: HashSet<Key>,
     /// Inbound only: IDs written recently (with their window's end), to drop boundary repeats.
-    recent_ids: HashMap<String, DateTime<Utc>>,
+    recent_ids: HashMap<Key, DateTime<Utc>>,
     written: u64,
     windows_done: u64,
     started: Instant,
@@ -135,7 +172,8 @@ impl Reader<'_> {
         self.sel.def.name
     }
 
-    fn sync<W: Write>(&self, ctx: &mut Ctx<'_, W>) -> Result<u64, Error> {
+    /// Where this partition starts and ends; `None` when it has nothing to read.
+    fn prepare<W: Write>(&self, ctx: &mut Ctx<'_, W>) -> Result<Option<Progress>, Error> {
         let name = self.name();
         let server_id = self.server.id;
         let partition = self.partition;
@@ -153,37 +191,25 @@ impl Reader<'_> {
         });
         let end = ctx.search_end;
         if start >= end {
-            return Ok(0);
+            return Ok(None);
         }
         log::info(&format!(
             "{name}: server {server_id} stream {partition}: {} → {}",
             format_utc(start),
             format_utc(end)
         ));
-        let planner = Planner::new(start, end);
-        let first = planner.next_window();
-        let mut progress = Progress {
+        Ok(Some(Progress {
             bookmark,
             start,
             end,
-            planner,
+            planner: Planner::new(start, end),
             current: None,
             seen: HashSet::new(),
             recent_ids: HashMap::new(),
             written: 0,
             windows_done: 0,
             started: Instant::now(),
-        };
-        pipeline::run(
-            ctx.config.concurrency,
-            first.map(Job::First).into_iter().collect(),
-            |job: &Job| match *job {
-                Job::First(w) => self.fetch(w, 0),
-                Job::Page(w, offset) => self.fetch(w, offset),
-            },
-            |job, fetched, queue| self.handle(ctx, &mut progress, job, fetched?, queue),
-        )?;
-        Ok(progress.written)
+        }))
     }
 
     /// Handles one fetched page, in job order.
@@ -196,7 +222,7 @@ impl Reader<'_> {
         queue: &mut VecDeque<Job>,
     ) -> Result<(), Error> {
         match (job, fetched) {
-            (Job::First(window), Fetched::TooBig(total)) => {
+            (Job::First(_, window), Fetched::TooBig(total)) => {
                 log::debug(&format!(
                     "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
                     self.name(),
@@ -213,9 +239,9 @@ impl Reader<'_> {
                         format_utc(u.window.start)
                     ))
                 })?;
-                queue.extend(p.planner.next_window().map(Job::First));
+                queue.extend(p.planner.next_window().map(|w| Job::First(self.index, w)));
             }
-            (Job::First(window), Fetched::Page { total, got, lines }) => {
+            (Job::First(_, window), Fetched::Page { total, got, lines }) => {
                 self.write(ctx, p, lines)?;
                 let offsets: Vec<u64> = (PAGE..total.min(CEILING)).step_by(PAGE as usize).collect();
                 p.current = Some(Current {
@@ -225,11 +251,15 @@ impl Reader<'_> {
                     received: got,
                     consistent: true,
                 });
-                queue.extend(offsets.into_iter().map(|o| Job::Page(window, o)));
+                queue.extend(
+                    offsets
+                        .into_iter()
+                        .map(|o| Job::Page(self.index, window, o)),
+                );
                 // The next window is planned from this one's total, so its first page can be
                 // fetched while this window's pages are.
                 p.planner.done(window, total);
-                queue.extend(p.planner.next_window().map(Job::First));
+                queue.extend(p.planner.next_window().map(|w| Job::First(self.index, w)));
                 self.finish_if_complete(ctx, p)?;
             }
             (Job::Page(..), fetched) => {
@@ -365,7 +395,7 @@ impl Reader<'_> {
         &self,
         ctx: &mut Ctx<'_, W>,
         p: &mut Progress,
-        lines: Vec<(String, Vec<u8>, u64)>,
+        lines: Vec<(Key, Vec<u8>, u64)>,
     ) -> Result<(), Error> {
         for (key, bytes, n) in lines {
             if p.recent_ids.contains_key(&key) || !p.seen.insert(key) {
@@ -498,16 +528,47 @@ impl Reader<'_> {
     }
 }
 
-/// The record's key (ServerID aside) as one string.
-fn record_key(record: &Value, keys: &[&str]) -> String {
-    let mut out = String::new();
+/// A record's key (ServerID aside) as a 128-bit digest: the dedupe sets stay small (16 bytes a
+/// record) however long the keys are. Two independent 64-bit SipHash values make an accidental
+/// collision within one window (at most 10,000 keys) about 1 in 10^30.
+type Key = u128;
+
+fn record_key(record: &Value, keys: &[&str]) -> Key {
+    use std::hash::{Hash, Hasher};
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    0xA5u8.hash(&mut b);
     for k in keys.iter().filter(|k| **k != "ServerID") {
-        match record.get(*k) {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(v) => out.push_str(&v.to_string()),
-            None => {}
-        }
-        out.push('\u{1f}');
+        let part = match record.get(*k) {
+            Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
+            Some(v) => std::borrow::Cow::Owned(v.to_string()),
+            None => std::borrow::Cow::Borrowed(""),
+        };
+        part.hash(&mut a);
+        part.hash(&mut b);
     }
-    out
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_differ_by_any_part_and_ignore_server_id() {
+        let keys = &["ServerID", "MessageID", "Recipient"];
+        let k = |v: Value| record_key(&v, keys);
+        let base = k(json!({"ServerID": 1, "MessageID": "m", "Recipient": "r"}));
+        assert_eq!(
+            base,
+            k(json!({"ServerID": 2, "MessageID": "m", "Recipient": "r"}))
+        );
+        assert_ne!(base, k(json!({"MessageID": "m", "Recipient": "x"})));
+        // Parts are hashed with their lengths, so "ab"+"c" is not "a"+"bc".
+        assert_ne!(
+            k(json!({"MessageID": "ab", "Recipient": "c"})),
+            k(json!({"MessageID": "a", "Recipient": "bc"}))
+        );
+    }
 }
