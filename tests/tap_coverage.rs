@@ -24,17 +24,8 @@ fn single_server_mode_every_stream_complete() {
     let start = sim.now() - Duration::days(7);
     let mut config = config_for(&sim, false, start);
     config["postmark_server_token"] = json!(server.token);
-    let config = scratch.write("config.json", &config);
     let every: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
-    let catalog = scratch.write("catalog.json", &catalog_selecting(&every));
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ]);
-    run.assert_ok();
-    validate_records(&run);
+    let run = sync_selected(&scratch, &config, &every);
     let state = run.last_state().unwrap().clone();
     for def in STREAMS {
         let stream = def.name;
@@ -82,16 +73,11 @@ fn message_events_are_complete_when_selected() {
     let sim = Simulator::start(cfg).unwrap();
     let scratch = Scratch::new();
     let start = sim.now() - Duration::days(4);
-    let config = scratch.write("config.json", &config_for(&sim, true, start));
-    let catalog = scratch.write("catalog.json", &catalog_selecting(&["message_events"]));
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ]);
-    run.assert_ok();
-    validate_records(&run);
+    let run = sync_selected(
+        &scratch,
+        &config_for(&sim, true, start),
+        &["message_events"],
+    );
     assert_eq!(
         run.records("messages_outbound").count(),
         0,

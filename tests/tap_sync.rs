@@ -140,16 +140,11 @@ fn day_over_ten_thousand_messages_is_split_and_complete() {
     let sim = Simulator::start(cfg).unwrap();
     let scratch = Scratch::new();
     let start = start_of(&sim, 4);
-    let config = scratch.write("config.json", &config_for(&sim, false, start));
-    let catalog = scratch.write("catalog.json", &catalog_selecting(&["messages_outbound"]));
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ]);
-    run.assert_ok();
-    validate_records(&run);
+    let run = sync_selected(
+        &scratch,
+        &config_for(&sim, false, start),
+        &["messages_outbound"],
+    );
     let end = search_end(run.last_state().unwrap(), "messages_outbound");
     let n = assert_complete(&run, &sim, "messages_outbound", start, end);
     assert!(n > 10_000, "ground truth has only {n} messages");

@@ -378,3 +378,19 @@ pub fn delivered_keys(run: &Run, stream: &str) -> BTreeSet<Vec<String>> {
         .flat_map(|m| m.keys().cloned())
         .collect()
 }
+
+/// Syncs `streams` with `config` (written into `scratch`), requires success and checks every
+/// RECORD against its SCHEMA.
+pub fn sync_selected(scratch: &Scratch, config: &Value, streams: &[&str]) -> Run {
+    let config = scratch.write("config.json", config);
+    let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
+    let run = run_tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    run.assert_ok();
+    validate_records(&run);
+    run
+}
