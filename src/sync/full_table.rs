@@ -72,6 +72,12 @@ pub fn sync<W: Write>(
                     )));
                 }
                 let items = list(&answer, envelope, path)?.clone();
+                if items.is_empty() && offset < total {
+                    // Stopping here would drop the rest; asking again would loop forever.
+                    return Err(Error::Api(format!(
+                        "Postmark's {path} reported {total} items but returned none at offset {offset}"
+                    )));
+                }
                 offset += items.len() as u64;
                 for item in items {
                     let (record, extracted) = match detail {
@@ -94,7 +100,7 @@ pub fn sync<W: Write>(
                     ctx.emit(sel, record, server_id, &extracted)?;
                     written += 1;
                 }
-                if offset >= total || offset == 0 {
+                if offset >= total {
                     break;
                 }
             }
