@@ -80,9 +80,16 @@ pub struct Client {
     pub counters: Counters,
 }
 
+/// A 2xx body, parsed, with the error fields Postmark may put in it.
+pub struct Parsed<T> {
+    pub value: T,
+    pub error_code: Option<i64>,
+    pub message: String,
+}
+
 /// What one attempt came to.
-enum Attempt {
-    Done(Value),
+enum Attempt<T> {
+    Done(T),
     Retry {
         why: String,
         after: Option<Duration>,
@@ -118,6 +125,29 @@ impl Client {
         query: &[(&str, String)],
         endpoint: &str,
     ) -> Result<Value, CallError> {
+        self.get_with(token, path, query, endpoint, |body| {
+            let value: Value = serde_json::from_slice(&body).ok()?;
+            Some(Parsed {
+                error_code: value.get("ErrorCode").and_then(Value::as_i64),
+                message: value
+                    .get("Message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                value,
+            })
+        })
+    }
+
+    /// [`Client::get`] with the caller's parser for 2xx bodies (`None`: not JSON, retried).
+    pub fn get_with<T>(
+        &self,
+        token: &Token,
+        path: &str,
+        query: &[(&str, String)],
+        endpoint: &str,
+        parse: impl Fn(Vec<u8>) -> Option<Parsed<T>>,
+    ) -> Result<T, CallError> {
         let url = format!("{}{}", self.base_url, path);
         if log::enabled(log::Level::Debug) {
             let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -128,7 +158,7 @@ impl Client {
             signals::check().map_err(CallError::Fatal)?;
             let started = Instant::now();
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.attempt(token, &url, query);
+            let outcome = self.attempt(token, &url, query, &parse);
             let (status, ok) = match &outcome {
                 (s, Attempt::Done(_)) => (*s, true),
                 (s, _) => (*s, false),
@@ -167,12 +197,13 @@ impl Client {
         exp.mul_f64(0.5 + jitter)
     }
 
-    fn attempt(
+    fn attempt<T>(
         &self,
         token: &Token,
         url: &str,
         query: &[(&str, String)],
-    ) -> (Option<u16>, Attempt) {
+        parse: &impl Fn(Vec<u8>) -> Option<Parsed<T>>,
+    ) -> (Option<u16>, Attempt<T>) {
         let mut request = self
             .agent
             .get(url)
@@ -217,6 +248,23 @@ impl Client {
                 )
             }
         };
+        if (200..=299).contains(&status) {
+            let len = body.len();
+            let outcome = match parse(body) {
+                None => Attempt::Retry {
+                    why: format!("HTTP {status} with a body that is not JSON ({len} bytes)"),
+                    after: None,
+                },
+                Some(p) => match p.error_code {
+                    Some(code) if code != 0 => Attempt::Retry {
+                        why: format!("HTTP {status} carrying ErrorCode {code}: {}", p.message),
+                        after: None,
+                    },
+                    _ => Attempt::Done(p.value),
+                },
+            };
+            return (Some(status), outcome);
+        }
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         let error_code = json
             .as_ref()
@@ -229,20 +277,6 @@ impl Client {
             .unwrap_or("")
             .to_string();
         let outcome = match status {
-            200..=299 => match (json, error_code) {
-                (None, _) => Attempt::Retry {
-                    why: format!(
-                        "HTTP {status} with a body that is not JSON ({} bytes)",
-                        body.len()
-                    ),
-                    after: None,
-                },
-                (Some(_), Some(code)) if code != 0 => Attempt::Retry {
-                    why: format!("HTTP {status} carrying ErrorCode {code}: {message}"),
-                    after: None,
-                },
-                (Some(v), _) => Attempt::Done(v),
-            },
             429 | 500 | 502 | 503 | 504 => Attempt::Retry {
                 why: format!(
                     "HTTP {status}{}",

@@ -2,7 +2,8 @@
 //!
 //! Layout: `cli` parses arguments and maps errors to exit codes; `config` validates settings;
 //! `streams` is the table of stream facts that the engines in `sync` read; `client` is the one
-//! HTTP client; `record` shapes records to their schema; `singer` holds the protocol messages,
+//! HTTP client; `record` shapes records to their schema
+//! (`transcode` does it straight from their JSON text); `singer` holds the protocol messages,
 //! catalog and state; `timefmt` converts between Postmark's Eastern time and UTC; `sim` is the
 //! Postmark simulator used by the tests, the benchmarks and `--demo`.
 
@@ -20,3 +21,4 @@ pub mod singer;
 pub mod streams;
 pub mod sync;
 pub mod timefmt;
+pub mod transcode;

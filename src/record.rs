@@ -16,14 +16,20 @@ pub enum Shape {
     DateTime,
     /// An object with declared properties; `open` keeps undeclared keys too (the schema gives
     /// `additionalProperties` a schema of its own, as for free-form detail maps).
-    Object {
-        props: Vec<(String, Shape)>,
-        open: bool,
-    },
+    Object { props: Vec<Prop>, open: bool },
     /// An array whose items have a shape.
     Array(Box<Shape>),
     /// Anything else: kept as it is (NULs removed from strings).
     Plain,
+}
+
+/// A declared property of an object shape.
+#[derive(Clone, Debug)]
+pub struct Prop {
+    pub name: String,
+    /// The name as written before its value: `"name":` (JSON-escaped).
+    pub key: String,
+    pub shape: Shape,
 }
 
 impl Shape {
@@ -33,12 +39,17 @@ impl Shape {
         }
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             if !props.is_empty() {
-                let mut compiled: Vec<(String, Shape)> = props
+                let mut compiled: Vec<Prop> = props
                     .iter()
-                    .map(|(k, v)| (k.clone(), Shape::compile(v)))
+                    .map(|(k, v)| Prop {
+                        name: k.clone(),
+                        key: format!("{}:", Value::String(k.clone())),
+                        shape: Shape::compile(v),
+                    })
                     .collect();
-                // Sorted, so a record's keys are looked up by binary search.
-                compiled.sort_by(|a, b| a.0.cmp(&b.0));
+                // Sorted (as serde_json writes a map's keys), so a record's keys are merged or
+                // looked up by binary search.
+                compiled.sort_by(|a, b| a.name.cmp(&b.name));
                 return Shape::Object {
                     props: compiled,
                     open: schema
@@ -82,13 +93,13 @@ impl Shape {
                 let mut missing: Vec<&String> = Vec::new();
                 let mut undeclared: Vec<String> = Vec::new();
                 for (k, v) in map.iter_mut() {
-                    while next < props.len() && props[next].0.as_str() < k.as_str() {
-                        missing.push(&props[next].0);
+                    while next < props.len() && props[next].name.as_str() < k.as_str() {
+                        missing.push(&props[next].name);
                         next += 1;
                     }
-                    if next < props.len() && props[next].0 == *k {
+                    if next < props.len() && props[next].name == *k {
                         props[next]
-                            .1
+                            .shape
                             .shape(v)
                             .map_err(|(path, s)| (format!(".{k}{path}"), s))?;
                         next += 1;
@@ -98,7 +109,7 @@ impl Shape {
                         undeclared.push(k.clone());
                     }
                 }
-                missing.extend(props[next..].iter().map(|(name, _)| name));
+                missing.extend(props[next..].iter().map(|p| &p.name));
                 for k in undeclared {
                     map.remove(&k);
                 }

@@ -2,6 +2,7 @@
 //! server, writing SCHEMA, RECORD and STATE messages.
 
 pub mod full_table;
+pub mod page;
 pub mod pipeline;
 pub mod search;
 pub mod servers;
@@ -19,6 +20,7 @@ use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::streams::{Kind, TokenKind};
 use crate::timefmt::{floor_second, format_utc};
+use crate::transcode::Members;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use servers::Server;
@@ -138,6 +140,43 @@ pub fn record_line(
     remove_secrets(&mut record, sel.def.secret_fields);
     let shaped = sel.shape.apply(record, sel.def.name)?;
     crate::singer::output::record_line(sel.def.name, &shaped, time_extracted)
+}
+
+/// [`record_line`] for a record given as JSON text, with its members when it is an object:
+/// written straight from the text when the transcoder can (see [`crate::transcode`]), through a
+/// `Value` otherwise.
+pub fn record_line_from_text(
+    sel: &Selected,
+    members: Option<&Members>,
+    text: &str,
+    server: Option<u64>,
+    time_extracted: &str,
+) -> Result<Vec<u8>, Error> {
+    if let (Some(members), []) = (members, sel.def.secret_fields) {
+        let mut line = Vec::with_capacity(text.len() + 128);
+        line.extend_from_slice(b"{\"type\":\"RECORD\",\"stream\":");
+        serde_json::to_writer(&mut line, sel.def.name)
+            .map_err(|e| Error::Internal(format!("cannot serialise a stream name: {e}")))?;
+        line.extend_from_slice(b",\"record\":");
+        if sel
+            .shape
+            .transcode_record(members, server, &mut line)
+            .is_ok()
+        {
+            line.extend_from_slice(b",\"time_extracted\":");
+            serde_json::to_writer(&mut line, time_extracted)
+                .map_err(|e| Error::Internal(format!("cannot serialise a timestamp: {e}")))?;
+            line.extend_from_slice(b"}\n");
+            return Ok(line);
+        }
+    }
+    record_line(sel, parse_record(text)?, server, time_extracted)
+}
+
+/// Parses a record's JSON text (already checked as part of its page).
+pub fn parse_record(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::Internal(format!("a record of a parsed page is not JSON: {e}")))
 }
 
 /// The current time as `time_extracted`.

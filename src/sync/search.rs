@@ -15,16 +15,18 @@
 //! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
 //! after all of the window's records are out.
 
+use super::page::{Page, Records};
 use super::pipeline;
 use super::servers::Server;
 use super::windows::{Planner, Window, CEILING};
-use super::{extracted_now, record_line, Ctx};
+use super::{extracted_now, parse_record, record_line, record_line_from_text, Ctx};
 use crate::client::{CallError, Client};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
 use crate::streams::{Expand, Search};
 use crate::timefmt::{floor_second, format_filter, format_utc, parse_timestamp, wall_range};
+use crate::transcode::Members;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,6 +34,7 @@ use std::io::Write;
 use std::time::Instant;
 
 const PAGE: u64 = 500;
+static NO_MEMBERS: Members<'static> = Members::EMPTY;
 /// How often a window is re-read from the start when Postmark's answers change under it.
 const MAX_REREADS: u32 = 3;
 
@@ -420,7 +423,12 @@ impl Reader<'_> {
         if self.spec.per_message_stream {
             query.push(("messagestream", self.partition.to_string()));
         }
-        let mut page = match self.client.get(&self.server.token, path, &query, path) {
+        let envelope = self.sel.def.envelope;
+        let page = match self
+            .client
+            .get_with(&self.server.token, path, &query, path, |body| {
+                Page::parse(body, envelope)
+            }) {
             Ok(p) => p,
             Err(CallError::Postmark {
                 status: 422, code, ..
@@ -431,28 +439,28 @@ impl Reader<'_> {
         };
         let extracted = extracted_now();
         let total = page
-            .get("TotalCount")
-            .and_then(Value::as_u64)
+            .total
             .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no TotalCount")))?;
         if offset == 0 && total > CEILING {
             return Ok(Fetched::TooBig(total));
         }
-        let records = match page.get_mut(self.sel.def.envelope).map(Value::take) {
-            Some(Value::Array(list)) => list,
-            Some(Value::Null) | None if total == 0 => Vec::new(),
+        let got = match &page.records {
+            Records::List(list) => list.len() as u64,
+            Records::Missing if total == 0 => 0,
             _ => {
                 return Err(Error::Api(format!(
-                    "Postmark's {path} answer has no {} list",
-                    self.sel.def.envelope
+                    "Postmark's {path} answer has no {envelope} list"
                 )))
             }
         };
-        let got = records.len() as u64;
-        let mut lines = Vec::with_capacity(records.len());
-        for record in records {
+        let mut lines = Vec::with_capacity(got as usize);
+        for text in page.records() {
+            // A record that is not an object has no fields; the Value path words its error.
+            let members = Members::parse(text);
+            let fields = members.as_ref().unwrap_or(&NO_MEMBERS);
             if let Some(field) = self.spec.time_field {
-                let raw = record.get(field).and_then(Value::as_str).unwrap_or("");
-                let t = parse_timestamp(raw).ok_or_else(|| {
+                let raw = fields.str(field).unwrap_or_default();
+                let t = parse_timestamp(&raw).ok_or_else(|| {
                     Error::Api(format!(
                         "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
                         self.name()
@@ -462,13 +470,20 @@ impl Reader<'_> {
                     continue;
                 }
             }
-            let key = record_key(&record, self.sel.def.key_properties);
+            let key = record_key(fields, self.sel.def.key_properties);
             match self.spec.expand {
                 None => {
-                    let line = record_line(self.sel, record, Some(self.server.id), &extracted)?;
+                    let line = record_line_from_text(
+                        self.sel,
+                        members.as_ref(),
+                        text,
+                        Some(self.server.id),
+                        &extracted,
+                    )?;
                     lines.push((key, line, 1));
                 }
                 Some(Expand::MessageEvents) => {
+                    let record = parse_record(text)?;
                     let (bytes, n) = self.message_events(&record)?;
                     lines.push((key, bytes, n));
                 }
@@ -533,17 +548,13 @@ impl Reader<'_> {
 /// collision within one window (at most 10,000 keys) about 1 in 10^30.
 type Key = u128;
 
-fn record_key(record: &Value, keys: &[&str]) -> Key {
+fn record_key(record: &Members, keys: &[&str]) -> Key {
     use std::hash::{Hash, Hasher};
     let mut a = std::collections::hash_map::DefaultHasher::new();
     let mut b = std::collections::hash_map::DefaultHasher::new();
     0xA5u8.hash(&mut b);
     for k in keys.iter().filter(|k| **k != "ServerID") {
-        let part = match record.get(*k) {
-            Some(Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
-            Some(v) => std::borrow::Cow::Owned(v.to_string()),
-            None => std::borrow::Cow::Borrowed(""),
-        };
+        let part = record.key_part(k);
         part.hash(&mut a);
         part.hash(&mut b);
     }
@@ -558,7 +569,10 @@ mod tests {
     #[test]
     fn keys_differ_by_any_part_and_ignore_server_id() {
         let keys = &["ServerID", "MessageID", "Recipient"];
-        let k = |v: Value| record_key(&v, keys);
+        let k = |v: Value| {
+            let text = v.to_string();
+            record_key(&Members::parse(&text).unwrap(), keys)
+        };
         let base = k(json!({"ServerID": 1, "MessageID": "m", "Recipient": "r"}));
         assert_eq!(
             base,
