@@ -7,6 +7,7 @@
 
 use crate::error::Error;
 use crate::timefmt::{format_utc, parse_timestamp};
+use crate::transcode::KeyIndex;
 use serde_json::{Map, Value};
 
 /// A schema compiled for fast record shaping.
@@ -16,7 +17,12 @@ pub enum Shape {
     DateTime,
     /// An object with declared properties; `open` keeps undeclared keys too (the schema gives
     /// `additionalProperties` a schema of its own, as for free-form detail maps).
-    Object { props: Vec<Prop>, open: bool },
+    Object {
+        props: Vec<Prop>,
+        open: bool,
+        /// Finds a property by name without comparing it to the others.
+        index: KeyIndex,
+    },
     /// An array whose items have a shape.
     Array(Box<Shape>),
     /// Anything else: kept as it is (NULs removed from strings).
@@ -51,6 +57,7 @@ impl Shape {
                 // looked up by binary search.
                 compiled.sort_by(|a, b| a.name.cmp(&b.name));
                 return Shape::Object {
+                    index: KeyIndex::new(&compiled),
                     props: compiled,
                     open: schema
                         .get("additionalProperties")
@@ -86,7 +93,7 @@ impl Shape {
                 }
                 None => Err((String::new(), s.clone())),
             },
-            (Shape::Object { props, open }, Value::Object(map)) => {
+            (Shape::Object { props, open, .. }, Value::Object(map)) => {
                 // One merge pass: the map iterates its keys in sorted order (serde_json's
                 // BTreeMap; a test pins that) and `props` is sorted the same way.
                 let mut next = 0;

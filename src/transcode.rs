@@ -7,11 +7,13 @@
 //! carry (a NUL character, a line break between tokens, an open object, a value of another type
 //! than the schema expects, a timestamp that does not parse), the transcoder declines and the
 //! caller takes the `Value` path ([`Shape::apply`]), which also words any error. Tests hold both
-//! paths to the same records.
+//! paths to the same records (`tests/prop_transcode.rs`). Numbers keep Postmark's spelling
+//! (`1E+2`, or an integer past 2^64, stays as written where a `Value` would write `100.0` or round
+//! it): the same JSON value, and nothing lost.
 
 use crate::record::{Prop, Shape};
 use crate::timefmt::{format_utc, parse_timestamp};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -31,6 +33,29 @@ impl<'a> Members<'a> {
     /// Reads an object's members; `None` when `text` is not a JSON object.
     pub fn parse(text: &'a str) -> Option<Members<'a>> {
         serde_json::from_str(text).ok()
+    }
+
+    /// Reads an object's members into `storage` (emptied first, so one list can serve many
+    /// records).
+    pub fn read<A: MapAccess<'a>>(
+        mut storage: Vec<(Cow<'a, str>, &'a RawValue)>,
+        mut map: A,
+    ) -> Result<Members<'a>, A::Error> {
+        storage.clear();
+        while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
+            storage.push((k, map.next_value::<&'a RawValue>()?));
+        }
+        Ok(Members(storage))
+    }
+
+    /// Gives the list back for the next record.
+    pub fn into_storage(self) -> Vec<(Cow<'a, str>, &'a RawValue)> {
+        self.0
+    }
+
+    /// The members in order: key and JSON text.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &'a str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.get()))
     }
 
     /// A member's JSON text (the last one when a key repeats, as serde_json keeps it).
@@ -81,12 +106,8 @@ impl<'de> Deserialize<'de> for Members<'de> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(48);
-                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-                    members.push((k, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(members))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Members<'de>, A::Error> {
+                Members::read(Vec::new(), map)
             }
         }
         d.deserialize_map(MembersVisitor)
@@ -119,29 +140,98 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// Finds an object shape's property by name: an open-addressing table of FNV-1a hashes, so a
+/// record's key costs one hash and (almost always) one comparison.
+#[derive(Clone, Debug, Default)]
+pub struct KeyIndex {
+    /// (hash, property index + 1); 0 marks an empty slot.
+    table: Vec<(u32, u32)>,
+}
+
+impl KeyIndex {
+    pub fn new(props: &[Prop]) -> KeyIndex {
+        let size = (props.len() * 2).next_power_of_two().max(4);
+        let mut table = vec![(0u32, 0u32); size];
+        for (i, prop) in props.iter().enumerate() {
+            let h = fnv1a(&prop.name);
+            let mut at = h as usize & (size - 1);
+            while table[at].1 != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            table[at] = (h, i as u32 + 1);
+        }
+        KeyIndex { table }
+    }
+
+    fn find(&self, props: &[Prop], key: &str) -> Option<usize> {
+        let mask = self.table.len().checked_sub(1)?;
+        let h = fnv1a(key);
+        let mut at = h as usize & mask;
+        loop {
+            let (hash, slot) = self.table[at];
+            if slot == 0 {
+                return None;
+            }
+            let i = slot as usize - 1;
+            if hash == h && props.get(i).is_some_and(|p| p.name == key) {
+                return Some(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Object shapes with at most this many properties keep their slots on the stack.
+const STACK_SLOTS: usize = 64;
+
 impl Shape {
     /// Writes a top-level record from its members; `server_id` sets `ServerID` when the schema
-    /// declares it. On `Declined`, `out` may hold part of the record.
+    /// declares it. `clean` says the text is known to hold no NUL character (`\u0000`) and no
+    /// line break, so values are copied without looking. On `Declined`, `out` may hold part of
+    /// the record.
     pub fn transcode_record(
         &self,
         members: &Members,
         server_id: Option<u64>,
+        clean: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), Declined> {
-        match self {
-            Shape::Object { props, open: false } => write_object(props, members, server_id, out),
-            _ => Err(Declined),
-        }
+        let Shape::Object {
+            props,
+            open: false,
+            index,
+        } = self
+        else {
+            return Err(Declined);
+        };
+        let server_id = server_id.map(|id| id.to_string());
+        with_slots(props.len(), |slots| {
+            for (k, v) in &members.0 {
+                if let Some(i) = index.find(props, k) {
+                    slots[i] = Some(v.get());
+                }
+            }
+            if let (Some(id), Some(i)) = (&server_id, index.find(props, "ServerID")) {
+                slots[i] = Some(id.as_str());
+            }
+            write_object(props, slots, clean, out)
+        })
     }
 
     /// Writes one value (JSON text) shaped. On `Declined`, `out` may hold part of it.
-    fn transcode(&self, text: &str, out: &mut Vec<u8>) -> Result<(), Declined> {
+    fn transcode(&self, text: &str, clean: bool, out: &mut Vec<u8>) -> Result<(), Declined> {
         if text == "null" {
             out.extend_from_slice(b"null");
             return Ok(());
         }
         match self {
-            Shape::Plain => copy(text, out),
+            Shape::Plain => copy(text, clean, out),
             Shape::DateTime => {
                 let inner = text
                     .strip_prefix('"')
@@ -156,64 +246,127 @@ impl Shape {
             }
             Shape::Array(items) => {
                 if matches!(**items, Shape::Plain) {
-                    return copy(text, out);
+                    return copy(text, clean, out);
                 }
-                let list: Vec<&RawValue> = serde_json::from_str(text).map_err(|_| Declined)?;
-                out.push(b'[');
-                for (i, item) in list.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    items.transcode(item.get(), out)?;
-                }
-                out.push(b']');
-                Ok(())
+                let mut de = serde_json::Deserializer::from_str(text);
+                de.deserialize_seq(ItemsWriter { items, clean, out })
+                    .map_err(|_| Declined)?;
+                de.end().map_err(|_| Declined)
             }
-            Shape::Object { props, open: false } => {
-                let members = Members::parse(text).ok_or(Declined)?;
-                write_object(props, &members, None, out)
-            }
+            Shape::Object {
+                props,
+                open: false,
+                index,
+            } => with_slots(props.len(), |slots| {
+                let mut de = serde_json::Deserializer::from_str(text);
+                de.deserialize_map(SlotFiller {
+                    props,
+                    index,
+                    slots: &mut *slots,
+                })
+                .map_err(|_| Declined)?;
+                de.end().map_err(|_| Declined)?;
+                write_object(props, slots, clean, out)
+            }),
             Shape::Object { open: true, .. } => Err(Declined),
         }
     }
 }
 
-/// Writes a closed object: every declared property in order, from the members or `null`.
+/// Runs `f` with `n` empty slots, on the stack when they fit.
+fn with_slots<'a, R>(n: usize, f: impl FnOnce(&mut [Option<&'a str>]) -> R) -> R {
+    if n <= STACK_SLOTS {
+        let mut slots = [None; STACK_SLOTS];
+        f(&mut slots[..n])
+    } else {
+        f(&mut vec![None; n])
+    }
+}
+
+/// Writes a closed object: every declared property in order, from its slot or `null`.
 fn write_object(
     props: &[Prop],
-    members: &Members,
-    server_id: Option<u64>,
+    slots: &[Option<&str>],
+    clean: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), Declined> {
-    let mut slots: Vec<Option<&str>> = vec![None; props.len()];
-    for (k, v) in &members.0 {
-        if let Ok(i) = props.binary_search_by(|p| p.name.as_str().cmp(k)) {
-            slots[i] = Some(v.get());
-        }
-    }
-    let server_id = server_id.map(|id| id.to_string());
     out.push(b'{');
     for (i, (prop, slot)) in props.iter().zip(slots).enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(prop.key.as_bytes());
-        let slot = match (&server_id, prop.name.as_str()) {
-            (Some(id), "ServerID") => Some(id.as_str()),
-            _ => slot,
-        };
         match slot {
             None => out.extend_from_slice(b"null"),
-            Some(text) => prop.shape.transcode(text, out)?,
+            Some(text) => prop.shape.transcode(text, clean, out)?,
         }
     }
     out.push(b'}');
     Ok(())
 }
 
+/// Reads a nested object straight into its property slots (the last value of a repeated key
+/// wins, as in a `Value`); undeclared members are skipped.
+struct SlotFiller<'s, 'a> {
+    props: &'s [Prop],
+    index: &'s KeyIndex,
+    slots: &'s mut [Option<&'a str>],
+}
+
+impl<'de> Visitor<'de> for SlotFiller<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match self.index.find(self.props, &k) {
+                Some(i) => self.slots[i] = Some(map.next_value::<&'de RawValue>()?.get()),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a list's items shaped, as they are read.
+struct ItemsWriter<'s> {
+    items: &'s Shape,
+    clean: bool,
+    out: &'s mut Vec<u8>,
+}
+
+impl<'de> Visitor<'de> for ItemsWriter<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON list")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.items
+                .transcode(item.get(), self.clean, self.out)
+                .map_err(|Declined| A::Error::custom("declined"))?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
 /// Copies a value's JSON text, unless it holds a NUL character (`\u0000`, which the `Value` path
 /// removes) or a line break between tokens (which would split the JSON line).
-fn copy(text: &str, out: &mut Vec<u8>) -> Result<(), Declined> {
+fn copy(text: &str, clean: bool, out: &mut Vec<u8>) -> Result<(), Declined> {
+    if clean {
+        out.extend_from_slice(text.as_bytes());
+        return Ok(());
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(off) = bytes[i..]
@@ -258,7 +411,9 @@ mod tests {
     fn fast(text: &str) -> Option<Value> {
         let members = Members::parse(text)?;
         let mut out = Vec::new();
-        shape().transcode_record(&members, Some(7), &mut out).ok()?;
+        shape()
+            .transcode_record(&members, Some(7), false, &mut out)
+            .ok()?;
         Some(serde_json::from_slice(&out).expect("the fast path writes JSON"))
     }
 
@@ -285,7 +440,9 @@ mod tests {
         // Sorted keys, declared properties only, as serde_json writes the shaped Value.
         let members = Members::parse(r#"{"Tag": "t", "ID": 1}"#).unwrap();
         let mut out = Vec::new();
-        shape().transcode_record(&members, None, &mut out).unwrap();
+        shape()
+            .transcode_record(&members, None, true, &mut out)
+            .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             serde_json::to_string(&shape().apply(json!({"Tag": "t", "ID": 1}), "r").unwrap())

@@ -20,8 +20,8 @@ use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::streams::{Kind, TokenKind};
 use crate::timefmt::{floor_second, format_utc};
-use crate::transcode::Members;
 use chrono::{DateTime, Duration, Utc};
+use page::Record;
 use serde_json::Value;
 use servers::Server;
 use std::io::Write;
@@ -142,40 +142,72 @@ pub fn record_line(
     crate::singer::output::record_line(sel.def.name, &shaped, time_extracted)
 }
 
-/// [`record_line`] for a record given as JSON text, with its members when it is an object:
-/// written straight from the text when the transcoder can (see [`crate::transcode`]), through a
-/// `Value` otherwise.
-pub fn record_line_from_text(
-    sel: &Selected,
-    members: Option<&Members>,
-    text: &str,
+/// Writes the RECORD lines of one stream's records given as JSON text (one page's worth):
+/// straight from the text when the transcoder can (see [`crate::transcode`]), through a `Value`
+/// otherwise.
+pub struct TextRecords<'a> {
+    sel: &'a Selected,
     server: Option<u64>,
-    time_extracted: &str,
-) -> Result<Vec<u8>, Error> {
-    if let (Some(members), []) = (members, sel.def.secret_fields) {
-        let mut line = Vec::with_capacity(text.len() + 128);
-        line.extend_from_slice(b"{\"type\":\"RECORD\",\"stream\":");
-        serde_json::to_writer(&mut line, sel.def.name)
-            .map_err(|e| Error::Internal(format!("cannot serialise a stream name: {e}")))?;
-        line.extend_from_slice(b",\"record\":");
-        if sel
-            .shape
-            .transcode_record(members, server, &mut line)
-            .is_ok()
-        {
-            line.extend_from_slice(b",\"time_extracted\":");
-            serde_json::to_writer(&mut line, time_extracted)
-                .map_err(|e| Error::Internal(format!("cannot serialise a timestamp: {e}")))?;
-            line.extend_from_slice(b"}\n");
-            return Ok(line);
-        }
-    }
-    record_line(sel, parse_record(text)?, server, time_extracted)
+    time_extracted: &'a str,
+    /// Every line's start, up to the record, and its end after it.
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
 }
 
-/// Parses a record's JSON text (already checked as part of its page).
-pub fn parse_record(text: &str) -> Result<Value, Error> {
-    serde_json::from_str(text)
+impl<'a> TextRecords<'a> {
+    pub fn new(
+        sel: &'a Selected,
+        server: Option<u64>,
+        time_extracted: &'a str,
+    ) -> Result<TextRecords<'a>, Error> {
+        let quoted = |s: &str| {
+            serde_json::to_string(s)
+                .map_err(|e| Error::Internal(format!("cannot serialise {s:?}: {e}")))
+        };
+        Ok(TextRecords {
+            sel,
+            server,
+            time_extracted,
+            prefix: format!(
+                "{{\"type\":\"RECORD\",\"stream\":{},\"record\":",
+                quoted(sel.def.name)?
+            )
+            .into_bytes(),
+            suffix: format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?).into_bytes(),
+        })
+    }
+
+    /// Appends the RECORD line of a record as read from its page to `out`; `clean` says the
+    /// page holds no NUL character and no line break.
+    pub fn write(&self, record: &Record, clean: bool, out: &mut Vec<u8>) -> Result<(), Error> {
+        let start = out.len();
+        if let (Record::Object(members), []) = (record, self.sel.def.secret_fields) {
+            out.extend_from_slice(&self.prefix);
+            let shape = &self.sel.shape;
+            if shape
+                .transcode_record(members, self.server, clean, out)
+                .is_ok()
+            {
+                out.extend_from_slice(&self.suffix);
+                return Ok(());
+            }
+            out.truncate(start);
+        }
+        let value = parse_record(record)?;
+        out.extend(record_line(
+            self.sel,
+            value,
+            self.server,
+            self.time_extracted,
+        )?);
+        Ok(())
+    }
+}
+
+/// A record read from its page, as a `Value`.
+pub fn parse_record(record: &Record) -> Result<Value, Error> {
+    record
+        .to_value()
         .map_err(|e| Error::Internal(format!("a record of a parsed page is not JSON: {e}")))
 }
 

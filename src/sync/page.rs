@@ -1,15 +1,18 @@
-//! A search answer read once: `TotalCount`, the error fields, and the envelope's records kept as
-//! their JSON text (positions in the body), so each record is shaped straight from its text.
+//! A search answer read in one pass: `TotalCount`, the error fields, and each record of the
+//! envelope handed to the caller as it is read, as its members' JSON text (see
+//! [`crate::transcode`]), so no record is scanned twice or built into a `Value`.
 
 use crate::client::Parsed;
+use crate::transcode::Members;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
-/// A page of a search.
+/// What a page held besides its records.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Page {
-    body: String,
     pub total: Option<u64>,
     pub records: Records,
 }
@@ -21,44 +24,73 @@ pub enum Records {
     Missing,
     /// Something other than a list.
     NotAList,
-    /// Each record's place in the body.
-    List(Vec<Range<usize>>),
+    /// A list of this many records.
+    List(u64),
 }
 
-impl Page {
-    /// Parses a 2xx answer; `None` when it is not a JSON object.
-    pub fn parse(body: Vec<u8>, envelope: &str) -> Option<Parsed<Page>> {
-        let body = String::from_utf8(body).ok()?;
-        let top = {
-            let mut de = serde_json::Deserializer::from_str(&body);
-            let top = TopSeed {
-                envelope,
-                base: body.as_ptr() as usize,
-            }
-            .deserialize(&mut de)
-            .ok()?;
-            de.end().ok()?;
-            top
-        };
-        Some(Parsed {
-            error_code: top.error_code,
-            message: top.message,
-            value: Page {
-                body,
+/// One record of the envelope, as read.
+pub enum Record<'m, 'a> {
+    /// An object: its members.
+    Object(&'m Members<'a>),
+    /// Anything else, which has no fields (the `Value` path words its error).
+    Other(Value),
+}
+
+impl Record<'_, '_> {
+    /// The record as a `Value`, for the slow path.
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            Record::Object(members) => members.to_value(),
+            Record::Other(v) => Ok(v.clone()),
+        }
+    }
+}
+
+/// What the caller is told as each record arrives.
+pub struct SoFar {
+    /// `TotalCount`, if it came before the records (as Postmark writes it).
+    pub total: Option<u64>,
+    /// The body holds no NUL character (`\u0000`) and no line break, so values can be copied
+    /// without looking (see [`crate::transcode`]).
+    pub clean: bool,
+}
+
+/// Parses a 2xx answer, calling `handle` with each record of `envelope` in order; `None` when
+/// the body is not a JSON object. The first error `handle` returns stops the handling (the body
+/// is still read to its end, to tell a broken answer, which is retried, from a bad record) and is
+/// given back in place of the page.
+pub fn parse(
+    body: &[u8],
+    envelope: &str,
+    handle: &mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
+) -> Option<Parsed<Result<Page, crate::error::Error>>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut reader = Reader {
+        envelope,
+        so_far: SoFar {
+            total: None,
+            clean: !text.contains('\n') && !text.contains('\r') && !text.contains("\\u0000"),
+        },
+        handle,
+        failed: None,
+    };
+    let top = {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let top = (&mut reader).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        top
+    };
+    Some(Parsed {
+        error_code: top.error_code,
+        message: top.message,
+        value: match reader.failed {
+            Some(e) => Err(e),
+            None => Ok(Page {
                 total: top.total,
                 records: top.records,
-            },
-        })
-    }
-
-    /// The records' JSON text, in the order Postmark listed them.
-    pub fn records(&self) -> impl Iterator<Item = &str> {
-        let list = match &self.records {
-            Records::List(list) => list.as_slice(),
-            _ => &[],
-        };
-        list.iter().map(|r| &self.body[r.clone()])
-    }
+            }),
+        },
+    })
 }
 
 /// The top-level fields, as `serde_json::Value` would read them.
@@ -69,20 +101,21 @@ struct Top {
     records: Records,
 }
 
-struct TopSeed<'e> {
+struct Reader<'h, 'e> {
     envelope: &'e str,
-    /// Where the body starts in memory, to turn the records' text into positions.
-    base: usize,
+    so_far: SoFar,
+    handle: &'h mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
+    failed: Option<crate::error::Error>,
 }
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+impl<'de> DeserializeSeed<'de> for &mut Reader<'_, '_> {
     type Value = Top;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopSeed<'_> {
+impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
     type Value = Top;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
@@ -94,16 +127,17 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
             message: String::new(),
             records: Records::Missing,
         };
-        // As with a `Value`, a repeated key counts once, with its last value.
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        // As with a `Value`, a repeated key counts with its last value.
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key == self.envelope {
-                top.records = map.next_value_seed(EnvelopeSeed { base: self.base })?;
+                top.records = map.next_value_seed(Envelope(&mut *self))?;
                 continue;
             }
             match key.as_ref() {
                 "TotalCount" => {
                     let raw: &RawValue = map.next_value()?;
                     top.total = serde_json::from_str(raw.get()).ok();
+                    self.so_far.total = top.total;
                 }
                 "ErrorCode" => {
                     let raw: &RawValue = map.next_value()?;
@@ -122,30 +156,44 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     }
 }
 
-struct EnvelopeSeed {
-    base: usize,
-}
+/// The envelope's value: a list whose records are handed over one by one.
+struct Envelope<'r, 'h, 'e>(&'r mut Reader<'h, 'e>);
 
-impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+impl<'de> DeserializeSeed<'de> for Envelope<'_, '_, '_> {
     type Value = Records;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Records, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for EnvelopeSeed {
+impl<'de> Visitor<'de> for Envelope<'_, '_, '_> {
     type Value = Records;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Records, A::Error> {
-        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(500));
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            let text = raw.get();
-            let start = text.as_ptr() as usize - self.base;
-            list.push(start..start + text.len());
+        let reader = self.0;
+        let mut count = 0;
+        // One members list, reused for every record of the page.
+        let mut scratch: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(item) = seq.next_element_seed(Item(std::mem::take(&mut scratch)))? {
+            count += 1;
+            let mut handle = |record: Record| {
+                if reader.failed.is_none() {
+                    if let Err(e) = (reader.handle)(&reader.so_far, record) {
+                        reader.failed = Some(e);
+                    }
+                }
+            };
+            match item {
+                ItemValue::Object(members) => {
+                    handle(Record::Object(&members));
+                    scratch = members.into_storage();
+                }
+                ItemValue::Other(v) => handle(Record::Other(v)),
+            }
         }
-        Ok(Records::List(list))
+        Ok(Records::List(count))
     }
     fn visit_unit<E>(self) -> Result<Records, E> {
         Ok(Records::Missing)
@@ -174,58 +222,167 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
     }
 }
 
+/// One element of the envelope: an object's members (read into the given storage), or any other
+/// value.
+struct Item<'de>(Vec<(Cow<'de, str>, &'de RawValue)>);
+
+enum ItemValue<'de> {
+    Object(Members<'de>),
+    Other(Value),
+}
+
+impl<'de> DeserializeSeed<'de> for Item<'de> {
+    type Value = ItemValue<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ItemValue<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'de> {
+    type Value = ItemValue<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ItemValue<'de>, A::Error> {
+        Members::read(self.0, map).map(ItemValue::Object)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ItemValue<'de>, A::Error> {
+        let mut list = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            list.push(v);
+        }
+        Ok(ItemValue::Other(Value::Array(list)))
+    }
+    fn visit_unit<E>(self) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::Null))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<ItemValue<'de>, E> {
+        Ok(ItemValue::Other(Value::String(v.to_string())))
+    }
+}
+
+impl Members<'_> {
+    /// The object as a `Value` (a repeated key keeps its last value, as when parsed whole).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        let mut map = Map::new();
+        for (k, v) in self.iter() {
+            map.insert(k.to_string(), serde_json::from_str(v)?);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
-    fn parse(body: &str) -> Option<Parsed<Page>> {
-        Page::parse(body.as_bytes().to_vec(), "Messages")
+    /// Each record handed over, with the `clean` flag it came with.
+    type Seen = Vec<(Value, bool)>;
+
+    /// Parses `body`; gives the page and each record as JSON.
+    fn read(body: &str) -> Option<(Parsed<Result<Page, Error>>, Seen)> {
+        let mut seen = Vec::new();
+        let parsed = parse(body.as_bytes(), "Messages", &mut |so_far, record| {
+            seen.push((record.to_value().unwrap(), so_far.clean));
+            Ok(())
+        })?;
+        Some((parsed, seen))
     }
 
     #[test]
-    fn reads_the_total_the_errors_and_each_record_as_text() {
-        let p = parse(
-            r#"{"TotalCount": 2, "Messages": [{"A": 1}, {"B": [2, {"C": "]"}]}], "Other": {"x": []}}"#,
+    fn reads_the_total_the_errors_and_each_record() {
+        let (p, seen) = read(
+            r#"{"TotalCount": 3, "Messages": [{"A": 1, "A": 2}, {"B": [2, {"C": "]"}]}, "x"], "Other": {"x": []}}"#,
         )
         .unwrap();
-        assert_eq!(p.value.total, Some(2));
+        let page = p.value.unwrap();
+        assert_eq!(page.total, Some(3));
+        assert_eq!(page.records, Records::List(3));
         assert_eq!(p.error_code, None);
-        let texts: Vec<&str> = p.value.records().collect();
-        assert_eq!(texts, [r#"{"A": 1}"#, r#"{"B": [2, {"C": "]"}]}"#]);
+        let values: Vec<Value> = seen.into_iter().map(|(v, _)| v).collect();
+        assert_eq!(
+            values,
+            [
+                serde_json::json!({"A": 2}),
+                serde_json::json!({"B": [2, {"C": "]"}]}),
+                serde_json::json!("x")
+            ]
+        );
 
-        let p = parse(r#"{"ErrorCode": 100, "Message": "M\u00e9", "TotalCount": -1}"#).unwrap();
+        let (p, _) = read(r#"{"ErrorCode": 100, "Message": "M\u00e9", "TotalCount": -1}"#).unwrap();
         assert_eq!((p.error_code, p.message.as_str()), (Some(100), "Mé"));
-        assert_eq!(p.value.total, None);
-        assert_eq!(p.value.records, Records::Missing);
+        let page = p.value.unwrap();
+        assert_eq!(page.total, None);
+        assert_eq!(page.records, Records::Missing);
+    }
+
+    #[test]
+    fn the_first_handler_error_stands_for_the_page() {
+        let mut calls = 0;
+        let parsed = parse(
+            br#"{"Messages": [1, 2, 3], "TotalCount": 3}"#,
+            "Messages",
+            &mut |_, _| {
+                calls += 1;
+                Err(Error::Api("bad record".into()))
+            },
+        )
+        .unwrap();
+        assert!(matches!(parsed.value, Err(Error::Api(m)) if m == "bad record"));
+        assert_eq!(calls, 1);
+        // A broken body is refused (and retried) whatever the handler said.
+        assert!(parse(br#"{"Messages": [1, 2"#, "Messages", &mut |_, _| Err(
+            Error::Api("x".into())
+        ))
+        .is_none());
+    }
+
+    #[test]
+    fn a_body_with_a_nul_or_a_line_break_is_not_clean() {
+        assert!(read(r#"{"Messages": [{"A": "x"}]}"#).unwrap().1[0].1);
+        for body in [
+            r#"{"Messages": [{"A": "x\u0000"}]}"#,
+            "{\"Messages\": [{\"A\":\n1}]}",
+            "{\"Messages\": [{\"A\":\r1}]}",
+        ] {
+            assert!(!read(body).unwrap().1[0].1, "{body}");
+        }
     }
 
     #[test]
     fn tells_a_missing_list_from_something_else() {
+        let records = |body: &str| read(body).unwrap().0.value.unwrap().records;
         assert_eq!(
-            parse(r#"{"TotalCount": 0, "Messages": null}"#)
-                .unwrap()
-                .value
-                .records,
+            records(r#"{"TotalCount": 0, "Messages": null}"#),
             Records::Missing
         );
         for other in [r#""x""#, "{}", "1", "true", "-1.5"] {
             let body = format!(r#"{{"TotalCount": 1, "Messages": {other}}}"#);
-            assert_eq!(parse(&body).unwrap().value.records, Records::NotAList);
+            assert_eq!(records(&body), Records::NotAList);
         }
     }
 
     #[test]
     fn refuses_what_is_not_a_json_object() {
-        for body in [
-            "",
-            "<html>",
-            "[1]",
-            r#"{"TotalCount": 1"#,
-            r#"{"a": 1} x"#,
-            "\u{ff}",
-        ] {
-            assert!(parse(body).is_none(), "{body}");
+        for body in ["", "<html>", "[1]", r#"{"TotalCount": 1"#, r#"{"a": 1} x"#] {
+            assert!(read(body).is_none(), "{body}");
         }
-        assert!(Page::parse(vec![b'{', 0xff, b'}'], "Messages").is_none());
+        assert!(parse(&[b'{', 0xff, b'}'], "Messages", &mut |_, _| Ok(())).is_none());
     }
 }

@@ -15,12 +15,12 @@
 //! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
 //! after all of the window's records are out.
 
-use super::page::{Page, Records};
+use super::page::{self, Record, Records};
 use super::pipeline;
 use super::servers::Server;
 use super::windows::{Planner, Window, CEILING};
-use super::{extracted_now, parse_record, record_line, record_line_from_text, Ctx};
-use crate::client::{CallError, Client};
+use super::{extracted_now, parse_record, record_line, Ctx, TextRecords};
+use crate::client::{CallError, Client, Parsed};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
@@ -129,9 +129,25 @@ enum Fetched {
         total: u64,
         /// Records Postmark returned (before the window filter).
         got: u64,
-        /// Per record kept: its key, its RECORD line(s), and how many records they are.
-        lines: Vec<(Key, Vec<u8>, u64)>,
+        lines: Lines,
     },
+}
+
+/// What a page's records came to.
+#[derive(Default)]
+struct Kept {
+    lines: Lines,
+    /// `message_events` only: the kept messages, whose events are fetched once the page is read.
+    messages: Vec<(Key, Value)>,
+}
+
+/// The RECORD lines of a page's kept records, in one buffer.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+    /// Per record kept: its key, where its RECORD line(s) are in `buf`, and how many records
+    /// they are.
+    records: Vec<(Key, std::ops::Range<usize>, u64)>,
 }
 
 /// Reads one partition: the fixed facts the worker threads share.
@@ -162,9 +178,9 @@ struct Progress {
     planner: Planner,
     current: Option<Current>,
     /// Keys written in the current window (a re-read or an overlap writes nothing twice).
-    seen: HashSet<Key>,
+    seen: HashSet<Key, Digests>,
     /// Inbound only: IDs written recently (with their window's end), to drop boundary repeats.
-    recent_ids: HashMap<Key, DateTime<Utc>>,
+    recent_ids: HashMap<Key, DateTime<Utc>, Digests>,
     written: u64,
     windows_done: u64,
     started: Instant,
@@ -207,8 +223,8 @@ impl Reader<'_> {
             end,
             planner: Planner::new(start, end),
             current: None,
-            seen: HashSet::new(),
-            recent_ids: HashMap::new(),
+            seen: HashSet::default(),
+            recent_ids: HashMap::default(),
             written: 0,
             windows_done: 0,
             started: Instant::now(),
@@ -268,7 +284,7 @@ impl Reader<'_> {
             (Job::Page(..), fetched) => {
                 let (total, got, lines) = match fetched {
                     Fetched::Page { total, got, lines } => (total, got, lines),
-                    Fetched::TooBig(total) => (total, 0, Vec::new()),
+                    Fetched::TooBig(total) => (total, 0, Lines::default()),
                 };
                 self.write(ctx, p, lines)?;
                 let current = p
@@ -398,13 +414,13 @@ impl Reader<'_> {
         &self,
         ctx: &mut Ctx<'_, W>,
         p: &mut Progress,
-        lines: Vec<(Key, Vec<u8>, u64)>,
+        lines: Lines,
     ) -> Result<(), Error> {
-        for (key, bytes, n) in lines {
+        for (key, range, n) in lines.records {
             if p.recent_ids.contains_key(&key) || !p.seen.insert(key) {
                 continue;
             }
-            ctx.out.record_lines(self.name(), &bytes)?;
+            ctx.out.record_lines(self.name(), &lines.buf[range])?;
             p.written += n;
         }
         Ok(())
@@ -424,12 +440,28 @@ impl Reader<'_> {
             query.push(("messagestream", self.partition.to_string()));
         }
         let envelope = self.sel.def.envelope;
-        let page = match self
+        let extracted = extracted_now();
+        let writer = TextRecords::new(self.sel, Some(self.server.id), &extracted)?;
+        // Records are filtered, keyed and written as the page is read (on this worker thread);
+        // a retried attempt starts again from nothing.
+        let read = self
             .client
             .get_with(&self.server.token, path, &query, path, |body| {
-                Page::parse(body, envelope)
-            }) {
-            Ok(p) => p,
+                let mut kept = Kept::default();
+                let parsed = page::parse(&body, envelope, &mut |so_far, record| {
+                    if offset == 0 && so_far.total.is_some_and(|t| t > CEILING) {
+                        return Ok(()); // Too big: split before anything is written.
+                    }
+                    self.keep(window, &writer, so_far.clean, record, &mut kept)
+                })?;
+                Some(Parsed {
+                    value: parsed.value.map(|page| (page, kept)),
+                    error_code: parsed.error_code,
+                    message: parsed.message,
+                })
+            });
+        let (page, kept) = match read {
+            Ok(read) => read?,
             Err(CallError::Postmark {
                 status: 422, code, ..
             }) if code == self.spec.ceiling_error_code && offset == 0 => {
@@ -437,15 +469,14 @@ impl Reader<'_> {
             }
             Err(e) => return Err(e.into_error(path)),
         };
-        let extracted = extracted_now();
         let total = page
             .total
             .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no TotalCount")))?;
         if offset == 0 && total > CEILING {
             return Ok(Fetched::TooBig(total));
         }
-        let got = match &page.records {
-            Records::List(list) => list.len() as u64,
+        let got = match page.records {
+            Records::List(n) => n,
             Records::Missing if total == 0 => 0,
             _ => {
                 return Err(Error::Api(format!(
@@ -453,43 +484,54 @@ impl Reader<'_> {
                 )))
             }
         };
-        let mut lines = Vec::with_capacity(got as usize);
-        for text in page.records() {
-            // A record that is not an object has no fields; the Value path words its error.
-            let members = Members::parse(text);
-            let fields = members.as_ref().unwrap_or(&NO_MEMBERS);
-            if let Some(field) = self.spec.time_field {
-                let raw = fields.str(field).unwrap_or_default();
-                let t = parse_timestamp(&raw).ok_or_else(|| {
-                    Error::Api(format!(
-                        "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
-                        self.name()
-                    ))
-                })?;
-                if t < window.start || t >= window.end {
-                    continue;
-                }
-            }
-            let key = record_key(fields, self.sel.def.key_properties);
-            match self.spec.expand {
-                None => {
-                    let line = record_line_from_text(
-                        self.sel,
-                        members.as_ref(),
-                        text,
-                        Some(self.server.id),
-                        &extracted,
-                    )?;
-                    lines.push((key, line, 1));
-                }
-                Some(Expand::MessageEvents) => {
-                    let record = parse_record(text)?;
-                    let (bytes, n) = self.message_events(&record)?;
-                    lines.push((key, bytes, n));
-                }
-            }
+        let mut lines = kept.lines;
+        for (key, message) in kept.messages {
+            let (bytes, n) = self.message_events(&message)?;
+            let start = lines.buf.len();
+            lines.buf.extend(bytes);
+            lines.records.push((key, start..lines.buf.len(), n));
         }
         Ok(Fetched::Page { total, got, lines })
+    }
+
+    /// Keeps one record of a page if it belongs to the window: its key and RECORD line, or, for
+    /// `message_events`, the message whose events are fetched next.
+    fn keep(
+        &self,
+        window: Window,
+        writer: &TextRecords,
+        clean: bool,
+        record: Record,
+        kept: &mut Kept,
+    ) -> Result<(), Error> {
+        let fields = match &record {
+            Record::Object(members) => members,
+            Record::Other(_) => &NO_MEMBERS,
+        };
+        if let Some(field) = self.spec.time_field {
+            let raw = fields.str(field).unwrap_or_default();
+            let t = parse_timestamp(&raw).ok_or_else(|| {
+                Error::Api(format!(
+                    "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
+                    self.name()
+                ))
+            })?;
+            if t < window.start || t >= window.end {
+                return Ok(());
+            }
+        }
+        let key = record_key(fields, self.sel.def.key_properties);
+        match self.spec.expand {
+            None => {
+                let start = kept.lines.buf.len();
+                writer.write(&record, clean, &mut kept.lines.buf)?;
+                kept.lines
+                    .records
+                    .push((key, start..kept.lines.buf.len(), 1));
+            }
+            Some(Expand::MessageEvents) => kept.messages.push((key, parse_record(&record)?)),
+        }
+        Ok(())
     }
 
     /// The RECORD lines of one outbound message's `MessageEvents`, and how many there are.
@@ -547,6 +589,27 @@ impl Reader<'_> {
 /// record) however long the keys are. Two independent 64-bit SipHash values make an accidental
 /// collision within one window (at most 10,000 keys) about 1 in 10^30.
 type Key = u128;
+
+/// Hashes keys for the dedupe sets: they are digests already, so their low 64 bits serve.
+type Digests = std::hash::BuildHasherDefault<DigestHasher>;
+
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used for keys; this keeps any other input well spread.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 fn record_key(record: &Members, keys: &[&str]) -> Key {
     use std::hash::{Hash, Hasher};
