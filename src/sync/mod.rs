@@ -325,7 +325,10 @@ fn sync_server<W: Write>(
     selection: &[Selected],
     mut server: Server,
 ) -> Result<(), Error> {
-    server.message_streams = servers::message_streams(ctx.client, &server.token)?;
+    server.message_streams = match server.listed_streams.take() {
+        Some(listed) => listed,
+        None => servers::message_streams(ctx.client, &server.token)?,
+    };
     let server = &server;
     for sel in selection
         .iter()

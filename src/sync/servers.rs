@@ -2,8 +2,9 @@
 //!
 //! With an account token, `/servers` lists them all (optionally narrowed by `server_ids`) and
 //! each is read with its own server token from `ApiTokens`. With only a server token, `/server`
-//! names the one server. Each server's message streams (archived ones too) are listed when the
-//! server's turn comes, because searches and statistics are read per message stream.
+//! names the one server (and its message streams are listed at the same time). Otherwise each
+//! server's message streams (archived ones too) are listed when the server's turn comes, because
+//! searches and statistics are read per message stream.
 
 use crate::client::{Client, Token};
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct Server {
     pub name: String,
     pub token: Token,
     pub message_streams: Vec<MessageStream>,
+    /// The message streams, when they were listed while the server was looked up.
+    pub listed_streams: Option<Vec<MessageStream>>,
 }
 
 /// Lists the servers to sync.
@@ -47,7 +50,14 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
             value: server_token.clone(),
             label: "server token (postmark_server_token)".into(),
         };
-        let server = client.get(&token, "/server", &[], "/server").map_err(|e| {
+        // The message streams are listed while `/server` answers: one round trip less before the
+        // first search. If that listing fails, it is done again (and fails) in the server's turn.
+        let (server, listed_streams) = std::thread::scope(|scope| {
+            let streams = scope.spawn(|| message_streams(client, &token).ok());
+            let server = client.get(&token, "/server", &[], "/server");
+            (server, streams.join().ok().flatten())
+        });
+        let server = server.map_err(|e| {
             hint(
                 e.into_error("/server"),
                 "if it is an account token, put it in postmark_account_token",
@@ -62,6 +72,7 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
                 ..token
             },
             message_streams: Vec::new(),
+            listed_streams,
         }]
     } else {
         return Err(Error::Input(
@@ -148,6 +159,7 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
                 label: format!("server token of server {id}"),
             },
             message_streams: Vec::new(),
+            listed_streams: None,
         });
     }
     if let Some(wanted) = &config.server_ids {
