@@ -5,6 +5,9 @@
 #   bench/run.sh [N ...]            default: 100000 1000000
 #   LATENCY_MS=100 bench/run.sh 20000   the same with simulated latency per answer
 #   CONCURRENCY=4                   the tap's max_concurrent_requests (and the floor's)
+#   PLACEMENT=split                 the simulator on CPU 0, the tap and the floor on the others
+#                                   (the default with 2+ CPUs: Postmark's servers do not share
+#                                   the tap's CPU); PLACEMENT=shared lets them all share every CPU
 #
 # Prints one Markdown table row per N (the table of BENCHMARKS.md).
 set -euo pipefail
@@ -14,6 +17,19 @@ sizes=("$@")
 concurrency=${CONCURRENCY:-4}
 latency=${LATENCY_MS:-0}
 days=10
+cpus=$(nproc)
+placement=${PLACEMENT:-split}
+if [ "$placement" = split ] && { [ "$cpus" -lt 2 ] || ! command -v taskset >/dev/null; }; then
+  echo "PLACEMENT=split needs 2+ CPUs and taskset; using shared" >&2
+  placement=shared
+fi
+if [ "$placement" = split ]; then
+  on_sim=(taskset -c 0)
+  on_client=(taskset -c "1-$((cpus - 1))")
+else
+  on_sim=()
+  on_client=()
+fi
 
 cargo build --release --quiet --bins --example floor
 bin=target/release
@@ -22,12 +38,14 @@ sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+echo "Placement: $placement ($cpus CPUs), concurrency $concurrency, latency ${latency} ms"
+echo
 echo "| N outbound | records | wall s | records/s | CPU s per 100k | peak RSS MiB | requests (probes) | requests ÷ ceil(records/500) | floor wall s | tap/floor |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
   # The simulator's outbound streams together hold about 1.45 x messages_per_day per day.
   per_day=$(( n * 100 / (days * 145) + 1 ))
-  "$bin/postmark-sim" --port 0 --servers 1 --days "$days" --messages-per-day "$per_day" \
+  "${on_sim[@]}" "$bin/postmark-sim" --port 0 --servers 1 --days "$days" --messages-per-day "$per_day" \
     --spike-messages 0 --latency-ms "$latency" > "$work/sim.out" 2>"$work/sim.err" &
   sim_pid=$!
   for _ in $(seq 100); do grep -q '^generated' "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
@@ -46,7 +64,7 @@ for s in c["streams"]:
 json.dump(c, sys.stdout)' > "$work/catalog.json"
 
   /usr/bin/time -f "%e %U %S %M" -o "$work/time" \
-    "$bin/tap-postmark" --config "$work/config.json" --catalog "$work/catalog.json" \
+    "${on_client[@]}" "$bin/tap-postmark" --config "$work/config.json" --catalog "$work/catalog.json" \
     > /dev/null 2> "$work/tap.err"
   read -r wall user sys rss_kb < "$work/time"
   outbound=$(sed -n 's/^INFO summary: messages_outbound: \([0-9]*\) records.*/\1/p' "$work/tap.err")
@@ -54,7 +72,7 @@ json.dump(c, sys.stdout)' > "$work/catalog.json"
   records=$(( outbound + opens ))
   requests=$(grep -c '^DEBUG GET ' "$work/tap.err")
   probes=$(grep -c 'more than paging reaches; splitting' "$work/tap.err" || true)
-  floor=$("$bin/examples/floor" "$url" "$token" "$concurrency" "$work/tap.err" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+  floor=$("${on_client[@]}" "$bin/examples/floor" "$url" "$token" "$concurrency" "$work/tap.err" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
   python3 - "$outbound" "$records" "$wall" "$user" "$sys" "$rss_kb" "$requests" "$floor" "$probes" <<'PY'
 import math, sys
 outbound, records, wall, user, sys_, rss, requests, floor, probes = sys.argv[1:]

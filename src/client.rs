@@ -125,29 +125,24 @@ impl Client {
         query: &[(&str, String)],
         endpoint: &str,
     ) -> Result<Value, CallError> {
-        self.get_with(token, path, query, endpoint, |body| {
-            let value: Value = serde_json::from_slice(&body).ok()?;
-            Some(Parsed {
-                error_code: value.get("ErrorCode").and_then(Value::as_i64),
-                message: value
-                    .get("Message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                value,
-            })
-        })
+        self.get_with(token, path, query, endpoint, None, parse_value)
     }
 
-    /// [`Client::get`] with the caller's parser for 2xx bodies (`None`: not JSON, retried).
+    /// [`Client::get`] with the caller's parser for 2xx bodies (`None`: not JSON, retried);
+    /// requests and retries are also counted in `tally`.
     pub fn get_with<T>(
         &self,
         token: &Token,
         path: &str,
         query: &[(&str, String)],
         endpoint: &str,
+        tally: Option<&Counters>,
         parse: impl Fn(Vec<u8>) -> Option<Parsed<T>>,
     ) -> Result<T, CallError> {
+        let counters: &[&Counters] = match tally {
+            Some(t) => &[&self.counters, t],
+            None => &[&self.counters],
+        };
         let url = format!("{}{}", self.base_url, path);
         if log::enabled(log::Level::Debug) {
             let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -157,7 +152,9 @@ impl Client {
         loop {
             signals::check().map_err(CallError::Fatal)?;
             let started = Instant::now();
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            for c in counters {
+                c.requests.fetch_add(1, Ordering::Relaxed);
+            }
             let outcome = self.attempt(token, &url, query, &parse);
             let (status, ok) = match &outcome {
                 (s, Attempt::Done(_)) => (*s, true),
@@ -180,7 +177,9 @@ impl Client {
                         self.max_attempts - 1,
                         delay.as_secs_f64()
                     ));
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    for c in counters {
+                        c.retries.fetch_add(1, Ordering::Relaxed);
+                    }
                     signals::sleep(delay).map_err(CallError::Fatal)?;
                     attempt += 1;
                 }
@@ -305,6 +304,20 @@ impl Client {
         };
         (Some(status), outcome)
     }
+}
+
+/// Parses a 2xx body as a `Value` (the parser of [`Client::get`]).
+pub fn parse_value(body: Vec<u8>) -> Option<Parsed<Value>> {
+    let value: Value = serde_json::from_slice(&body).ok()?;
+    Some(Parsed {
+        error_code: value.get("ErrorCode").and_then(Value::as_i64),
+        message: value
+            .get("Message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        value,
+    })
 }
 
 /// Words a transport error without the URL's query or any header.

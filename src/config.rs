@@ -68,7 +68,7 @@ pub fn schema() -> Value {
             },
             "max_concurrent_requests": {
                 "type": "integer", "minimum": 1, "maximum": 32, "default": 4,
-                "description": "Requests a search keeps in flight (pages of its windows, across the message streams of one stream and server). Output order and state are the same at any setting."
+                "description": "Requests the searches of a server keep in flight (pages of their windows, across search streams and message streams). Output order and state are the same at any setting."
             },
             "progress_interval_seconds": {
                 "type": "integer", "minimum": 0, "maximum": 86400, "default": 30,

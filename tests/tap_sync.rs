@@ -420,3 +420,68 @@ fn concurrency_changes_nothing_but_speed() {
     assert_eq!(runs[0].1, runs[1].1);
     assert_eq!(runs[0].2, runs[1].2);
 }
+
+/// The search streams of a server share one pipeline: their requests interleave (the opens are
+/// read while the outbound messages are), every SCHEMA comes before the first RECORD, each
+/// partition's STATE still follows its own window's records, and both streams are complete.
+#[test]
+fn search_streams_are_read_together() {
+    let cfg = SimConfig {
+        servers: 1,
+        days: 4,
+        messages_per_day: 2000,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).unwrap();
+    let scratch = Scratch::new();
+    let start = start_of(&sim, 4);
+    let mut config = config_for(&sim, false, start);
+    config["max_concurrent_requests"] = json!(2);
+    let streams = ["messages_outbound", "messages_opens"];
+    let run = sync_selected(&scratch, &config, &streams);
+
+    let log = sim.request_log();
+    let position = |path: &'static str| {
+        log.iter()
+            .enumerate()
+            .filter(move |(_, r)| r.path == path)
+            .map(|(i, _)| i)
+    };
+    let first_open = position("/messages/outbound/opens").min().unwrap();
+    let last_outbound = position("/messages/outbound").max().unwrap();
+    assert!(
+        first_open < last_outbound,
+        "opens were read only after the outbound messages (request {first_open} vs {last_outbound})"
+    );
+
+    let kinds: Vec<(&str, &str)> = run
+        .messages
+        .iter()
+        .map(|m| {
+            (
+                m["type"].as_str().unwrap(),
+                m["stream"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    let first_record = kinds.iter().position(|(t, _)| *t == "RECORD").unwrap();
+    for stream in streams {
+        let schema = kinds.iter().position(|k| *k == ("SCHEMA", stream)).unwrap();
+        assert!(schema < first_record, "{stream}: SCHEMA after a RECORD");
+    }
+    let record_at = |stream: &'static str| {
+        kinds
+            .iter()
+            .enumerate()
+            .filter(move |(_, k)| **k == ("RECORD", stream))
+            .map(|(i, _)| i)
+    };
+    assert!(
+        record_at("messages_opens").min() < record_at("messages_outbound").max(),
+        "the two streams' records did not interleave"
+    );
+    for stream in streams {
+        let end = search_end(run.last_state().unwrap(), stream);
+        assert_complete(&run, &sim, stream, start, end);
+    }
+}

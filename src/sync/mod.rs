@@ -18,7 +18,7 @@ use crate::singer::catalog::Selected;
 use crate::singer::metrics;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::{Kind, TokenKind};
+use crate::streams::{Kind, Search, TokenKind};
 use crate::timefmt::{floor_second, format_utc};
 use chrono::{DateTime, Duration, Utc};
 use page::Record;
@@ -330,27 +330,68 @@ fn sync_server<W: Write>(
         None => servers::message_streams(ctx.client, &server.token)?,
     };
     let server = &server;
-    for sel in selection
+    let on_server: Vec<&Selected> = selection
         .iter()
         .filter(|s| s.def.token == TokenKind::Server)
-    {
-        ctx.schema(sel)?;
+        .collect();
+    // The search streams are read together, through one pipeline, where the first of them comes.
+    let searches: Vec<(&Selected, Search)> = on_server
+        .iter()
+        .filter_map(|sel| match sel.def.kind {
+            Kind::Search(spec) => Some((*sel, spec)),
+            _ => None,
+        })
+        .collect();
+    let mut searched = false;
+    for sel in on_server {
         let started = Instant::now();
         let before = counters(ctx.client);
         let n = match sel.def.kind {
-            Kind::Search(spec) => search::sync(ctx, sel, server, &spec)?,
-            Kind::Stats(shape) => stats::sync(ctx, sel, server, shape)?,
-            Kind::FullTable(_) => full_table::sync(ctx, sel, Some(server), &server.token)?,
+            Kind::Search(_) if searched => continue,
+            Kind::Search(_) => {
+                searched = true;
+                for (search, _) in &searches {
+                    ctx.schema(search)?;
+                }
+                let outcomes = search::sync(ctx, &searches, server)?;
+                for ((search, _), o) in searches.iter().zip(outcomes) {
+                    let t = Totals {
+                        records: o.records,
+                        requests: o.requests,
+                        retries: o.retries,
+                        seconds: o.seconds,
+                    };
+                    stream_done(ctx, search, server, t);
+                }
+                continue;
+            }
+            Kind::Stats(shape) => {
+                ctx.schema(sel)?;
+                stats::sync(ctx, sel, server, shape)?
+            }
+            Kind::FullTable(_) => {
+                ctx.schema(sel)?;
+                full_table::sync(ctx, sel, Some(server), &server.token)?
+            }
         };
-        metrics::record_count(sel.def.name, n, serde_json::json!({"server_id": server.id}));
         let t = totals(ctx.client, before, n, started);
-        log::info(&format!(
-            "{}: server {}: {} records, {} requests, {} retries, {:.1}s",
-            sel.def.name, server.id, n, t.requests, t.retries, t.seconds
-        ));
-        ctx.report.add(sel.def.name, t);
+        stream_done(ctx, sel, server, t);
     }
     Ok(())
+}
+
+/// Reports what a stream came to on a server: metric, log line, summary.
+fn stream_done<W: Write>(ctx: &mut Ctx<'_, W>, sel: &Selected, server: &Server, t: Totals) {
+    metrics::record_count(
+        sel.def.name,
+        t.records,
+        serde_json::json!({"server_id": server.id}),
+    );
+    log::info(&format!(
+        "{}: server {}: {} records, {} requests, {} retries, {:.1}s",
+        sel.def.name, server.id, t.records, t.requests, t.retries, t.seconds
+    ));
+    ctx.report.add(sel.def.name, t);
 }
 
 fn counters(client: &Client) -> (u64, u64) {

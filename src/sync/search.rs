@@ -20,7 +20,7 @@ use super::pipeline;
 use super::servers::Server;
 use super::windows::{Planner, Window, CEILING};
 use super::{extracted_now, parse_record, record_line, Ctx, TextRecords};
-use crate::client::{CallError, Client, Parsed};
+use crate::client::{parse_value, CallError, Client, Counters, Parsed};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
@@ -31,6 +31,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 const PAGE: u64 = 500;
@@ -38,45 +39,41 @@ static NO_MEMBERS: Members<'static> = Members::EMPTY;
 /// How often a window is re-read from the start when Postmark's answers change under it.
 const MAX_REREADS: u32 = 3;
 
-/// Syncs every partition of a search stream for one server; returns the records written.
+/// What one search stream came to on one server.
+pub struct Outcome {
+    pub records: u64,
+    pub requests: u64,
+    pub retries: u64,
+    /// From the start of the shared pipeline to the stream's last window.
+    pub seconds: f64,
+}
+
+/// Syncs every partition of every given search stream for one server, all through one pipeline;
+/// returns what each stream came to, in the order given.
 pub fn sync<W: Write>(
     ctx: &mut Ctx<'_, W>,
-    sel: &Selected,
+    streams: &[(&Selected, Search)],
     server: &Server,
-    spec: &Search,
-) -> Result<u64, Error> {
-    let partitions: Vec<String> = if spec.per_message_stream {
-        // Bounces can belong to inbound streams (InboundError); the other searches cannot.
-        server
-            .message_streams
-            .iter()
-            .filter(|ms| sel.def.name == "bounces" || !ms.is_inbound())
-            .map(|ms| ms.id.clone())
-            .collect()
-    } else {
-        // One partition, named after the server's inbound stream.
-        let inbound = server
-            .message_streams
-            .iter()
-            .find(|ms| ms.is_inbound())
-            .map(|ms| ms.id.clone())
-            .unwrap_or_else(|| "inbound".into());
-        vec![inbound]
-    };
-    // Every partition of the stream goes through one pipeline, so small partitions overlap too;
-    // each partition's windows are still written in order, each followed by its STATE.
-    let readers: Vec<Reader> = partitions
-        .iter()
-        .enumerate()
-        .map(|(index, partition)| Reader {
-            client: ctx.client,
-            sel,
-            server,
-            spec,
-            partition,
-            index,
-        })
-        .collect();
+) -> Result<Vec<Outcome>, Error> {
+    let mut readers: Vec<Reader> = Vec::new();
+    for (stream, (sel, spec)) in streams.iter().enumerate() {
+        for partition in partitions(sel, spec, server) {
+            readers.push(Reader {
+                client: ctx.client,
+                sel,
+                server,
+                spec,
+                partition,
+                index: readers.len(),
+                stream,
+                tally: Counters::default(),
+            });
+        }
+    }
+    // Every partition of every stream goes through one pipeline, so small partitions and the
+    // ends of streams overlap too; each partition's windows are still written in order, each
+    // followed by its STATE.
+    let started = Instant::now();
     let mut progress = Vec::with_capacity(readers.len());
     let mut first_jobs = Vec::new();
     for reader in &readers {
@@ -101,7 +98,45 @@ pub fn sync<W: Write>(
             readers[i].handle(ctx, p, job, fetched?, queue)
         },
     )?;
-    Ok(progress.iter().flatten().map(|p| p.written).sum())
+    Ok((0..streams.len())
+        .map(|stream| {
+            let mine = || readers.iter().filter(move |r| r.stream == stream);
+            let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            Outcome {
+                records: mine()
+                    .filter_map(|r| progress[r.index].as_ref())
+                    .map(|p| p.written)
+                    .sum(),
+                requests: mine().map(|r| load(&r.tally.requests)).sum(),
+                retries: mine().map(|r| load(&r.tally.retries)).sum(),
+                seconds: mine()
+                    .filter_map(|r| progress[r.index].as_ref()?.finished)
+                    .map(|t| t.duration_since(started).as_secs_f64())
+                    .fold(0.0, f64::max),
+            }
+        })
+        .collect())
+}
+
+/// The partitions a search stream is read in on a server: one per message stream, or one named
+/// after the inbound stream.
+fn partitions<'s>(sel: &Selected, spec: &Search, server: &'s Server) -> Vec<&'s str> {
+    if spec.per_message_stream {
+        // Bounces can belong to inbound streams (InboundError); the other searches cannot.
+        server
+            .message_streams
+            .iter()
+            .filter(|ms| sel.def.name == "bounces" || !ms.is_inbound())
+            .map(|ms| ms.id.as_str())
+            .collect()
+    } else {
+        let inbound = server
+            .message_streams
+            .iter()
+            .find(|ms| ms.is_inbound())
+            .map_or("inbound", |ms| ms.id.as_str());
+        vec![inbound]
+    }
 }
 
 /// A request of the pipeline.
@@ -157,8 +192,12 @@ struct Reader<'a> {
     server: &'a Server,
     spec: &'a Search,
     partition: &'a str,
-    /// The partition's place in the stream's pipeline.
+    /// The partition's place in the pipeline.
     index: usize,
+    /// Its stream's place in the streams synced together.
+    stream: usize,
+    /// Requests and retries made for this partition.
+    tally: Counters,
 }
 
 /// The window being written, and what is known of it so far.
@@ -184,6 +223,8 @@ struct Progress {
     written: u64,
     windows_done: u64,
     started: Instant,
+    /// When the last window was done.
+    finished: Option<Instant>,
 }
 
 impl Reader<'_> {
@@ -228,6 +269,7 @@ impl Reader<'_> {
             written: 0,
             windows_done: 0,
             started: Instant::now(),
+            finished: None,
         }))
     }
 
@@ -332,6 +374,7 @@ impl Reader<'_> {
         }
         p.seen.clear();
         p.windows_done += 1;
+        p.finished = Some(Instant::now());
         if p.bookmark.is_none_or(|b| window.end > b) {
             ctx.state.set_bookmark(
                 self.name(),
@@ -444,9 +487,13 @@ impl Reader<'_> {
         let writer = TextRecords::new(self.sel, Some(self.server.id), &extracted)?;
         // Records are filtered, keyed and written as the page is read (on this worker thread);
         // a retried attempt starts again from nothing.
-        let read = self
-            .client
-            .get_with(&self.server.token, path, &query, path, |body| {
+        let read = self.client.get_with(
+            &self.server.token,
+            path,
+            &query,
+            path,
+            Some(&self.tally),
+            |body| {
                 let mut kept = Kept::default();
                 let parsed = page::parse(&body, envelope, &mut |so_far, record| {
                     if offset == 0 && so_far.total.is_some_and(|t| t > CEILING) {
@@ -459,7 +506,8 @@ impl Reader<'_> {
                     error_code: parsed.error_code,
                     message: parsed.message,
                 })
-            });
+            },
+        );
         let (page, kept) = match read {
             Ok(read) => read?,
             Err(CallError::Postmark {
@@ -543,7 +591,14 @@ impl Reader<'_> {
         };
         let path = format!("/messages/outbound/{id}/details");
         let endpoint = "/messages/outbound/{id}/details";
-        let details = match self.client.get(&self.server.token, &path, &[], endpoint) {
+        let details = match self.client.get_with(
+            &self.server.token,
+            &path,
+            &[],
+            endpoint,
+            Some(&self.tally),
+            parse_value,
+        ) {
             Ok(d) => d,
             // 701: the message expired (retention) between the search and this request.
             Err(CallError::Postmark {
