@@ -357,3 +357,162 @@ fn concurrent_clients_are_served() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap()));
 }
+
+/// The count/offset-paged full-table lists: (path with a full page's query, envelope, whether
+/// it takes the account token).
+const PAGED_LISTS: &[(&str, &str, bool)] = &[
+    ("/servers?count=500&offset=0", "Servers", true),
+    ("/domains?count=500&offset=0", "Domains", true),
+    ("/senders?count=500&offset=0", "SenderSignatures", true),
+    ("/templates?Count=500&Offset=0", "Templates", false),
+    (
+        "/triggers/inboundrules?count=500&offset=0",
+        "InboundRules",
+        false,
+    ),
+];
+
+/// A JSON answer (status 200 required), with the account token or the first server's.
+fn fetch_list(sim: &Simulator, path: &str, account: bool) -> Value {
+    let (header, token) = if account {
+        ("X-Postmark-Account-Token", sim.account_token())
+    } else {
+        ("X-Postmark-Server-Token", sim.servers()[0].token.clone())
+    };
+    let mut r = agent()
+        .get(format!("{}{path}", sim.base_url()))
+        .header(header, &token)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{path}");
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// Every paged list as served without faults.
+fn whole_lists(sim: &Simulator) -> Vec<Value> {
+    PAGED_LISTS
+        .iter()
+        .map(|(path, _, account)| fetch_list(sim, path, *account))
+        .collect()
+}
+
+/// With `faults`, every paged list answers the first `keep(n)` of its n items, `TotalCount`
+/// unchanged, and the log names `fault` whenever items went missing.
+fn assert_lists_cut(faults: Faults, keep: fn(usize) -> usize, fault: &str) {
+    let sim = sim();
+    let whole = whole_lists(&sim);
+    sim.set_faults(faults);
+    sim.clear_request_log();
+    for ((path, envelope, account), whole) in PAGED_LISTS.iter().zip(&whole) {
+        let all = whole[envelope].as_array().unwrap();
+        assert!(all.len() >= 2, "{path} has {} items", all.len());
+        let got = fetch_list(&sim, path, *account);
+        assert_eq!(got["TotalCount"], whole["TotalCount"], "{path}");
+        assert_eq!(
+            got[envelope].as_array().unwrap()[..],
+            all[..keep(all.len())],
+            "{path}"
+        );
+    }
+    let log = sim.request_log();
+    assert_eq!(log.len(), PAGED_LISTS.len());
+    assert!(log.iter().all(|e| e.fault.as_deref() == Some(fault)));
+}
+
+#[test]
+fn short_page_rate_halves_paged_lists_while_total_count_stays() {
+    assert_lists_cut(
+        Faults {
+            short_page_rate: 1.0,
+            ..Faults::default()
+        },
+        |n| n / 2,
+        "short_page",
+    );
+}
+
+#[test]
+fn empty_page_rate_empties_paged_lists_while_total_count_stays() {
+    assert_lists_cut(
+        Faults {
+            empty_page_rate: 1.0,
+            ..Faults::default()
+        },
+        |_| 0,
+        "empty_page",
+    );
+}
+
+#[test]
+fn page_fault_rates_of_zero_change_nothing() {
+    let sim = sim();
+    let whole = whole_lists(&sim);
+    sim.set_faults(Faults {
+        short_page_rate: 0.0,
+        empty_page_rate: 0.0,
+        seed: 5,
+        ..Faults::default()
+    });
+    sim.clear_request_log();
+    assert_eq!(whole_lists(&sim), whole);
+    assert!(sim.request_log().iter().all(|e| e.fault.is_none()));
+}
+
+#[test]
+fn a_short_page_of_one_item_stays_whole() {
+    let sim = sim();
+    sim.set_faults(Faults {
+        short_page_rate: 1.0,
+        ..Faults::default()
+    });
+    let one = fetch_list(&sim, "/templates?Count=1&Offset=0", false);
+    assert_eq!(one["Templates"].as_array().unwrap().len(), 1);
+    assert_eq!(sim.request_log()[0].fault, None);
+}
+
+#[test]
+fn page_faults_spare_searches_and_other_lists() {
+    let sim = sim();
+    let before: Vec<Value> = ["/message-streams", "/webhooks", SEARCH]
+        .iter()
+        .map(|p| fetch_list(&sim, p, false))
+        .collect();
+    sim.set_faults(Faults {
+        short_page_rate: 0.5,
+        empty_page_rate: 0.5,
+        ..Faults::default()
+    });
+    sim.clear_request_log();
+    let after: Vec<Value> = ["/message-streams", "/webhooks", SEARCH]
+        .iter()
+        .map(|p| fetch_list(&sim, p, false))
+        .collect();
+    assert_eq!(after, before);
+    assert!(sim.request_log().iter().all(|e| e.fault.is_none()));
+}
+
+#[test]
+fn page_faults_are_drawn_from_the_fault_seed() {
+    let sim = sim();
+    let faults = Faults {
+        short_page_rate: 0.4,
+        empty_page_rate: 0.3,
+        seed: 11,
+        ..Faults::default()
+    };
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        sim.set_faults(faults.clone());
+        sim.clear_request_log();
+        for _ in 0..30 {
+            fetch_list(&sim, "/triggers/inboundrules?count=500&offset=0", false);
+        }
+        let drawn: Vec<Option<String>> = sim.request_log().into_iter().map(|e| e.fault).collect();
+        runs.push(drawn);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same faults");
+    let count = |name: Option<&str>| runs[0].iter().filter(|f| f.as_deref() == name).count();
+    assert!(count(Some("short_page")) >= 4, "{:?}", runs[0]);
+    assert!(count(Some("empty_page")) >= 3, "{:?}", runs[0]);
+    assert!(count(None) >= 3, "{:?}", runs[0]);
+}

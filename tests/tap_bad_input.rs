@@ -11,22 +11,8 @@ const INPUT: i32 = 2;
 fn assert_input_error(run: &Run, needle: &str) {
     assert_eq!(run.code, INPUT, "exit code; stderr:\n{}", run.stderr);
     assert_eq!(run.stdout, "", "stdout must stay clean");
-    let critical: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("CRITICAL "))
-        .collect();
-    assert_eq!(
-        critical.len(),
-        1,
-        "one CRITICAL line expected:\n{}",
-        run.stderr
-    );
-    assert!(
-        critical[0].contains(needle),
-        "{:?} lacks {needle:?}",
-        critical[0]
-    );
+    let critical = the_critical_line(&run.stderr);
+    assert!(critical.contains(needle), "{critical:?} lacks {needle:?}");
     assert!(!run.stderr.contains("panicked") && !run.stderr.contains("RUST_BACKTRACE"));
 }
 
@@ -257,14 +243,9 @@ mod rejected_tokens {
 
     fn assert_auth_error(run: &Run, needles: &[&str], secrets: &[String]) {
         assert_eq!(run.code, AUTH, "{}", run.stderr);
-        let critical: Vec<&str> = run
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("CRITICAL "))
-            .collect();
-        assert_eq!(critical.len(), 1, "{}", run.stderr);
+        let critical = the_critical_line(&run.stderr);
         for n in needles {
-            assert!(critical[0].contains(n), "{:?} lacks {n:?}", critical[0]);
+            assert!(critical.contains(n), "{critical:?} lacks {n:?}");
         }
         for s in secrets {
             assert!(!run.stderr.contains(s.as_str()) && !run.stdout.contains(s.as_str()));

@@ -1,12 +1,13 @@
 //! The tap under API faults: every record still arrives exactly once, or the run stops loudly
-//! with a state that resumes without loss.
+//! with a state that resumes without loss. Paged full-table lists that come back short are read
+//! to the end; one that comes back empty before its `TotalCount` stops the run, in bounded time.
 
 mod common;
 
 use chrono::Duration;
 use common::*;
 use std::time::Duration as StdDuration;
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
+use tap_postmark::sim::{Faults, RequestLogEntry, SimConfig, Simulator};
 
 const STREAMS: &[&str] = &[
     "messages_outbound",
@@ -132,16 +133,10 @@ fn answers_slower_than_the_timeout_past_the_budget_fail_loudly() {
     let config = scratch.write("config.json", &config);
     let run = run_raw(&["--config", config.to_str().unwrap()], &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let critical: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("CRITICAL"))
-        .collect();
-    assert_eq!(critical.len(), 1, "{}", run.stderr);
+    let critical = the_critical_line(&run.stderr);
     assert!(
-        critical[0].contains("timed out") && critical[0].contains("giving up"),
-        "{}",
-        critical[0]
+        critical.contains("timed out") && critical.contains("giving up"),
+        "{critical}"
     );
 }
 
@@ -182,12 +177,8 @@ fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
     let status = child.wait().unwrap();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
-    let critical: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("CRITICAL"))
-        .collect();
-    assert_eq!(critical.len(), 1, "{stderr}");
-    assert!(critical[0].contains("giving up"), "{}", critical[0]);
+    let critical = the_critical_line(&stderr);
+    assert!(critical.contains("giving up"), "{critical}");
     let mut first = parse_singer(&(lines.join("\n") + "\n"));
     // Only what the last STATE covers counts as delivered.
     let cut = first.iter().rposition(|m| m["type"] == "STATE").unwrap();
@@ -226,4 +217,233 @@ fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
         let missing: Vec<_> = truth.difference(&got).take(3).collect();
         assert!(missing.is_empty(), "{stream}: lost {missing:?}");
     }
+}
+
+/// The full-table streams read from count/offset-paged lists: account lists, then server lists.
+const PAGED_STREAMS: &[&str] = &[
+    "servers",
+    "domains",
+    "sender_signatures",
+    "templates",
+    "inbound_rules",
+];
+
+/// How long a run that meets a bad page may take before the test calls it a hang.
+const BOUND: StdDuration = StdDuration::from_secs(20);
+
+/// The offset a paged-list request asked for (`Offset` on templates, `offset` elsewhere).
+fn offset_of(entry: &RequestLogEntry) -> u64 {
+    entry
+        .query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("offset"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("{} without an offset", entry.path))
+}
+
+/// Runs the tap on `streams` (server-token or account mode), killed past [`BOUND`].
+fn run_selected_within_bound(sim: &Simulator, account: bool, streams: &[&str]) -> Run {
+    let scratch = Scratch::new();
+    let config = config_for(sim, account, sim.now() - Duration::days(1));
+    let config = scratch.write("config.json", &config);
+    let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
+    run_tap_within(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--catalog",
+            catalog.to_str().unwrap(),
+        ],
+        BOUND,
+    )
+}
+
+/// Checks a run failed with exit code 1, one CRITICAL line, and whole Singer lines on stdout
+/// (already parsed strictly); returns the CRITICAL line.
+fn assert_stopped_loudly(run: &Run) -> String {
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty() || run.stdout.ends_with('\n'),
+        "stdout ends mid-line"
+    );
+    the_critical_line(&run.stderr).to_string()
+}
+
+#[test]
+fn short_pages_of_paged_lists_lose_nothing() {
+    // Every list fits on one page of 500, so each short page makes the tap ask again further on.
+    let sim = sim_with(Faults {
+        short_page_rate: 0.5,
+        seed: 5,
+        ..Faults::default()
+    });
+    let scratch = Scratch::new();
+    let config = config_for(&sim, true, sim.now() - Duration::days(1));
+    let run = sync_selected(&scratch, &config, PAGED_STREAMS);
+    let (from, to) = (
+        sim.now() - Duration::days(1),
+        sim.now() + Duration::seconds(1),
+    );
+    for stream in PAGED_STREAMS {
+        assert!(
+            assert_complete(&run, &sim, stream, from, to) >= 2,
+            "{stream}"
+        );
+    }
+    let log = sim.request_log();
+    let mut cut_lists = std::collections::BTreeSet::new();
+    for (i, entry) in log.iter().enumerate() {
+        if entry.fault.as_deref() != Some("short_page") {
+            continue;
+        }
+        let next = log[i + 1..]
+            .iter()
+            .find(|n| {
+                n.path == entry.path && n.server_id == entry.server_id && n.account == entry.account
+            })
+            .unwrap_or_else(|| panic!("a short page of {} was not followed up", entry.path));
+        assert!(
+            offset_of(next) > offset_of(entry),
+            "{}: offset {} after a short page at {}",
+            entry.path,
+            offset_of(next),
+            offset_of(entry)
+        );
+        cut_lists.insert(entry.path.as_str());
+    }
+    assert_eq!(
+        cut_lists.into_iter().collect::<Vec<_>>(),
+        vec![
+            "/domains",
+            "/senders",
+            "/servers",
+            "/templates",
+            "/triggers/inboundrules"
+        ],
+        "fault seed 5 cuts a page of every list"
+    );
+}
+
+/// An empty first page stops the run loudly: of a full-table list (server token, templates), and
+/// of the server list an account-mode run starts with (not a run over no servers).
+#[test]
+fn an_empty_first_page_of_a_paged_list_stops_the_run_loudly() {
+    for (account, stream, expected) in [
+        (
+            false,
+            "templates",
+            [
+                "Postmark's /templates reported ",
+                " items but returned none at offset 0",
+            ],
+        ),
+        (
+            true,
+            "messages_outbound",
+            [
+                "Postmark's /servers reported ",
+                " servers but returned none at offset 0",
+            ],
+        ),
+    ] {
+        let sim = sim_with(Faults {
+            empty_page_rate: 1.0,
+            ..Faults::default()
+        });
+        let run = run_selected_within_bound(&sim, account, &[stream]);
+        let critical = assert_stopped_loudly(&run);
+        assert!(expected.iter().all(|e| critical.contains(e)), "{critical}");
+        assert_eq!(run.records(stream).count(), 0);
+    }
+}
+
+#[test]
+fn an_empty_page_after_a_short_one_stops_the_run_at_the_offset_reached() {
+    // Fault seed 2 cuts the first page of /templates short, then empties the second.
+    let sim = sim_with(Faults {
+        short_page_rate: 0.5,
+        empty_page_rate: 0.5,
+        seed: 2,
+        ..Faults::default()
+    });
+    let run = run_selected_within_bound(&sim, false, &["templates"]);
+    let critical = assert_stopped_loudly(&run);
+    let pages: Vec<(Option<String>, u64)> = sim
+        .request_log()
+        .iter()
+        .filter(|e| e.path == "/templates")
+        .map(|e| (e.fault.clone(), offset_of(e)))
+        .collect();
+    let received = run.records("templates").count() as u64;
+    assert!(received > 0);
+    assert_eq!(
+        pages,
+        vec![
+            (Some("short_page".to_string()), 0),
+            (Some("empty_page".to_string()), received)
+        ]
+    );
+    assert!(
+        critical.contains("Postmark's /templates reported ")
+            && critical.contains(&format!(" items but returned none at offset {received}")),
+        "{critical}"
+    );
+    let truth = sim
+        .ground_truth(
+            sim.servers()[0].id,
+            "templates",
+            sim.now() - Duration::days(1),
+            sim.now(),
+        )
+        .unwrap();
+    let got = delivered_keys(&run, "templates");
+    assert!(got.is_subset(&truth) && got.len() < truth.len());
+}
+
+#[test]
+fn empty_pages_after_a_short_one_stop_the_run_instead_of_looping() {
+    // The first page of /templates is short; as soon as the simulator has answered it, every
+    // later page is empty: the tap must give up at the offset it reached, not ask forever.
+    // (The latency makes a request that arrives before the switch draw its page fault after it.)
+    let sim = sim_with(Faults {
+        short_page_rate: 1.0,
+        latency: StdDuration::from_millis(200),
+        ..Faults::default()
+    });
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let started = std::time::Instant::now();
+            while !sim.request_log().iter().any(|e| e.path == "/templates") {
+                if started.elapsed() > BOUND {
+                    return;
+                }
+                std::thread::sleep(StdDuration::from_millis(1));
+            }
+            sim.set_faults(Faults {
+                empty_page_rate: 1.0,
+                ..Faults::default()
+            });
+        });
+        run_selected_within_bound(&sim, false, &["templates"])
+    });
+    let critical = assert_stopped_loudly(&run);
+    let received = run.records("templates").count() as u64;
+    assert!(received > 0);
+    assert!(
+        critical.contains(&format!(" items but returned none at offset {received}")),
+        "{critical}"
+    );
+    let faults: Vec<Option<String>> = sim
+        .request_log()
+        .iter()
+        .filter(|e| e.path == "/templates")
+        .map(|e| e.fault.clone())
+        .collect();
+    assert_eq!(
+        faults,
+        vec![
+            Some("short_page".to_string()),
+            Some("empty_page".to_string())
+        ]
+    );
 }

@@ -43,22 +43,15 @@ fn one_failing_server_does_not_stop_the_others_and_resumes() {
         "partial failure exit code; stderr:\n{}",
         run.stderr
     );
-    let critical: Vec<&str> = run
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("CRITICAL"))
-        .collect();
-    assert_eq!(critical.len(), 1, "{}", run.stderr);
+    let critical = the_critical_line(&run.stderr);
     assert!(
-        critical[0].contains("1 of 3 servers failed")
-            && critical[0].contains(&format!("server {b}")),
-        "{}",
-        critical[0]
+        critical.contains("1 of 3 servers failed") && critical.contains(&format!("server {b}")),
+        "{critical}"
     );
     assert!(
-        critical[0].contains("rejected the server token of server"),
+        critical.contains("rejected the server token of server"),
         "{}",
-        critical[0]
+        critical
     );
     assert_eq!(
         servers_in(&run, "messages_outbound"),

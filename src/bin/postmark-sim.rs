@@ -59,6 +59,13 @@ struct Opts {
     /// Fraction of responses that are HTTP 200 with a non-zero ErrorCode.
     #[arg(long, default_value_t = 0.0)]
     error_code_200_rate: f64,
+    /// Fraction of answers of the paged full-table lists (servers, domains, senders, templates,
+    /// inbound rules) cut to the first half of their items, TotalCount unchanged.
+    #[arg(long, default_value_t = 0.0)]
+    short_page_rate: f64,
+    /// Fraction of answers of the paged full-table lists with no items, TotalCount unchanged.
+    #[arg(long, default_value_t = 0.0)]
+    empty_page_rate: f64,
     /// New outbound messages appended before each search request.
     #[arg(long, default_value_t = 0)]
     live_arrivals: u32,
@@ -90,6 +97,8 @@ impl Opts {
                 truncate_rate: self.truncate_rate,
                 non_json_rate: self.non_json_rate,
                 error_code_200_rate: self.error_code_200_rate,
+                short_page_rate: self.short_page_rate,
+                empty_page_rate: self.empty_page_rate,
                 live_arrivals_per_request: self.live_arrivals,
                 seed: 0,
             },

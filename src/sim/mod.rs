@@ -109,6 +109,14 @@ pub struct Faults {
     pub non_json_rate: f64,
     /// Fraction answered 200 with a non-zero ErrorCode body.
     pub error_code_200_rate: f64,
+    /// Fraction of the answers of the count/offset-paged full-table lists (`/servers`,
+    /// `/domains`, `/senders`, `/templates`, `/triggers/inboundrules`) that keep only the first
+    /// half of their items (rounded down; a page of one item is left whole), `TotalCount`
+    /// unchanged. Searches are never shortened.
+    pub short_page_rate: f64,
+    /// Fraction of the answers of those same lists that hold no items at all, `TotalCount`
+    /// unchanged.
+    pub empty_page_rate: f64,
     /// New outbound messages (with opens) appended before each search request.
     pub live_arrivals_per_request: u32,
     /// Fault RNG seed (0 = derived from the data seed).
@@ -136,7 +144,8 @@ pub struct RequestLogEntry {
     /// Whether it carried the valid account token.
     pub account: bool,
     pub status: u16,
-    /// The fault applied, if any (`burst_429`, `status_500`, `drop`, `truncate`, …).
+    /// The fault applied, if any (`burst_429`, `status_500`, `drop`, `truncate`, `short_page`,
+    /// `empty_page`, …).
     pub fault: Option<String>,
     pub at: DateTime<Utc>,
 }

@@ -76,6 +76,19 @@ impl Route {
             Route::Outbound | Route::Opens | Route::Clicks | Route::Inbound | Route::Bounces
         )
     }
+
+    /// The list envelope of the count/offset-paged full-table lists (the ones the short- and
+    /// empty-page faults apply to); `None` for every other route, searches included.
+    pub fn paged_list_envelope(self) -> Option<&'static str> {
+        match self {
+            Route::Servers => Some("Servers"),
+            Route::Domains => Some("Domains"),
+            Route::Senders => Some("SenderSignatures"),
+            Route::Templates => Some("Templates"),
+            Route::InboundRules => Some("InboundRules"),
+            _ => None,
+        }
+    }
 }
 
 /// Matches a path; returns the route and the path's ID segment (decoded, original case).

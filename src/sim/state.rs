@@ -1,11 +1,11 @@
 //! Shared simulator state and the per-request pipeline: latency, fault draw, routing, fault
-//! rewriting of the answer, and the request log.
+//! rewriting of the answer (a paged list's answer may then lose items), and the request log.
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use super::eastern::from_ticks;
-use super::faults::{self, Fault, FaultState};
+use super::faults::{self, Fault, FaultState, PageFault};
 use super::generate;
 use super::http::{Reply, Request};
 use super::ids;
@@ -98,6 +98,7 @@ impl Shared {
         }
         let (server, account) = routes::identify(&self.model_read(), &req.headers);
         let server_id = server.map(|s| self.model_read().servers[s].id);
+        let mut page_fault = None;
         let reply = match fault {
             Some(Fault::Burst429) => json_reply(429, faults::status_body(429)),
             Some(Fault::Status(s)) => json_reply(s, faults::status_body(s)),
@@ -122,7 +123,11 @@ impl Shared {
                             drop_after: Some(cut),
                         }
                     }
-                    _ => json_reply(a.status, body),
+                    _ => {
+                        let (body, cut) = self.page_fault(path, a.status, body);
+                        page_fault = cut;
+                        json_reply(a.status, body)
+                    }
                 }
             }
         };
@@ -133,10 +138,28 @@ impl Shared {
             server_id,
             account,
             status: reply.status,
-            fault: fault.map(Fault::name),
+            fault: fault
+                .map(Fault::name)
+                .or_else(|| page_fault.map(PageFault::name)),
             at: from_ticks(self.now_ticks()),
         });
         reply
+    }
+
+    /// Draws and applies the page fault of a successful answer of a paged full-table list; any
+    /// other answer passes untouched. Returns the body sent and the fault, if it removed items.
+    fn page_fault(&self, path: &str, status: u16, body: Vec<u8>) -> (Vec<u8>, Option<PageFault>) {
+        let envelope = routes::resolve(path).and_then(|(route, _)| route.paged_list_envelope());
+        let Some(envelope) = envelope.filter(|_| status == 200) else {
+            return (body, None);
+        };
+        let Some(fault) = lock(&self.faults).pick_page() else {
+            return (body, None);
+        };
+        match faults::cut_page(&body, envelope, fault) {
+            Some(cut) => (cut, Some(fault)),
+            None => (body, None),
+        }
     }
 }
 

@@ -125,9 +125,15 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
             .and_then(Value::as_array)
             .ok_or_else(|| Error::Api("Postmark's /servers answer has no Servers list".into()))?;
         let total = page.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
+        if items.is_empty() && offset < total {
+            // Stopping here would quietly sync fewer servers; asking again would loop forever.
+            return Err(Error::Api(format!(
+                "Postmark's /servers reported {total} servers but returned none at offset {offset}"
+            )));
+        }
         offset += items.len() as u64;
         listed.extend(items.iter().cloned());
-        if items.is_empty() || offset >= total {
+        if offset >= total {
             break;
         }
         if offset + 500 > 10_000 {

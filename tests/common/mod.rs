@@ -113,6 +113,49 @@ pub fn run_raw(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs the tap with `args`, killing it once `limit` has passed (then the test fails: a tap that
+/// never ends must not hang the suite). stdout and stderr go to files, so an undrained pipe
+/// cannot stall it; stdout is parsed strictly, as by [`run_tap`].
+pub fn run_tap_within(args: &[&str], limit: std::time::Duration) -> Run {
+    let scratch = Scratch::new();
+    let stdout_path = scratch.dir.path().join("stdout.txt");
+    let stderr_path = scratch.dir.path().join("stderr.txt");
+    let mut child = Command::new(TAP)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&stdout_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+        .env_remove("TAP_POSTMARK_LOG_LEVEL")
+        .spawn()
+        .expect("run tap");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tap") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().expect("kill tap");
+            child.wait().expect("reap tap");
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            let lines: Vec<&str> = stderr.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(10)..];
+            panic!(
+                "the tap still ran after {limit:?}; its stderr ends with:\n{}",
+                tail.join("\n")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8(std::fs::read(&stdout_path).unwrap()).expect("stdout is UTF-8");
+    let messages = parse_singer(&stdout);
+    Run {
+        code: status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&std::fs::read(&stderr_path).unwrap()).to_string(),
+        stdout,
+        messages,
+    }
+}
+
 /// Parses Singer lines, checking the protocol rules a target relies on.
 pub fn parse_singer(stdout: &str) -> Vec<Value> {
     let mut schemas: HashMap<String, Value> = HashMap::new();
@@ -393,4 +436,14 @@ pub fn sync_selected(scratch: &Scratch, config: &Value, streams: &[&str]) -> Run
     run.assert_ok();
     validate_records(&run);
     run
+}
+
+/// The one `CRITICAL` line of a failed run's stderr (fails the test unless there is exactly one).
+pub fn the_critical_line(stderr: &str) -> &str {
+    let critical: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("CRITICAL "))
+        .collect();
+    assert_eq!(critical.len(), 1, "{stderr}");
+    critical[0]
 }
