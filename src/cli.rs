@@ -191,14 +191,14 @@ fn test_connection(config: &Config) -> Result<(), Error> {
     let client = Client::new(config);
     let mut servers = sync::servers::resolve(config, &client)?;
     for s in &mut servers {
-        s.message_streams = sync::servers::message_streams(&client, &s.token)?;
+        s.list_message_streams(&client)?;
     }
     for s in &servers {
         log::info(&format!(
             "server {} ({}): {} message stream(s)",
             s.id,
             s.name,
-            s.message_streams.len()
+            s.message_streams().len()
         ));
     }
     log::info(&format!(

@@ -422,8 +422,8 @@ fn concurrency_changes_nothing_but_speed() {
 }
 
 /// The search streams of a server share one pipeline: their requests interleave (the opens are
-/// read while the outbound messages are), every SCHEMA comes before the first RECORD, each
-/// partition's STATE still follows its own window's records, and both streams are complete.
+/// read while the outbound messages are), their records interleave, every SCHEMA comes before the
+/// first RECORD, and both streams are complete.
 #[test]
 fn search_streams_are_read_together() {
     let cfg = SimConfig {

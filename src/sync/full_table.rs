@@ -72,12 +72,7 @@ pub fn sync<W: Write>(
                     )));
                 }
                 let items = list(&answer, envelope, path)?.clone();
-                if items.is_empty() && offset < total {
-                    // Stopping here would drop the rest; asking again would loop forever.
-                    return Err(Error::Api(format!(
-                        "Postmark's {path} reported {total} items but returned none at offset {offset}"
-                    )));
-                }
+                require_progress(path, "items", items.len(), offset, total)?;
                 offset += items.len() as u64;
                 for item in items {
                     let (record, extracted) = match detail {
@@ -109,7 +104,7 @@ pub fn sync<W: Write>(
             let Some(server) = server else {
                 return Err(Error::Internal("suppressions need a server".into()));
             };
-            for ms in &server.message_streams {
+            for ms in server.message_streams() {
                 let p = format!("/message-streams/{}/suppressions/dump", ms.id);
                 let answer = get(ctx, &p, &[], "/message-streams/{id}/suppressions/dump")?;
                 let extracted = extracted_now();
@@ -132,4 +127,21 @@ fn list<'v>(answer: &'v Value, envelope: &str, path: &str) -> Result<&'v Vec<Val
         .get(envelope)
         .and_then(Value::as_array)
         .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no {envelope} list")))
+}
+
+/// A page of an offset-paged list must hold items while `total` is not reached: stopping would
+/// drop the rest, asking again would loop forever. `what` names the items in the error.
+pub fn require_progress(
+    path: &str,
+    what: &str,
+    got: usize,
+    offset: u64,
+    total: u64,
+) -> Result<(), Error> {
+    if got == 0 && offset < total {
+        return Err(Error::Api(format!(
+            "Postmark's {path} reported {total} {what} but returned none at offset {offset}"
+        )));
+    }
+    Ok(())
 }

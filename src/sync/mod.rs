@@ -52,12 +52,13 @@ pub struct Report {
     last_progress: Option<Instant>,
 }
 
+/// What a stream came to on a server (or, summed, over the run).
 #[derive(Clone, Copy, Default)]
-struct Totals {
-    records: u64,
-    requests: u64,
-    retries: u64,
-    seconds: f64,
+pub struct Totals {
+    pub records: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub seconds: f64,
 }
 
 impl Report {
@@ -325,10 +326,7 @@ fn sync_server<W: Write>(
     selection: &[Selected],
     mut server: Server,
 ) -> Result<(), Error> {
-    server.message_streams = match server.listed_streams.take() {
-        Some(listed) => listed,
-        None => servers::message_streams(ctx.client, &server.token)?,
-    };
+    server.list_message_streams(ctx.client)?;
     let server = &server;
     let on_server: Vec<&Selected> = selection
         .iter()
@@ -353,14 +351,8 @@ fn sync_server<W: Write>(
                 for (search, _) in &searches {
                     ctx.schema(search)?;
                 }
-                let outcomes = search::sync(ctx, &searches, server)?;
-                for ((search, _), o) in searches.iter().zip(outcomes) {
-                    let t = Totals {
-                        records: o.records,
-                        requests: o.requests,
-                        retries: o.retries,
-                        seconds: o.seconds,
-                    };
+                let totals = search::sync(ctx, &searches, server)?;
+                for ((search, _), t) in searches.iter().zip(totals) {
                     stream_done(ctx, search, server, t);
                 }
                 continue;

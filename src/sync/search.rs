@@ -19,7 +19,7 @@ use super::page::{self, Record, Records};
 use super::pipeline;
 use super::servers::Server;
 use super::windows::{Planner, Window, CEILING};
-use super::{extracted_now, parse_record, record_line, Ctx, TextRecords};
+use super::{extracted_now, parse_record, record_line, Ctx, TextRecords, Totals};
 use crate::client::{parse_value, CallError, Client, Counters, Parsed};
 use crate::error::Error;
 use crate::log;
@@ -35,26 +35,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 const PAGE: u64 = 500;
+/// The fields of a record that is not an object: none.
 static NO_MEMBERS: Members<'static> = Members::EMPTY;
 /// How often a window is re-read from the start when Postmark's answers change under it.
 const MAX_REREADS: u32 = 3;
 
-/// What one search stream came to on one server.
-pub struct Outcome {
-    pub records: u64,
-    pub requests: u64,
-    pub retries: u64,
-    /// From the start of the shared pipeline to the stream's last window.
-    pub seconds: f64,
-}
-
 /// Syncs every partition of every given search stream for one server, all through one pipeline;
-/// returns what each stream came to, in the order given.
+/// returns what each stream came to, in the order given (its time runs from the start of the
+/// shared pipeline to the stream's last window).
 pub fn sync<W: Write>(
     ctx: &mut Ctx<'_, W>,
     streams: &[(&Selected, Search)],
     server: &Server,
-) -> Result<Vec<Outcome>, Error> {
+) -> Result<Vec<Totals>, Error> {
     let mut readers: Vec<Reader> = Vec::new();
     for (stream, (sel, spec)) in streams.iter().enumerate() {
         for partition in partitions(sel, spec, server) {
@@ -102,7 +95,7 @@ pub fn sync<W: Write>(
         .map(|stream| {
             let mine = || readers.iter().filter(move |r| r.stream == stream);
             let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            Outcome {
+            Totals {
                 records: mine()
                     .filter_map(|r| progress[r.index].as_ref())
                     .map(|p| p.written)
@@ -124,14 +117,14 @@ fn partitions<'s>(sel: &Selected, spec: &Search, server: &'s Server) -> Vec<&'s 
     if spec.per_message_stream {
         // Bounces can belong to inbound streams (InboundError); the other searches cannot.
         server
-            .message_streams
+            .message_streams()
             .iter()
             .filter(|ms| sel.def.name == "bounces" || !ms.is_inbound())
             .map(|ms| ms.id.as_str())
             .collect()
     } else {
         let inbound = server
-            .message_streams
+            .message_streams()
             .iter()
             .find(|ms| ms.is_inbound())
             .map_or("inbound", |ms| ms.id.as_str());

@@ -30,9 +30,24 @@ pub struct Server {
     pub id: u64,
     pub name: String,
     pub token: Token,
-    pub message_streams: Vec<MessageStream>,
-    /// The message streams, when they were listed while the server was looked up.
-    pub listed_streams: Option<Vec<MessageStream>>,
+    /// `None` until listed ([`Server::list_message_streams`]); in server-token mode they are
+    /// listed while the server is looked up.
+    streams: Option<Vec<MessageStream>>,
+}
+
+impl Server {
+    /// Lists the server's message streams, unless they already are.
+    pub fn list_message_streams(&mut self, client: &Client) -> Result<(), Error> {
+        if self.streams.is_none() {
+            self.streams = Some(message_streams(client, &self.token)?);
+        }
+        Ok(())
+    }
+
+    /// The server's message streams (none until listed).
+    pub fn message_streams(&self) -> &[MessageStream] {
+        self.streams.as_deref().unwrap_or(&[])
+    }
 }
 
 /// Lists the servers to sync.
@@ -52,7 +67,7 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
         };
         // The message streams are listed while `/server` answers: one round trip less before the
         // first search. If that listing fails, it is done again (and fails) in the server's turn.
-        let (server, listed_streams) = std::thread::scope(|scope| {
+        let (server, streams) = std::thread::scope(|scope| {
             let streams = scope.spawn(|| message_streams(client, &token).ok());
             let server = client.get(&token, "/server", &[], "/server");
             (server, streams.join().ok().flatten())
@@ -71,8 +86,7 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
                 label: format!("server token of server {id} (postmark_server_token)"),
                 ..token
             },
-            message_streams: Vec::new(),
-            listed_streams,
+            streams,
         }]
     } else {
         return Err(Error::Input(
@@ -125,12 +139,7 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
             .and_then(Value::as_array)
             .ok_or_else(|| Error::Api("Postmark's /servers answer has no Servers list".into()))?;
         let total = page.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
-        if items.is_empty() && offset < total {
-            // Stopping here would quietly sync fewer servers; asking again would loop forever.
-            return Err(Error::Api(format!(
-                "Postmark's /servers reported {total} servers but returned none at offset {offset}"
-            )));
-        }
+        super::full_table::require_progress("/servers", "servers", items.len(), offset, total)?;
         offset += items.len() as u64;
         listed.extend(items.iter().cloned());
         if offset >= total {
@@ -164,8 +173,7 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
                 value: value.to_string(),
                 label: format!("server token of server {id}"),
             },
-            message_streams: Vec::new(),
-            listed_streams: None,
+            streams: None,
         });
     }
     if let Some(wanted) = &config.server_ids {

@@ -35,7 +35,7 @@ pub fn sync<W: Write>(
         Some(end) => (end - chrono::Duration::seconds(1)).min(ctx.now),
         None => ctx.now,
     });
-    for ms in server.message_streams.iter().filter(|m| !m.is_inbound()) {
+    for ms in server.message_streams().iter().filter(|m| !m.is_inbound()) {
         let name = sel.def.name;
         let start = match ctx.state.bookmark(name, server.id, &ms.id) {
             None => first_day,
