@@ -87,10 +87,44 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The largest config, state or catalog file read (a discovered catalog is about 150 KiB).
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+/// How long an input file may take to be read: a FIFO nobody writes to must not hang the tap.
+const INPUT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads an input file as JSON: at most [`MAX_INPUT_BYTES`], within [`INPUT_WAIT`] (a device
+/// or FIFO that never ends, or never starts, is refused rather than read forever).
 fn read_json(path: &Path, what: &str) -> Result<Value, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Input(format!("cannot read {what} file {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let fail =
+        |why: String| Error::Input(format!("cannot read {what} file {}: {why}", path.display()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    // The reader may block for good (a FIFO without a writer); it is left behind if so.
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let read = std::fs::File::open(&owned).and_then(|f| {
+            let mut bytes = Vec::new();
+            f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        });
+        let _ = tx.send(read);
+    });
+    let bytes = match rx.recv_timeout(INPUT_WAIT) {
+        Ok(read) => read.map_err(|e| fail(e.to_string()))?,
+        Err(_) => {
+            return Err(fail(format!(
+                "nothing readable arrived within {} s (a FIFO without a writer?)",
+                INPUT_WAIT.as_secs()
+            )))
+        }
+    };
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(fail(format!(
+            "it is larger than {} MiB",
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
         Error::Input(format!(
             "{what} file {} is not valid JSON: {e}",
             path.display()

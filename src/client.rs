@@ -3,8 +3,9 @@
 //! Retried (with exponential backoff, jitter and `Retry-After`): 429, 500, 502, 503, 504,
 //! timeouts, refused or dropped connections, and 200 answers whose body is not JSON or carries a
 //! non-zero ErrorCode. Not retried: 401/403 (a rejected token) and other 4xx, which carry
-//! Postmark's ErrorCode and Message to the caller. Tokens go into headers only and never into a
-//! log line or an error.
+//! Postmark's ErrorCode and Message to the caller; any redirect (3xx: Postmark's API does not
+//! redirect, and following one would carry a token to another host); and an answer larger than
+//! `max_response_mb`. Tokens go into headers only and never into a log line or an error.
 
 use crate::config::Config;
 use crate::error::Error;
@@ -13,6 +14,7 @@ use crate::signals;
 use crate::singer::metrics;
 use crate::streams::TokenKind;
 use serde_json::Value;
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -76,6 +78,8 @@ pub struct Client {
     max_attempts: u32,
     initial_delay: Duration,
     max_delay: Duration,
+    /// The largest answer accepted, after decompression.
+    max_body: u64,
     rng: Mutex<fastrand::Rng>,
     pub counters: Counters,
 }
@@ -97,11 +101,20 @@ enum Attempt<T> {
     Fail(CallError),
 }
 
+/// Answers up to this size are read side by side; a larger one is read only while no other
+/// large one is (see [`Client::read_body`]).
+const LARGE_BODY: u64 = 4 << 20;
+/// Held while a large answer is read.
+static LARGE_BODIES: Mutex<()> = Mutex::new(());
+
 impl Client {
     pub fn new(config: &Config) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false)
+            // Redirects are answers like any other: one to another host would take the token
+            // with it (only `Authorization` is stripped by the client), so none is followed.
+            .max_redirects(0)
             .user_agent(config.user_agent.as_str())
             .build()
             .into();
@@ -111,6 +124,7 @@ impl Client {
             max_attempts: config.max_attempts.max(1),
             initial_delay: config.retry_initial_delay,
             max_delay: config.retry_max_delay,
+            max_body: config.max_response_bytes,
             rng: Mutex::new(fastrand::Rng::new()),
             counters: Counters::default(),
         }
@@ -128,7 +142,7 @@ impl Client {
         self.get_with(token, path, query, endpoint, None, parse_value)
     }
 
-    /// [`Client::get`] with the caller's parser for 2xx bodies (`None`: not JSON, retried);
+    /// [`Client::get`] with the caller's parser for 2xx bodies (`Err(why)`: not JSON, retried);
     /// requests and retries are also counted in `tally`.
     pub fn get_with<T>(
         &self,
@@ -137,7 +151,7 @@ impl Client {
         query: &[(&str, String)],
         endpoint: &str,
         tally: Option<&Counters>,
-        parse: impl Fn(Vec<u8>) -> Option<Parsed<T>>,
+        parse: impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
     ) -> Result<T, CallError> {
         let counters: &[&Counters] = match tally {
             Some(t) => &[&self.counters, t],
@@ -155,35 +169,31 @@ impl Client {
             for c in counters {
                 c.requests.fetch_add(1, Ordering::Relaxed);
             }
-            let outcome = self.attempt(token, &url, query, &parse);
-            let (status, ok) = match &outcome {
-                (s, Attempt::Done(_)) => (*s, true),
-                (s, _) => (*s, false),
-            };
+            let (status, outcome) = self.attempt(token, &url, path, query, &parse);
+            let ok = matches!(outcome, Attempt::Done(_));
             metrics::http_request(endpoint, status, started.elapsed().as_secs_f64(), ok);
-            match outcome.1 {
+            let (why, after) = match outcome {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { why, after } => {
-                    if attempt >= self.max_attempts {
-                        return Err(CallError::Fatal(Error::Api(format!(
-                            "GET {path} failed {attempt} times, last: {why}; giving up (max_attempts = {})",
-                            self.max_attempts
-                        ))));
-                    }
-                    let delay = after.unwrap_or_else(|| self.backoff(attempt));
-                    log::warn(&format!(
-                        "GET {path}: {why}; retry {attempt}/{} in {:.1}s",
-                        self.max_attempts - 1,
-                        delay.as_secs_f64()
-                    ));
-                    for c in counters {
-                        c.retries.fetch_add(1, Ordering::Relaxed);
-                    }
-                    signals::sleep(delay).map_err(CallError::Fatal)?;
-                    attempt += 1;
-                }
+                Attempt::Retry { why, after } => (why, after),
+            };
+            if attempt >= self.max_attempts {
+                return Err(CallError::Fatal(Error::Api(format!(
+                    "GET {path} failed {attempt} times, last: {why}; giving up (max_attempts = {})",
+                    self.max_attempts
+                ))));
             }
+            let delay = after.unwrap_or_else(|| self.backoff(attempt));
+            log::warn(&format!(
+                "GET {path}: {why}; retry {attempt}/{} in {:.1}s",
+                self.max_attempts - 1,
+                delay.as_secs_f64()
+            ));
+            for c in counters {
+                c.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            signals::sleep(delay).map_err(CallError::Fatal)?;
+            attempt += 1;
         }
     }
 
@@ -196,12 +206,14 @@ impl Client {
         exp.mul_f64(0.5 + jitter)
     }
 
+    /// One request: the answer's status and what it came to.
     fn attempt<T>(
         &self,
         token: &Token,
         url: &str,
+        path: &str,
         query: &[(&str, String)],
-        parse: &impl Fn(Vec<u8>) -> Option<Parsed<T>>,
+        parse: &impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
     ) -> (Option<u16>, Attempt<T>) {
         let mut request = self
             .agent
@@ -214,102 +226,192 @@ impl Client {
         let mut response = match request.call() {
             Ok(r) => r,
             Err(e) => {
-                return (
-                    None,
-                    Attempt::Retry {
-                        why: describe_transport(&e),
-                        after: None,
-                    },
-                )
+                let why = describe_transport(&e);
+                return (None, Attempt::Retry { why, after: None });
             }
         };
         let status = response.status().as_u16();
+        if (300..=399).contains(&status) {
+            let error = redirect_error(path, status, response.headers().get("location"));
+            return (Some(status), Attempt::Fail(CallError::Fatal(error)));
+        }
         let retry_after = response
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(600)));
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec();
-        let body = match body {
+        let body = match self.read_body(path, status, response.body_mut()) {
             Ok(b) => b,
-            Err(e) => {
-                return (
-                    Some(status),
-                    Attempt::Retry {
-                        why: format!("HTTP {status} body unreadable ({})", describe_transport(&e)),
-                        after: retry_after,
-                    },
-                )
+            Err(Attempt::Retry { why, .. }) => {
+                let after = retry_after;
+                return (Some(status), Attempt::Retry { why, after });
             }
+            Err(other) => return (Some(status), other),
         };
-        if (200..=299).contains(&status) {
-            let len = body.len();
-            let outcome = match parse(body) {
-                None => Attempt::Retry {
-                    why: format!("HTTP {status} with a body that is not JSON ({len} bytes)"),
-                    after: None,
-                },
-                Some(p) => match p.error_code {
-                    Some(code) if code != 0 => Attempt::Retry {
-                        why: format!("HTTP {status} carrying ErrorCode {code}: {}", p.message),
-                        after: None,
-                    },
-                    _ => Attempt::Done(p.value),
-                },
-            };
-            return (Some(status), outcome);
-        }
-        let json: Option<Value> = serde_json::from_slice(&body).ok();
-        let error_code = json
-            .as_ref()
-            .and_then(|j| j.get("ErrorCode"))
-            .and_then(Value::as_i64);
-        let message = json
-            .as_ref()
-            .and_then(|j| j.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let outcome = match status {
-            429 | 500 | 502 | 503 | 504 => Attempt::Retry {
-                why: format!(
-                    "HTTP {status}{}",
-                    error_code
-                        .map(|c| format!(" (ErrorCode {c}: {message})"))
-                        .unwrap_or_default()
-                ),
-                after: retry_after,
-            },
-            401 | 403 => Attempt::Fail(CallError::Fatal(Error::Auth(format!(
-                "Postmark rejected the {} (HTTP {status}{}); check it in the config",
-                token.label,
-                error_code
-                    .map(|c| format!(", ErrorCode {c}: {message}"))
-                    .unwrap_or_default()
-            )))),
-            _ => Attempt::Fail(CallError::Postmark {
-                status,
-                code: error_code.unwrap_or(0),
-                message: if message.is_empty() {
-                    String::from_utf8_lossy(&body).chars().take(200).collect()
-                } else {
-                    message
-                },
-            }),
+        let outcome = if (200..=299).contains(&status) {
+            success(status, body, parse)
+        } else {
+            failure(status, &body, token, retry_after)
         };
         (Some(status), outcome)
     }
+
+    /// Reads an answer's body, refusing one larger than `max_response_mb` (announced or read,
+    /// after decompression). At most one answer larger than [`LARGE_BODY`] is read at a time,
+    /// so memory stays within about `max_response_mb` plus 4 MiB per request in flight, even when
+    /// every answer is a decompression bomb.
+    fn read_body<T>(
+        &self,
+        path: &str,
+        status: u16,
+        body: &mut ureq::Body,
+    ) -> Result<Vec<u8>, Attempt<T>> {
+        let too_large = |size: String| {
+            Attempt::Fail(CallError::Fatal(Error::Api(format!(
+                "Postmark's answer to GET {path} (HTTP {status}) is {size}, more than the {} MiB that max_response_mb allows; if such answers are expected, raise max_response_mb",
+                self.max_body >> 20
+            ))))
+        };
+        if let Some(announced) = body.content_length().filter(|n| *n > self.max_body) {
+            return Err(too_large(format!("announced as {announced} bytes")));
+        }
+        let unreadable = |e: std::io::Error| match ureq::Error::from(e) {
+            ureq::Error::BodyExceedsLimit(_) => too_large("larger than that".into()),
+            e => Attempt::Retry {
+                why: format!("HTTP {status} body unreadable ({})", describe_transport(&e)),
+                after: None,
+            },
+        };
+        let mut reader = body.with_config().limit(self.max_body).reader();
+        let mut buf = Vec::new();
+        (&mut reader)
+            .take(LARGE_BODY)
+            .read_to_end(&mut buf)
+            .map_err(unreadable)?;
+        if buf.len() as u64 == LARGE_BODY {
+            let _one_at_a_time = LARGE_BODIES.lock().unwrap_or_else(|p| p.into_inner());
+            reader.read_to_end(&mut buf).map_err(unreadable)?;
+        }
+        Ok(buf)
+    }
+}
+
+/// A 2xx answer: parsed, or retried when it is not JSON or carries a non-zero ErrorCode.
+fn success<T>(
+    status: u16,
+    body: Vec<u8>,
+    parse: &impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
+) -> Attempt<T> {
+    let len = body.len();
+    match parse(body) {
+        Err(reason) => Attempt::Retry {
+            why: format!("HTTP {status} with a body that is not JSON ({len} bytes: {reason})"),
+            after: None,
+        },
+        Ok(p) => match p.error_code {
+            Some(code) if code != 0 => Attempt::Retry {
+                why: format!("HTTP {status} carrying ErrorCode {code}: {}", p.message),
+                after: None,
+            },
+            _ => Attempt::Done(p.value),
+        },
+    }
+}
+
+/// A non-2xx answer: retried (429, 5xx), a rejected token, or Postmark's error for the caller.
+fn failure<T>(
+    status: u16,
+    body: &[u8],
+    token: &Token,
+    retry_after: Option<Duration>,
+) -> Attempt<T> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let error_code = json
+        .as_ref()
+        .and_then(|j| j.get("ErrorCode"))
+        .and_then(Value::as_i64);
+    let message = json
+        .as_ref()
+        .and_then(|j| j.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let code_text = |sep: &str| {
+        error_code
+            .map(|c| format!("{sep}ErrorCode {c}: {message}"))
+            .unwrap_or_default()
+    };
+    match status {
+        429 | 500 | 502 | 503 | 504 => Attempt::Retry {
+            why: format!(
+                "HTTP {status}{}",
+                error_code
+                    .map(|_| format!(" ({})", code_text("")))
+                    .unwrap_or_default()
+            ),
+            after: retry_after,
+        },
+        401 | 403 => Attempt::Fail(CallError::Fatal(Error::Auth(format!(
+            "Postmark rejected the {} (HTTP {status}{}); check it in the config",
+            token.label,
+            code_text(", ")
+        )))),
+        _ => Attempt::Fail(CallError::Postmark {
+            status,
+            code: error_code.unwrap_or(0),
+            message: if message.is_empty() {
+                String::from_utf8_lossy(body).chars().take(200).collect()
+            } else {
+                message
+            },
+        }),
+    }
+}
+
+/// The error for a redirect: its status and the host it points to (never the whole URL, whose
+/// query could carry anything).
+fn redirect_error(path: &str, status: u16, location: Option<&ureq::http::HeaderValue>) -> Error {
+    let target = match location.map(|l| l.to_str().map(location_host)) {
+        None => "no Location".to_string(),
+        Some(Err(_)) => "an unreadable Location".to_string(),
+        Some(Ok(None)) => "another path of the same host".to_string(),
+        Some(Ok(Some(host))) => format!("host {host}"),
+    };
+    Error::Api(format!(
+        "Postmark's API answered GET {path} with a redirect (HTTP {status}, to {target}); the tap follows no redirect, so no token was sent there: check base_url and any proxy in between"
+    ))
+}
+
+/// The `host[:port]` of an absolute URL; `None` for a relative one.
+fn location_host(location: &str) -> Option<String> {
+    let rest = location
+        .split_once("://")
+        .map(|(_, r)| r)
+        .or_else(|| location.strip_prefix("//"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials in the authority (`user:pass@host`) stay out of the message.
+    let host = authority.rsplit('@').next().unwrap_or("");
+    Some(host.chars().filter(|c| !c.is_control()).take(200).collect())
+}
+
+/// An identifier from an answer, checked before it goes into a request path: unreserved URL
+/// characters only, so no answer can steer a request elsewhere (`../`, `?`, a line break).
+pub fn path_segment<'a>(id: &'a str, what: &str) -> Result<&'a str, Error> {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    if id.is_empty() || id == "." || id == ".." || !id.bytes().all(safe) {
+        let shown: String = id.chars().take(60).collect();
+        return Err(Error::Api(format!(
+            "Postmark returned {what} {shown:?}, which cannot be used in a request path"
+        )));
+    }
+    Ok(id)
 }
 
 /// Parses a 2xx body as a `Value` (the parser of [`Client::get`]).
-pub fn parse_value(body: Vec<u8>) -> Option<Parsed<Value>> {
-    let value: Value = serde_json::from_slice(&body).ok()?;
-    Some(Parsed {
+pub fn parse_value(body: Vec<u8>) -> Result<Parsed<Value>, String> {
+    let value: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    Ok(Parsed {
         error_code: value.get("ErrorCode").and_then(Value::as_i64),
         message: value
             .get("Message")
@@ -330,5 +432,30 @@ fn describe_transport(e: &ureq::Error) -> String {
         ureq::Error::BodyExceedsLimit(n) => format!("body larger than {n} bytes"),
         ureq::Error::Protocol(p) => format!("protocol error ({p})"),
         other => format!("request failed ({other})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_names_the_host_only() {
+        assert_eq!(
+            location_host("http://evil.example:8080/x?token=abc").as_deref(),
+            Some("evil.example:8080")
+        );
+        assert_eq!(
+            location_host("https://user:pw@h.example/").as_deref(),
+            Some("h.example")
+        );
+        assert_eq!(location_host("//h.example/p").as_deref(), Some("h.example"));
+        assert_eq!(location_host("/servers?x=1"), None);
+        let e = redirect_error("/server", 302, None).to_string();
+        assert!(path_segment("0f8f-aB_1.x~", "an ID").is_ok());
+        for bad in ["", "..", "a/b", "a?b", "a\nb", "é"] {
+            assert!(path_segment(bad, "an ID").is_err(), "{bad:?}");
+        }
+        assert!(e.contains("HTTP 302") && e.contains("no Location"), "{e}");
     }
 }

@@ -11,6 +11,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.postmarkapp.com";
 /// Postmark keeps messages 45 days unless the retention add-on says otherwise.
 pub const DEFAULT_START_DAYS: i64 = 45;
 pub const DEFAULT_LOOKBACK_HOURS: u64 = 24;
+/// A page of 500 records is a few MiB at most; a message's details with two 5 MB bodies and its
+/// raw source (Postmark's largest message) stay under 30 MiB.
+pub const DEFAULT_MAX_RESPONSE_MB: u64 = 32;
+/// Values sent as HTTP headers (tokens, `user_agent`): printable ASCII, so no line break can end
+/// the header early.
+const HEADER_VALUE: &str = "^[ -~]*$";
 
 /// The JSON Schema of the config file (also the `settings` of `--about`).
 pub fn schema() -> Value {
@@ -19,11 +25,11 @@ pub fn schema() -> Value {
         "type": "object",
         "properties": {
             "postmark_server_token": {
-                "type": "string", "minLength": 1, "secret": true, "writeOnly": true,
+                "type": "string", "minLength": 1, "pattern": HEADER_VALUE, "secret": true, "writeOnly": true,
                 "description": "Server API token (X-Postmark-Server-Token). Syncs that one server. The key the Yoast/Mage tap uses."
             },
             "postmark_account_token": {
-                "type": "string", "minLength": 1, "secret": true, "writeOnly": true,
+                "type": "string", "minLength": 1, "pattern": HEADER_VALUE, "secret": true, "writeOnly": true,
                 "description": "Account API token (X-Postmark-Account-Token). Lists every server and syncs each with its own server token; also reads servers, domains and sender signatures."
             },
             "server_ids": {
@@ -63,8 +69,12 @@ pub fn schema() -> Value {
                 "description": "Longest delay between two attempts."
             },
             "user_agent": {
-                "type": "string", "minLength": 1,
-                "description": "User-Agent header (default: tap-postmark/<version>)."
+                "type": "string", "minLength": 1, "pattern": HEADER_VALUE,
+                "description": "User-Agent header (default: tap-postmark/<version>); printable ASCII."
+            },
+            "max_response_mb": {
+                "type": "integer", "minimum": 1, "maximum": 1024, "default": DEFAULT_MAX_RESPONSE_MB,
+                "description": "Largest answer accepted, in MiB after decompression; a larger one stops the run (or its server) with an error. The default holds a page of 500 records many times over and a message's details with the largest bodies Postmark accepts."
             },
             "max_concurrent_requests": {
                 "type": "integer", "minimum": 1, "maximum": 32, "default": 4,
@@ -100,6 +110,8 @@ pub struct Config {
     pub log_level: log::Level,
     pub progress_interval: std::time::Duration,
     pub concurrency: usize,
+    /// The largest answer accepted (bytes, after decompression).
+    pub max_response_bytes: u64,
 }
 
 /// Validates a config document against the schema, reporting every problem in one line.
@@ -116,10 +128,14 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
             let path = e.instance_path().to_string();
             let field = path.trim_start_matches('/').replace('/', ".");
             // `masked` keeps the offending value (possibly a token) out of the message.
+            let mut why = e.masked().to_string();
+            if why.contains(HEADER_VALUE) {
+                why = "must be printable ASCII without line breaks (it is sent as an HTTP header)"
+                    .into();
+            }
             format!(
-                "{}: {}",
-                if field.is_empty() { "config" } else { &field },
-                e.masked()
+                "{}: {why}",
+                if field.is_empty() { "config" } else { &field }
             )
         })
         .collect();
@@ -237,6 +253,12 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
             .and_then(integer)
             .unwrap_or(4)
             .clamp(1, 32) as usize,
+        max_response_bytes: (value
+            .get("max_response_mb")
+            .and_then(integer)
+            .unwrap_or(DEFAULT_MAX_RESPONSE_MB as i64)
+            .clamp(1, 1024) as u64)
+            << 20,
         progress_interval: std::time::Duration::from_secs(
             value
                 .get("progress_interval_seconds")
@@ -244,6 +266,11 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
                 .unwrap_or(30) as u64,
         ),
     })
+}
+
+/// Whether a text can be sent as an HTTP header value (see `HEADER_VALUE`).
+pub fn is_header_value(text: &str) -> bool {
+    text.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 /// `https://…` anywhere; `http://…` only for loopback hosts (the simulator, a local proxy).
@@ -339,6 +366,24 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn header_values_must_be_printable_ascii() {
+        for (key, bad) in [
+            ("postmark_server_token", "sec\r\nX-Evil: 1"),
+            ("postmark_account_token", "secret\u{7f}"),
+            ("user_agent", "agent\nsecret"),
+            ("postmark_server_token", "s\u{e9}cret"),
+        ] {
+            let err = parse(&json!({ key: bad }), now()).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+            assert!(err.contains("printable ASCII"), "{err}");
+            assert!(!err.contains("sec") || key == "user_agent", "{err}");
+            assert!(!err.contains('\n') && !err.contains('\r'), "{err}");
+        }
+        let c = parse(&json!({"user_agent": "tap (ops@example.com)"}), now()).unwrap();
+        assert_eq!(c.user_agent, "tap (ops@example.com)");
     }
 
     #[test]

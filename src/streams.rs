@@ -98,6 +98,10 @@ pub struct StreamDef {
     pub token: TokenKind,
     pub kind: Kind,
     pub key_properties: &'static [&'static str],
+    /// The fields of Postmark's record that tell it from every other record of the endpoint: the
+    /// key, less what the tap adds (`ServerID`, a suppression's `MessageStream`, a statistics
+    /// row's `Date`). `message_events` are identified by their message's `MessageID`.
+    pub identity: &'static [&'static str],
     /// The bookmark field (empty for full-table streams).
     pub replication_key: Option<&'static str>,
     pub selected_by_default: bool,
@@ -144,6 +148,7 @@ const fn stats(
         token: TokenKind::Server,
         kind: Kind::Stats(shape),
         key_properties: keys,
+        identity: &[],
         replication_key: Some("Date"),
         selected_by_default: true,
         schema,
@@ -151,12 +156,14 @@ const fn stats(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn full(
     name: &'static str,
     path: &'static str,
     token: TokenKind,
     how: FullTable,
     keys: &'static [&'static str],
+    identity: &'static [&'static str],
     schema: &'static str,
 ) -> StreamDef {
     StreamDef {
@@ -166,6 +173,7 @@ const fn full(
         token,
         kind: Kind::FullTable(how),
         key_properties: keys,
+        identity,
         replication_key: None,
         selected_by_default: true,
         schema,
@@ -187,6 +195,7 @@ pub static STREAMS: &[StreamDef] = &[
             expand: None,
         }),
         key_properties: SEARCH_KEYED,
+        identity: &["MessageID"],
         replication_key: Some("ReceivedAt"),
         selected_by_default: true,
         schema: schema!("messages_outbound"),
@@ -204,6 +213,7 @@ pub static STREAMS: &[StreamDef] = &[
             expand: None,
         }),
         key_properties: &["ServerID", "MessageID", "Recipient", "ReceivedAt"],
+        identity: &["MessageID", "Recipient", "ReceivedAt"],
         replication_key: Some("ReceivedAt"),
         selected_by_default: true,
         schema: schema!("messages_opens"),
@@ -227,6 +237,7 @@ pub static STREAMS: &[StreamDef] = &[
             "ReceivedAt",
             "OriginalLink",
         ],
+        identity: &["MessageID", "Recipient", "ReceivedAt", "OriginalLink"],
         replication_key: Some("ReceivedAt"),
         selected_by_default: true,
         schema: schema!("messages_clicks"),
@@ -244,6 +255,7 @@ pub static STREAMS: &[StreamDef] = &[
             expand: None,
         }),
         key_properties: SEARCH_KEYED,
+        identity: &["MessageID"],
         replication_key: Some("Date"),
         selected_by_default: true,
         schema: schema!("messages_inbound"),
@@ -261,6 +273,7 @@ pub static STREAMS: &[StreamDef] = &[
             expand: None,
         }),
         key_properties: &["ServerID", "ID"],
+        identity: &["ID"],
         replication_key: Some("BouncedAt"),
         selected_by_default: true,
         schema: schema!("bounces"),
@@ -278,6 +291,7 @@ pub static STREAMS: &[StreamDef] = &[
             expand: Some(Expand::MessageEvents),
         }),
         key_properties: &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
+        identity: &["MessageID"],
         replication_key: Some("ReceivedAt"),
         // One details request per message: opt in.
         selected_by_default: false,
@@ -296,6 +310,7 @@ pub static STREAMS: &[StreamDef] = &[
             id_field: "TemplateId",
         },
         &["ServerID", "TemplateId"],
+        &["TemplateId"],
         schema!("templates"),
     ),
     full(
@@ -307,6 +322,7 @@ pub static STREAMS: &[StreamDef] = &[
             query: &[("IncludeArchivedStreams", "true")],
         },
         &["ServerID", "ID"],
+        &["ID"],
         schema!("message_streams"),
     ),
     full(
@@ -315,6 +331,7 @@ pub static STREAMS: &[StreamDef] = &[
         TokenKind::Server,
         FullTable::Suppressions,
         &["ServerID", "MessageStream", "EmailAddress"],
+        &["EmailAddress"],
         schema!("suppressions"),
     ),
     full(
@@ -323,6 +340,7 @@ pub static STREAMS: &[StreamDef] = &[
         TokenKind::Server,
         FullTable::Object,
         &["ServerID"],
+        &[],
         schema!("delivery_stats"),
     ),
     StreamDef {
@@ -333,6 +351,7 @@ pub static STREAMS: &[StreamDef] = &[
             TokenKind::Server,
             FullTable::Object,
             &["ServerID", "ID"],
+            &["ID"],
             schema!("server"),
         )
     },
@@ -347,6 +366,7 @@ pub static STREAMS: &[StreamDef] = &[
                 query: &[],
             },
             &["ServerID", "ID"],
+            &["ID"],
             schema!("webhooks"),
         )
     },
@@ -362,6 +382,7 @@ pub static STREAMS: &[StreamDef] = &[
             id_field: "ID",
         },
         &["ServerID", "ID"],
+        &["ID"],
         schema!("inbound_rules"),
     ),
     StreamDef {
@@ -378,6 +399,7 @@ pub static STREAMS: &[StreamDef] = &[
                 id_field: "ID",
             },
             &["ID"],
+            &["ID"],
             schema!("servers"),
         )
     },
@@ -393,6 +415,7 @@ pub static STREAMS: &[StreamDef] = &[
             id_field: "ID",
         },
         &["ID"],
+        &["ID"],
         schema!("domains"),
     ),
     full(
@@ -406,6 +429,7 @@ pub static STREAMS: &[StreamDef] = &[
             detail: Some("/senders/"),
             id_field: "ID",
         },
+        &["ID"],
         &["ID"],
         schema!("sender_signatures"),
     ),
@@ -522,6 +546,30 @@ mod tests {
                 "{}",
                 s.name
             );
+        }
+    }
+
+    #[test]
+    fn identity_is_the_key_less_what_the_tap_adds() {
+        for s in STREAMS {
+            let added: &[&str] = match s.kind {
+                Kind::Stats(_) => s.key_properties,
+                Kind::FullTable(FullTable::Suppressions) => &["ServerID", "MessageStream"],
+                Kind::Search(Search {
+                    expand: Some(_), ..
+                }) => {
+                    assert_eq!(s.identity, ["MessageID"], "{}", s.name);
+                    continue;
+                }
+                _ => &["ServerID"],
+            };
+            let rest: Vec<&str> = s
+                .key_properties
+                .iter()
+                .copied()
+                .filter(|k| !added.contains(k))
+                .collect();
+            assert_eq!(rest, s.identity, "{}", s.name);
         }
     }
 

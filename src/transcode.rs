@@ -67,6 +67,22 @@ impl<'a> Members<'a> {
             .map(|(_, v)| v.get())
     }
 
+    /// How many times a key occurs.
+    pub fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == name).count()
+    }
+
+    /// What is wrong with the fields that identify a record, if anything: one that is missing,
+    /// null, or written more than once ("has no MessageID").
+    pub fn identity_problem(&self, fields: &[&str]) -> Option<String> {
+        fields.iter().find_map(|field| match self.count(field) {
+            0 => Some(format!("has no {field}")),
+            1 if self.get(field) == Some("null") => Some(format!("has a null {field}")),
+            1 => None,
+            _ => Some(format!("has {field} more than once")),
+        })
+    }
+
     /// A member's value when it is a string (`Value::as_str`).
     pub fn str(&self, name: &str) -> Option<Cow<'a, str>> {
         json_string(self.get(name)?)

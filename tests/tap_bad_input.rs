@@ -218,6 +218,112 @@ fn catalog_problems() {
 }
 
 #[test]
+fn header_values_with_line_breaks_are_bad_config_not_a_panic() {
+    for (key, value) in [
+        ("user_agent", "tap\r\nX-Injected: 1"),
+        (
+            "postmark_server_token",
+            "secret-canary-token\r\nX-Injected: 1",
+        ),
+        ("postmark_account_token", "secret-canary-token\n"),
+    ] {
+        let mut config = token();
+        config[key] = json!(value);
+        let run = with_config(config, &[]);
+        assert_input_error(&run, key);
+        assert!(run.stderr.contains("printable ASCII"), "{}", run.stderr);
+        assert!(
+            !run.stderr.contains("secret-canary-token"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// Runs the tap with `flag` pointing at `path` (beside a valid config), within a bound.
+fn with_input_file(flag: &str, path: &str) -> Run {
+    let scratch = Scratch::new();
+    let config = scratch.write("config.json", &token());
+    let config = config.to_str().unwrap().to_string();
+    let args: Vec<&str> = if flag == "--config" {
+        vec!["--config", path]
+    } else {
+        vec!["--config", &config, flag, path]
+    };
+    run_tap_within(&args, std::time::Duration::from_secs(30))
+}
+
+#[test]
+fn endless_input_files_are_refused_at_the_size_bound() {
+    for flag in ["--config", "--state", "--catalog"] {
+        for device in ["/dev/zero", "/dev/urandom"] {
+            let started = std::time::Instant::now();
+            let run = with_input_file(flag, device);
+            assert_input_error(&run, "larger than 16 MiB");
+            assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        }
+    }
+}
+
+#[test]
+fn a_fifo_nobody_writes_to_is_refused_instead_of_waited_for() {
+    let scratch = Scratch::new();
+    let fifo = scratch.dir.path().join("state.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let run = with_input_file("--state", fifo.to_str().unwrap());
+    assert_input_error(&run, "nothing readable arrived within 10 s");
+}
+
+#[test]
+fn foreign_top_level_state_keys_are_dropped_not_repeated() {
+    use tap_postmark::sim::{SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig {
+        servers: 1,
+        days: 1,
+        messages_per_day: 20,
+        spike_messages: 0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let scratch = Scratch::new();
+    let config = scratch.write(
+        "config.json",
+        &config_for(&sim, false, sim.now() - chrono::Duration::days(2)),
+    );
+    let junk = "x".repeat(1 << 20);
+    let state = scratch.write(
+        "state.json",
+        &json!({"bookmarks": {}, "currently_syncing": "templates", "junk": junk}),
+    );
+    let catalog = scratch.write("catalog.json", &catalog_selecting(&["messages_outbound"]));
+    let run = run_tap(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    run.assert_ok();
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("dropped top-level key"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(warnings[0].starts_with("WARNING ") && warnings[0].contains("\"junk\""));
+    assert!(!run.stdout.contains("xxxx") && !run.stdout.contains("currently_syncing"));
+    for state in run.states() {
+        let keys: Vec<&String> = state.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["bookmarks", "version"]);
+    }
+}
+
+#[test]
 fn bad_log_level_environment() {
     let run = run_raw(&["--discover"], &[("TAP_POSTMARK_LOG_LEVEL", "loud")]);
     assert_input_error(&run, "TAP_POSTMARK_LOG_LEVEL");

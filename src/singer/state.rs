@@ -77,6 +77,7 @@ impl State {
                 }
             }
         }
+        drop_foreign_keys(&mut root);
         root.insert("version".into(), Value::from(STATE_VERSION));
         Ok(State { root })
     }
@@ -116,6 +117,34 @@ impl State {
     }
 }
 
+/// Keeps only the tap's own top-level keys: every STATE repeats the whole state, so anything else
+/// in the input would be copied into each one.
+fn drop_foreign_keys(root: &mut Map<String, Value>) {
+    let foreign: Vec<String> = root
+        .keys()
+        .filter(|k| !matches!(k.as_str(), "version" | "bookmarks"))
+        .cloned()
+        .collect();
+    if foreign.is_empty() {
+        return;
+    }
+    for k in &foreign {
+        root.remove(k);
+    }
+    let mut named: Vec<String> = foreign
+        .iter()
+        .take(10)
+        .map(|k| format!("{:?}", k.chars().take(40).collect::<String>()))
+        .collect();
+    if foreign.len() > named.len() {
+        named.push(format!("and {} more", foreign.len() - named.len()));
+    }
+    crate::log::warn(&format!(
+        "state: dropped top-level key(s) that are not this tap's ({}); only \"version\" and \"bookmarks\" are kept",
+        named.join(", ")
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +173,15 @@ mod tests {
         );
         let again = State::from_value(s.to_value()).unwrap();
         assert_eq!(again.to_value(), s.to_value());
+    }
+
+    #[test]
+    fn drops_foreign_top_level_keys() {
+        let s = State::from_value(json!({
+            "bookmarks": {}, "currently_syncing": "x", "blob": "y".repeat(1000)
+        }))
+        .unwrap();
+        assert_eq!(s.to_value(), json!({"version": 1, "bookmarks": {}}));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Full-table streams: lists and objects read whole on every run.
 
+use super::page::{self, Items, Records};
 use super::servers::Server;
 use super::{extracted_now, Ctx};
-use crate::client::Token;
+use crate::client::{Client, Token};
 use crate::error::Error;
 use crate::singer::catalog::Selected;
 use crate::streams::{FullTable, Kind};
@@ -27,24 +28,20 @@ pub fn sync<W: Write>(
     };
     let server_id = server.map(|s| s.id);
     let path = sel.def.path;
-    let get = |ctx: &Ctx<'_, W>, p: &str, q: &[(&str, String)], endpoint: &str| {
-        ctx.client
-            .get(token, p, q, endpoint)
-            .map_err(|e| e.into_error(p))
-    };
+    let identity = sel.def.identity;
     let mut written = 0;
     match how {
         FullTable::Object => {
-            let record = get(ctx, path, &[], path)?;
+            let record = object(ctx.client, token, path, path, identity)?;
             ctx.emit(sel, record, server_id, &extracted_now())?;
             written += 1;
         }
         FullTable::List { envelope, query } => {
             let q: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            let answer = get(ctx, path, &q, path)?;
+            let answer = list(ctx.client, token, path, &q, envelope, identity)?;
             let extracted = extracted_now();
-            for item in list(&answer, envelope, path)? {
-                ctx.emit(sel, item.clone(), server_id, &extracted)?;
+            for item in answer.items {
+                ctx.emit(sel, item, server_id, &extracted)?;
                 written += 1;
             }
         }
@@ -61,20 +58,16 @@ pub fn sync<W: Write>(
                     (count_param, PAGE.to_string()),
                     (offset_param, offset.to_string()),
                 ];
-                let answer = get(ctx, path, &q, path)?;
-                let total = answer
-                    .get("TotalCount")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0);
+                let answer = list(ctx.client, token, path, &q, envelope, identity)?;
+                let total = answer.total.count(path)?;
                 if total > CEILING {
                     return Err(Error::Ceiling(format!(
                         "{path} lists {total} items; Postmark's paging reaches only {CEILING}"
                     )));
                 }
-                let items = list(&answer, envelope, path)?.clone();
-                require_progress(path, "items", items.len(), offset, total)?;
-                offset += items.len() as u64;
-                for item in items {
+                require_progress(path, "items", answer.items.len(), offset, total)?;
+                offset += answer.items.len() as u64;
+                for item in answer.items {
                     let (record, extracted) = match detail {
                         None => (item, extracted_now()),
                         Some(prefix) => {
@@ -83,13 +76,16 @@ pub fn sync<W: Write>(
                                 Some(Value::Number(n)) => n.to_string(),
                                 _ => {
                                     return Err(Error::Api(format!(
-                                        "an item of {path} has no {id_field}"
+                                        "an item of {path} has an {id_field} that is neither a string nor a number"
                                     )))
                                 }
                             };
+                            let id = crate::client::path_segment(&id, id_field)?;
                             let detail_path = format!("{prefix}{id}");
                             let endpoint = format!("{prefix}{{id}}");
-                            (get(ctx, &detail_path, &[], &endpoint)?, extracted_now())
+                            let record =
+                                object(ctx.client, token, &detail_path, &endpoint, identity)?;
+                            (record, extracted_now())
                         }
                     };
                     ctx.emit(sel, record, server_id, &extracted)?;
@@ -106,10 +102,9 @@ pub fn sync<W: Write>(
             };
             for ms in server.message_streams() {
                 let p = format!("/message-streams/{}/suppressions/dump", ms.id);
-                let answer = get(ctx, &p, &[], "/message-streams/{id}/suppressions/dump")?;
+                let answer = list(ctx.client, token, &p, &[], "Suppressions", identity)?;
                 let extracted = extracted_now();
-                for item in list(&answer, "Suppressions", &p)? {
-                    let mut record = item.clone();
+                for mut record in answer.items {
                     if let Some(map) = record.as_object_mut() {
                         map.insert("MessageStream".into(), Value::String(ms.id.clone()));
                     }
@@ -122,11 +117,50 @@ pub fn sync<W: Write>(
     Ok(written)
 }
 
-fn list<'v>(answer: &'v Value, envelope: &str, path: &str) -> Result<&'v Vec<Value>, Error> {
-    answer
-        .get(envelope)
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no {envelope} list")))
+/// GETs a list answer: its items (each with its identity) and `TotalCount`. A list that is
+/// absent is an error, unless `TotalCount` says there is nothing to list.
+pub fn list(
+    client: &Client,
+    token: &Token,
+    path: &str,
+    query: &[(&str, String)],
+    envelope: &str,
+    identity: &[&str],
+) -> Result<Items, Error> {
+    let endpoint = if path.starts_with("/message-streams/") {
+        "/message-streams/{id}/suppressions/dump"
+    } else {
+        path
+    };
+    let answer = client
+        .get_with(token, path, query, endpoint, None, |body| {
+            page::parse_items(&body, envelope, identity)
+        })
+        .map_err(|e| e.into_error(path))?
+        .map_err(|e| Error::Api(format!("Postmark's {path} answer has {e}")))?;
+    match answer.list {
+        Records::List(_) => Ok(answer),
+        Records::Missing if answer.total == page::Total::Count(0) => Ok(answer),
+        _ => Err(Error::Api(format!(
+            "Postmark's {path} answer has no {envelope} list"
+        ))),
+    }
+}
+
+/// GETs an object answer whose `identity` fields must be there once each.
+pub fn object(
+    client: &Client,
+    token: &Token,
+    path: &str,
+    endpoint: &str,
+    identity: &[&str],
+) -> Result<Value, Error> {
+    client
+        .get_with(token, path, &[], endpoint, None, |body| {
+            page::parse_object(&body, identity)
+        })
+        .map_err(|e| e.into_error(path))?
+        .map_err(|e| Error::Api(format!("Postmark's {path} answer {e}")))
 }
 
 /// A page of an offset-paged list must hold items while `total` is not reached: stopping would

@@ -140,6 +140,16 @@ pub fn record_line(
     }
     remove_secrets(&mut record, sel.def.secret_fields);
     let shaped = sel.shape.apply(record, sel.def.name)?;
+    // A record that cannot be told apart downstream is refused, not merged or loaded keyless.
+    let declared = sel.schema.get("properties");
+    if let Some(key) = sel.key_properties.iter().find(|k| {
+        declared.is_some_and(|p| p.get(k.as_str()).is_some()) && shaped[k.as_str()].is_null()
+    }) {
+        return Err(Error::Api(format!(
+            "Postmark returned a {} record without {key}; a record must carry its key to be told apart and loaded",
+            sel.def.name
+        )));
+    }
     crate::singer::output::record_line(sel.def.name, &shaped, time_extracted)
 }
 

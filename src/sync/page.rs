@@ -13,9 +13,48 @@ use std::fmt;
 /// What a page held besides its records.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Page {
-    pub total: Option<u64>,
+    pub total: Total,
     pub records: Records,
 }
+
+/// The page's `TotalCount`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Total {
+    /// Absent or `null`.
+    Missing,
+    Count(u64),
+    /// Something that is not a count (negative, fractional, past 2^64, not a number), as
+    /// written (at most 40 characters).
+    Invalid(String),
+}
+
+impl Total {
+    fn read(raw: &str) -> Total {
+        match serde_json::from_str::<u64>(raw) {
+            Ok(n) => Total::Count(n),
+            Err(_) if raw == "null" => Total::Missing,
+            Err(_) => Total::Invalid(raw.chars().take(40).collect()),
+        }
+    }
+
+    /// The count, or the error naming `path` and what it said instead.
+    pub fn count(&self, path: &str) -> Result<u64, crate::error::Error> {
+        match self {
+            Total::Count(n) => Ok(*n),
+            Total::Missing => Err(crate::error::Error::Api(format!(
+                "Postmark's {path} answer has no TotalCount"
+            ))),
+            Total::Invalid(raw) => Err(crate::error::Error::Api(format!(
+                "Postmark's {path} answer has a TotalCount of {raw}, which is not a count of records (a whole number from 0 to 2^64 - 1)"
+            ))),
+        }
+    }
+}
+
+/// How deeply arrays and objects may nest in an answer: serde_json's own limit, which every
+/// standard JSON reader downstream also accepts. The page reader copies nested values as text
+/// without descending into them, so it checks the depth itself.
+pub const MAX_DEPTH: usize = 128;
 
 /// What the envelope (`Messages`, `Bounces`, …) held.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,16 +94,19 @@ pub struct SoFar {
     pub clean: bool,
 }
 
-/// Parses a 2xx answer, calling `handle` with each record of `envelope` in order; `None` when
-/// the body is not a JSON object. The first error `handle` returns stops the handling (the body
-/// is still read to its end, to tell a broken answer, which is retried, from a bad record) and is
-/// given back in place of the page.
+/// Parses a 2xx answer, calling `handle` with each record of `envelope` in order; `Err(why)`
+/// when the body is not a JSON object (or nests deeper than [`MAX_DEPTH`]). The first error
+/// `handle` returns stops the handling (the body is still read to its end, to tell a broken
+/// answer, which is retried, from a bad record) and is given back in place of the page.
 pub fn parse(
     body: &[u8],
     envelope: &str,
     handle: &mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
-) -> Option<Parsed<Result<Page, crate::error::Error>>> {
-    let text = std::str::from_utf8(body).ok()?;
+) -> Result<Parsed<Result<Page, crate::error::Error>>, String> {
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    if nests_deeper_than(body, MAX_DEPTH) {
+        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
+    }
     let mut reader = Reader {
         envelope,
         so_far: SoFar {
@@ -76,11 +118,13 @@ pub fn parse(
     };
     let top = {
         let mut de = serde_json::Deserializer::from_str(text);
-        let top = (&mut reader).deserialize(&mut de).ok()?;
-        de.end().ok()?;
+        let top = (&mut reader)
+            .deserialize(&mut de)
+            .map_err(|e| e.to_string())?;
+        de.end().map_err(|e| e.to_string())?;
         top
     };
-    Some(Parsed {
+    Ok(Parsed {
         error_code: top.error_code,
         message: top.message,
         value: match reader.failed {
@@ -93,9 +137,71 @@ pub fn parse(
     })
 }
 
+/// A list answer read whole (full-table lists, `/servers`).
+pub struct Items {
+    pub total: Total,
+    pub list: Records,
+    pub items: Vec<Value>,
+}
+
+/// Parses a list answer: each item of `envelope` as a `Value`, each carrying its `identity`
+/// fields once and non-null (an item without them is an error naming the field).
+pub fn parse_items(
+    body: &[u8],
+    envelope: &str,
+    identity: &[&str],
+) -> Result<Parsed<Result<Items, crate::error::Error>>, String> {
+    let mut items = Vec::new();
+    let parsed = parse(body, envelope, &mut |_, record| {
+        let Record::Object(members) = record else {
+            return Err(crate::error::Error::Api(
+                "an item that is not an object".into(),
+            ));
+        };
+        if let Some(problem) = members.identity_problem(identity) {
+            return Err(crate::error::Error::Api(format!("an item that {problem}")));
+        }
+        items.push(members.to_value().map_err(|e| {
+            crate::error::Error::Internal(format!("an item of a parsed list is not JSON: {e}"))
+        })?);
+        Ok(())
+    })?;
+    Ok(Parsed {
+        error_code: parsed.error_code,
+        message: parsed.message,
+        value: parsed.value.map(|page| Items {
+            total: page.total,
+            list: page.records,
+            items,
+        }),
+    })
+}
+
+/// Parses an object answer whose `identity` fields must each be present, non-null and written
+/// once (`ID` of `/server`, `TemplateId` of a template).
+pub fn parse_object(
+    body: &[u8],
+    identity: &[&str],
+) -> Result<Parsed<Result<Value, crate::error::Error>>, String> {
+    let parsed = crate::client::parse_value(body.to_vec())?;
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    let problem = match Members::parse(text) {
+        Some(members) => members.identity_problem(identity),
+        None => Some("is not an object".to_string()),
+    };
+    Ok(Parsed {
+        error_code: parsed.error_code,
+        message: parsed.message,
+        value: match problem {
+            Some(p) => Err(crate::error::Error::Api(p)),
+            None => Ok(parsed.value),
+        },
+    })
+}
+
 /// The top-level fields, as `serde_json::Value` would read them.
 struct Top {
-    total: Option<u64>,
+    total: Total,
     error_code: Option<i64>,
     message: String,
     records: Records,
@@ -122,7 +228,7 @@ impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
         let mut top = Top {
-            total: None,
+            total: Total::Missing,
             error_code: None,
             message: String::new(),
             records: Records::Missing,
@@ -136,8 +242,10 @@ impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
             match key.as_ref() {
                 "TotalCount" => {
                     let raw: &RawValue = map.next_value()?;
-                    top.total = serde_json::from_str(raw.get()).ok();
-                    self.so_far.total = top.total;
+                    top.total = Total::read(raw.get());
+                    if let Total::Count(n) = top.total {
+                        self.so_far.total = Some(n);
+                    }
                 }
                 "ErrorCode" => {
                     let raw: &RawValue = map.next_value()?;
@@ -276,6 +384,43 @@ impl<'de> Visitor<'de> for Item<'de> {
     }
 }
 
+/// Whether JSON text nests arrays and objects more than `limit` deep (string contents are
+/// skipped; the text is not otherwise checked).
+pub fn nests_deeper_than(text: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                // To the closing quote, stepping over escapes.
+                i += 1;
+                loop {
+                    let rest = text.get(i..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(at) if rest[at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at;
+                            break;
+                        }
+                        // Unterminated: the parser refuses the text.
+                        None => return false,
+                    }
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 impl Members<'_> {
     /// The object as a `Value` (a repeated key keeps its last value, as when parsed whole).
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
@@ -301,7 +446,8 @@ mod tests {
         let parsed = parse(body.as_bytes(), "Messages", &mut |so_far, record| {
             seen.push((record.to_value().unwrap(), so_far.clean));
             Ok(())
-        })?;
+        })
+        .ok()?;
         Some((parsed, seen))
     }
 
@@ -312,7 +458,7 @@ mod tests {
         )
         .unwrap();
         let page = p.value.unwrap();
-        assert_eq!(page.total, Some(3));
+        assert_eq!(page.total, Total::Count(3));
         assert_eq!(page.records, Records::List(3));
         assert_eq!(p.error_code, None);
         let values: Vec<Value> = seen.into_iter().map(|(v, _)| v).collect();
@@ -328,8 +474,26 @@ mod tests {
         let (p, _) = read(r#"{"ErrorCode": 100, "Message": "M\u00e9", "TotalCount": -1}"#).unwrap();
         assert_eq!((p.error_code, p.message.as_str()), (Some(100), "Mé"));
         let page = p.value.unwrap();
-        assert_eq!(page.total, None);
+        assert_eq!(page.total, Total::Invalid("-1".into()));
+        assert!(page
+            .total
+            .count("/p")
+            .unwrap_err()
+            .to_string()
+            .contains("TotalCount of -1"));
         assert_eq!(page.records, Records::Missing);
+        for (raw, total) in [
+            ("null", Total::Missing),
+            (
+                "18446744073709551616",
+                Total::Invalid("18446744073709551616".into()),
+            ),
+            ("1.5", Total::Invalid("1.5".into())),
+            ("\"7\"", Total::Invalid("\"7\"".into())),
+        ] {
+            let body = format!(r#"{{"TotalCount": {raw}}}"#);
+            assert_eq!(read(&body).unwrap().0.value.unwrap().total, total, "{raw}");
+        }
     }
 
     #[test]
@@ -350,7 +514,7 @@ mod tests {
         assert!(parse(br#"{"Messages": [1, 2"#, "Messages", &mut |_, _| Err(
             Error::Api("x".into())
         ))
-        .is_none());
+        .is_err());
     }
 
     #[test]
@@ -383,6 +547,34 @@ mod tests {
         for body in ["", "<html>", "[1]", r#"{"TotalCount": 1"#, r#"{"a": 1} x"#] {
             assert!(read(body).is_none(), "{body}");
         }
-        assert!(parse(&[b'{', 0xff, b'}'], "Messages", &mut |_, _| Ok(())).is_none());
+        assert!(parse(&[b'{', 0xff, b'}'], "Messages", &mut |_, _| Ok(())).is_err());
+        let why = parse(b"<html>", "Messages", &mut |_, _| Ok(()))
+            .err()
+            .unwrap();
+        assert!(why.contains("line 1 column 1"), "{why}");
+    }
+
+    #[test]
+    fn refuses_answers_nested_past_the_limit() {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}}}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        // The page and the record count two levels, the object a third.
+        assert!(read(&nested(MAX_DEPTH - 3)).is_some());
+        let why = parse(nested(MAX_DEPTH - 2).as_bytes(), "Messages", &mut |_, _| {
+            Ok(())
+        })
+        .err()
+        .unwrap();
+        assert!(why.contains("nested deeper than 128"), "{why}");
+        // Brackets inside strings (escaped quotes too) do not count.
+        let text = format!(r#"{{"A": "{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
+        assert!(!nests_deeper_than(text.as_bytes(), 2));
+        assert!(!nests_deeper_than(b"\"unterminated [[[", 1));
+        assert!(nests_deeper_than(b"[[[", 2));
     }
 }

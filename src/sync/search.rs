@@ -157,6 +157,8 @@ enum Fetched {
         total: u64,
         /// Records Postmark returned (before the window filter).
         got: u64,
+        /// The identity of each of them (see [`Reader::identify`]).
+        ids: Vec<Key>,
         lines: Lines,
     },
 }
@@ -164,6 +166,8 @@ enum Fetched {
 /// What a page's records came to.
 #[derive(Default)]
 struct Kept {
+    /// The identity of every record of the page, kept or not.
+    ids: Vec<Key>,
     lines: Lines,
     /// `message_events` only: the kept messages, whose events are fetched once the page is read.
     messages: Vec<(Key, Value)>,
@@ -199,6 +203,8 @@ struct Current {
     total: u64,
     pages_left: u64,
     received: u64,
+    /// The distinct records received: a window whose pages repeat records is read again.
+    distinct: HashSet<Key, Digests>,
     consistent: bool,
 }
 
@@ -295,7 +301,15 @@ impl Reader<'_> {
                 })?;
                 queue.extend(p.planner.next_window().map(|w| Job::First(self.index, w)));
             }
-            (Job::First(_, window), Fetched::Page { total, got, lines }) => {
+            (
+                Job::First(_, window),
+                Fetched::Page {
+                    total,
+                    got,
+                    ids,
+                    lines,
+                },
+            ) => {
                 self.write(ctx, p, lines)?;
                 let offsets: Vec<u64> = (PAGE..total.min(CEILING)).step_by(PAGE as usize).collect();
                 p.current = Some(Current {
@@ -303,6 +317,7 @@ impl Reader<'_> {
                     total,
                     pages_left: offsets.len() as u64,
                     received: got,
+                    distinct: ids.into_iter().collect(),
                     consistent: true,
                 });
                 queue.extend(
@@ -317,9 +332,14 @@ impl Reader<'_> {
                 self.finish_if_complete(ctx, p)?;
             }
             (Job::Page(..), fetched) => {
-                let (total, got, lines) = match fetched {
-                    Fetched::Page { total, got, lines } => (total, got, lines),
-                    Fetched::TooBig(total) => (total, 0, Lines::default()),
+                let (total, got, ids, lines) = match fetched {
+                    Fetched::Page {
+                        total,
+                        got,
+                        ids,
+                        lines,
+                    } => (total, got, ids, lines),
+                    Fetched::TooBig(total) => (total, 0, Vec::new(), Lines::default()),
                 };
                 self.write(ctx, p, lines)?;
                 let current = p
@@ -328,6 +348,7 @@ impl Reader<'_> {
                     .ok_or_else(|| Error::Internal("a page without its window".into()))?;
                 current.consistent &= total == current.total;
                 current.received += got;
+                current.distinct.extend(ids);
                 current.pages_left -= 1;
                 self.finish_if_complete(ctx, p)?;
             }
@@ -346,9 +367,10 @@ impl Reader<'_> {
             return Ok(());
         };
         let window = current.window;
-        if !current.consistent || current.received != current.total {
+        let distinct = current.distinct.len() as u64;
+        if !current.consistent || current.received != current.total || distinct != current.total {
             log::warn(&format!(
-                "{}: window {} – {} changed while it was read ({} records announced, {} received); reading it again",
+                "{}: window {} – {} changed while it was read ({} records announced, {} received, {distinct} distinct); reading it again",
                 self.name(),
                 format_utc(window.start),
                 format_utc(window.end),
@@ -410,10 +432,19 @@ impl Reader<'_> {
             let mut offset = 0;
             let mut expected = None;
             let mut received = 0;
+            let mut distinct: HashSet<Key, Digests> = HashSet::default();
             let mut consistent = true;
             loop {
                 let (total, got, lines) = match self.fetch(window, offset)? {
-                    Fetched::Page { total, got, lines } => (total, got, lines),
+                    Fetched::Page {
+                        total,
+                        got,
+                        ids,
+                        lines,
+                    } => {
+                        distinct.extend(ids);
+                        (total, got, lines)
+                    }
                     Fetched::TooBig(total) => {
                         return Err(Error::Ceiling(format!(
                             "{}: the window {} – {} grew to {total} records while it was read, past what paging reaches",
@@ -431,7 +462,8 @@ impl Reader<'_> {
                     break;
                 }
             }
-            if consistent && Some(received) == expected {
+            let whole = Some(received) == expected && Some(distinct.len() as u64) == expected;
+            if consistent && whole {
                 return Ok(());
             }
         }
@@ -494,7 +526,7 @@ impl Reader<'_> {
                     }
                     self.keep(window, &writer, so_far.clean, record, &mut kept)
                 })?;
-                Some(Parsed {
+                Ok(Parsed {
                     value: parsed.value.map(|page| (page, kept)),
                     error_code: parsed.error_code,
                     message: parsed.message,
@@ -510,9 +542,7 @@ impl Reader<'_> {
             }
             Err(e) => return Err(e.into_error(path)),
         };
-        let total = page
-            .total
-            .ok_or_else(|| Error::Api(format!("Postmark's {path} answer has no TotalCount")))?;
+        let total = page.total.count(path)?;
         if offset == 0 && total > CEILING {
             return Ok(Fetched::TooBig(total));
         }
@@ -532,7 +562,13 @@ impl Reader<'_> {
             lines.buf.extend(bytes);
             lines.records.push((key, start..lines.buf.len(), n));
         }
-        Ok(Fetched::Page { total, got, lines })
+        let ids = kept.ids;
+        Ok(Fetched::Page {
+            total,
+            got,
+            ids,
+            lines,
+        })
     }
 
     /// Keeps one record of a page if it belongs to the window: its key and RECORD line, or, for
@@ -549,6 +585,8 @@ impl Reader<'_> {
             Record::Object(members) => members,
             Record::Other(_) => &NO_MEMBERS,
         };
+        let key = self.identify(fields, window)?;
+        kept.ids.push(key);
         if let Some(field) = self.spec.time_field {
             let raw = fields.str(field).unwrap_or_default();
             let t = parse_timestamp(&raw).ok_or_else(|| {
@@ -561,7 +599,6 @@ impl Reader<'_> {
                 return Ok(());
             }
         }
-        let key = record_key(fields, self.sel.def.key_properties);
         match self.spec.expand {
             None => {
                 let start = kept.lines.buf.len();
@@ -575,6 +612,23 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// A search record's identity (the fields that tell it from every other record of its
+    /// stream) as a digest. A record without one of them, or with one written twice, is an
+    /// error: it could be neither told apart nor loaded.
+    fn identify(&self, fields: &Members, window: Window) -> Result<Key, Error> {
+        if let Some(problem) = fields.identity_problem(self.sel.def.identity) {
+            return Err(Error::Api(format!(
+                "Postmark returned a {} record that {problem} (server {} stream {}, window {} – {}); a record must carry its key to be told apart and loaded",
+                self.name(),
+                self.server.id,
+                self.partition,
+                format_utc(window.start),
+                format_utc(window.end)
+            )));
+        }
+        Ok(record_key(fields, self.sel.def.identity))
+    }
+
     /// The RECORD lines of one outbound message's `MessageEvents`, and how many there are.
     fn message_events(&self, message: &Value) -> Result<(Vec<u8>, u64), Error> {
         let Some(id) = message.get("MessageID").and_then(Value::as_str) else {
@@ -582,6 +636,7 @@ impl Reader<'_> {
                 "Postmark returned an outbound message without MessageID".into(),
             ));
         };
+        let id = crate::client::path_segment(id, "a MessageID")?;
         let path = format!("/messages/outbound/{id}/details");
         let endpoint = "/messages/outbound/{id}/details";
         let details = match self.client.get_with(
@@ -664,7 +719,7 @@ fn record_key(record: &Members, keys: &[&str]) -> Key {
     let mut a = std::collections::hash_map::DefaultHasher::new();
     let mut b = std::collections::hash_map::DefaultHasher::new();
     0xA5u8.hash(&mut b);
-    for k in keys.iter().filter(|k| **k != "ServerID") {
+    for k in keys {
         let part = record.key_part(k);
         part.hash(&mut a);
         part.hash(&mut b);
@@ -678,17 +733,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn keys_differ_by_any_part_and_ignore_server_id() {
-        let keys = &["ServerID", "MessageID", "Recipient"];
+    fn keys_differ_by_any_part() {
+        let keys = &["MessageID", "Recipient"];
         let k = |v: Value| {
             let text = v.to_string();
             record_key(&Members::parse(&text).unwrap(), keys)
         };
         let base = k(json!({"ServerID": 1, "MessageID": "m", "Recipient": "r"}));
-        assert_eq!(
-            base,
-            k(json!({"ServerID": 2, "MessageID": "m", "Recipient": "r"}))
-        );
+        assert_eq!(base, k(json!({"MessageID": "m", "Recipient": "r"})));
         assert_ne!(base, k(json!({"MessageID": "m", "Recipient": "x"})));
         // Parts are hashed with their lengths, so "ab"+"c" is not "a"+"bc".
         assert_ne!(

@@ -6,6 +6,7 @@
 //! server's message streams (archived ones too) are listed when the server's turn comes, because
 //! searches and statistics are read per message stream.
 
+use super::full_table;
 use crate::client::{Client, Token};
 use crate::config::Config;
 use crate::error::Error;
@@ -69,12 +70,12 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
         // first search. If that listing fails, it is done again (and fails) in the server's turn.
         let (server, streams) = std::thread::scope(|scope| {
             let streams = scope.spawn(|| message_streams(client, &token).ok());
-            let server = client.get(&token, "/server", &[], "/server");
+            let server = full_table::object(client, &token, "/server", "/server", &["ID"]);
             (server, streams.join().ok().flatten())
         });
         let server = server.map_err(|e| {
             hint(
-                e.into_error("/server"),
+                e,
                 "if it is an account token, put it in postmark_account_token",
             )
         })?;
@@ -121,27 +122,18 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
     let mut listed = Vec::new();
     let mut offset = 0u64;
     loop {
-        let page = client
-            .get(
-                token,
-                "/servers",
-                &[("count", "500".into()), ("offset", offset.to_string())],
-                "/servers",
-            )
+        let query = [("count", "500".into()), ("offset", offset.to_string())];
+        let page = full_table::list(client, token, "/servers", &query, "Servers", &["ID"])
             .map_err(|e| {
                 hint(
-                    e.into_error("/servers"),
+                    e,
                     "if it is a server token, put it in postmark_server_token",
                 )
             })?;
-        let items = page
-            .get("Servers")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::Api("Postmark's /servers answer has no Servers list".into()))?;
-        let total = page.get("TotalCount").and_then(Value::as_u64).unwrap_or(0);
-        super::full_table::require_progress("/servers", "servers", items.len(), offset, total)?;
-        offset += items.len() as u64;
-        listed.extend(items.iter().cloned());
+        let total = page.total.count("/servers")?;
+        full_table::require_progress("/servers", "servers", page.items.len(), offset, total)?;
+        offset += page.items.len() as u64;
+        listed.extend(page.items);
         if offset >= total {
             break;
         }
@@ -165,6 +157,11 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
             .and_then(|t| t.first())
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Api(format!("server {id} has no API token in /servers")))?;
+        if !crate::config::is_header_value(value) {
+            return Err(Error::Api(format!(
+                "the API token of server {id} in /servers is not printable ASCII, so it cannot be sent as a header"
+            )));
+        }
         servers.push(Server {
             id,
             name: server_name(item),
@@ -195,23 +192,18 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
 /// Lists a server's message streams, archived ones included (their messages stay searchable).
 pub fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStream>, Error> {
     let query = [("IncludeArchivedStreams", "true".to_string())];
-    let page = client
-        .get(token, "/message-streams", &query, "/message-streams")
-        .map_err(|e| e.into_error("/message-streams"))?;
-    let list = page
-        .get("MessageStreams")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            Error::Api("Postmark's /message-streams answer has no MessageStreams list".into())
-        })?;
-    list.iter()
+    let path = "/message-streams";
+    let page = full_table::list(client, token, path, &query, "MessageStreams", &["ID"])?;
+    page.items
+        .iter()
         .map(|s| {
+            let id = s.get("ID").and_then(Value::as_str).ok_or_else(|| {
+                Error::Api(
+                    "Postmark's /message-streams answer has an ID that is not a string".into(),
+                )
+            })?;
             Ok(MessageStream {
-                id: s
-                    .get("ID")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| Error::Api("a message stream has no ID".into()))?
-                    .to_string(),
+                id: crate::client::path_segment(id, "a message stream ID")?.to_string(),
                 kind: s
                     .get("MessageStreamType")
                     .and_then(Value::as_str)

@@ -2,6 +2,8 @@
 //! parse and check its Singer output, compare it with the simulator's ground truth.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -154,6 +156,55 @@ pub fn run_tap_within(args: &[&str], limit: std::time::Duration) -> Run {
         stdout,
         messages,
     }
+}
+
+/// [`run_tap_within`], also giving the tap's peak resident memory in MiB (from `wait4`).
+pub fn run_tap_measured(args: &[&str], limit: std::time::Duration) -> (Run, f64) {
+    let scratch = Scratch::new();
+    let stdout_path = scratch.dir.path().join("stdout.txt");
+    let stderr_path = scratch.dir.path().join("stderr.txt");
+    let mut child = Command::new(TAP)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&stdout_path).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
+        .env_remove("TAP_POSTMARK_LOG_LEVEL")
+        .spawn()
+        .expect("run tap");
+    let pid = child.id() as libc::pid_t;
+    let started = std::time::Instant::now();
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: `usage` is a plain C struct that wait4 fills in; `status` is an int.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if done == pid {
+            break (status, usage);
+        }
+        assert!(done == 0, "wait4 failed");
+        if started.elapsed() > limit {
+            child.kill().expect("kill tap");
+            let _ = child.wait();
+            panic!("the tap still ran after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // Reaped by wait4 above; this only lets `Child` know.
+    let _ = child.try_wait();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    let stdout = String::from_utf8(std::fs::read(&stdout_path).unwrap()).expect("stdout is UTF-8");
+    let messages = parse_singer(&stdout);
+    let run = Run {
+        code,
+        stderr: String::from_utf8_lossy(&std::fs::read(&stderr_path).unwrap()).to_string(),
+        stdout,
+        messages,
+    };
+    (run, usage.ru_maxrss as f64 / 1024.0)
 }
 
 /// Parses Singer lines, checking the protocol rules a target relies on.

@@ -1,0 +1,399 @@
+//! Hostile and broken answers, served on loopback by a small server in front of the simulator:
+//! no token ever reaches another host, memory stays bounded whatever an answer holds, nothing is
+//! lost quietly, no answer makes the tap panic or print a line a JSON reader cannot take, and
+//! each failure is one clear line.
+
+mod common;
+
+use common::hostile::{endless_chunks, response, Bystander, Hostile, Reply, Request, Upstream};
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tap_postmark::sim::{SimConfig, Simulator};
+
+const API: i32 = 1;
+const PARTIAL: i32 = 4;
+
+fn sim(servers: u32) -> Simulator {
+    Simulator::start(SimConfig {
+        servers,
+        days: 2,
+        messages_per_day: 40,
+        spike_messages: 0,
+        secret_marker: Some("canary".into()),
+        ..SimConfig::small()
+    })
+    .unwrap()
+}
+
+/// Syncs `streams` through `hostile` (server token of the simulator's first server, or the
+/// account token), within a minute.
+fn sync_through(
+    sim: &Simulator,
+    hostile: &Hostile,
+    account: bool,
+    streams: &[&str],
+    extra: Value,
+) -> (Run, f64) {
+    let scratch = Scratch::new();
+    let mut config = config_for(sim, account, sim.now() - chrono::Duration::days(3));
+    config["base_url"] = json!(hostile.base_url());
+    config["max_attempts"] = json!(2);
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let config = scratch.write("config.json", &config);
+    let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
+    run_tap_measured(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--catalog",
+            catalog.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    )
+}
+
+/// The run failed with `code` and one CRITICAL line holding every needle; no panic, no token.
+fn assert_fails(run: &Run, code: i32, needles: &[&str]) {
+    assert_eq!(run.code, code, "exit code; stderr:\n{}", run.stderr);
+    let critical = the_critical_line(&run.stderr);
+    for needle in needles {
+        assert!(critical.contains(needle), "{critical:?} lacks {needle:?}");
+    }
+    assert!(!run.stderr.contains("panicked at"), "{}", run.stderr);
+    assert!(!run.stderr.contains("canary") && !run.stdout.contains("canary"));
+}
+
+fn is_search(r: &Request) -> bool {
+    r.path == "/messages/outbound"
+}
+
+#[test]
+fn redirects_are_never_followed_with_a_token() {
+    let sim = sim(1);
+    let elsewhere = Bystander::start();
+    let port = elsewhere.port;
+    for status in [301, 302, 307, 308] {
+        let hostile = Hostile::start(Some(sim.base_url()), move |r, _| {
+            if r.path == "/server" || is_search(r) {
+                let to = format!("http://127.0.0.1:{port}{}", r.path);
+                Reply::Raw(
+                    format!("HTTP/1.1 {status} Moved\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .into_bytes(),
+                )
+            } else {
+                Reply::Forward
+            }
+        });
+        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+        let host = format!("host 127.0.0.1:{port}");
+        assert_fails(&run, API, &["redirect", &format!("HTTP {status}"), &host]);
+    }
+    assert_eq!(elsewhere.hits(), 0, "a request reached the other host");
+}
+
+#[test]
+fn a_redirect_of_one_server_fails_that_server_only() {
+    let sim = sim(2);
+    let elsewhere = Bystander::start();
+    let port = elsewhere.port;
+    let first = sim.servers()[0].token.clone();
+    let hostile = Hostile::start(Some(sim.base_url()), move |r, _| {
+        if is_search(r) && r.header("X-Postmark-Server-Token") == Some(first.as_str()) {
+            let head = format!("HTTP/1.1 302 Found\r\nLocation: http://localhost:{port}/x?y\r\nContent-Length: 0\r\n\r\n");
+            Reply::Raw(head.into_bytes())
+        } else {
+            Reply::Forward
+        }
+    });
+    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"], json!({}));
+    let first_id = sim.servers()[0].id.to_string();
+    assert_fails(
+        &run,
+        PARTIAL,
+        &["1 of 2 servers failed", &first_id, "redirect"],
+    );
+    let second = sim.servers()[1].id;
+    assert!(run
+        .records("messages_outbound")
+        .any(|r| r["ServerID"] == second));
+    assert_eq!(elsewhere.hits(), 0, "a request reached the other host");
+}
+
+/// A gzip body of `zeros` zero bytes.
+fn gzip_zeros(zeros: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..zeros >> 20 {
+        gz.write_all(&block).unwrap();
+    }
+    gz.finish().unwrap()
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_within_bounded_memory() {
+    let sim = sim(1);
+    let bomb = gzip_zeros(1 << 30);
+    assert!(bomb.len() < 4 << 20);
+    // Every search answer (outbound and opens, all in flight at once) is a bomb.
+    let hostile = Hostile::start(Some(sim.base_url()), move |r, _| {
+        if r.path.starts_with("/messages/outbound") {
+            let mut head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                bomb.len()
+            )
+            .into_bytes();
+            head.extend_from_slice(&bomb);
+            Reply::Raw(head)
+        } else {
+            Reply::Forward
+        }
+    });
+    let (run, rss) = sync_through(
+        &sim,
+        &hostile,
+        false,
+        &["messages_outbound", "messages_opens"],
+        json!({}),
+    );
+    assert_fails(
+        &run,
+        API,
+        &["/messages/outbound", "larger than", "max_response_mb"],
+    );
+    eprintln!("peak RSS {rss:.1} MiB");
+    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+}
+
+#[test]
+fn an_answer_announced_too_large_is_refused_before_it_is_read() {
+    let sim = sim(1);
+    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
+        if is_search(r) {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n".to_string();
+            Reply::Stream(
+                head,
+                Box::new(|conn| {
+                    endless_chunks(conn, &[b' '; 65536], 1 << 31, Duration::from_secs(20))
+                }),
+            )
+        } else {
+            Reply::Forward
+        }
+    });
+    let started = std::time::Instant::now();
+    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    assert_fails(
+        &run,
+        API,
+        &["announced as 2147483648 bytes", "max_response_mb"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    eprintln!("peak RSS {rss:.1} MiB");
+    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+}
+
+#[test]
+fn an_endless_chunked_answer_stops_at_the_bound() {
+    let sim = sim(1);
+    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
+        if is_search(r) {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
+            Reply::Stream(
+                head,
+                Box::new(|conn| {
+                    endless_chunks(conn, &[b' '; 65536], 4 << 30, Duration::from_secs(30))
+                }),
+            )
+        } else {
+            Reply::Forward
+        }
+    });
+    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    assert_fails(&run, API, &["larger than", "max_response_mb"]);
+    eprintln!("peak RSS {rss:.1} MiB");
+    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+}
+
+/// The simulator's search answer with `edit` applied to every record.
+fn edited_search(
+    r: &Request,
+    up: &Upstream,
+    edit: fn(&mut serde_json::Map<String, Value>),
+) -> Reply {
+    let mut answer = up.json(r);
+    for m in answer["Messages"].as_array_mut().into_iter().flatten() {
+        edit(m.as_object_mut().unwrap());
+    }
+    Reply::Json(200, answer)
+}
+
+#[test]
+fn records_without_their_key_stop_the_run_instead_of_merging() {
+    let sim = sim(1);
+    for (edit, problem) in [
+        (
+            (|m: &mut serde_json::Map<String, Value>| {
+                m.remove("MessageID");
+            }) as fn(&mut serde_json::Map<String, Value>),
+            "has no MessageID",
+        ),
+        (
+            |m| {
+                m.insert("MessageID".into(), Value::Null);
+            },
+            "has a null MessageID",
+        ),
+    ] {
+        let hostile = Hostile::start(Some(sim.base_url()), move |r, up| {
+            if is_search(r) {
+                edited_search(r, up, edit)
+            } else {
+                Reply::Forward
+            }
+        });
+        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+        assert_fails(&run, API, &["messages_outbound record", problem, "window"]);
+        assert_eq!(run.records("messages_outbound").count(), 0);
+    }
+}
+
+#[test]
+fn a_key_written_twice_in_a_record_is_refused() {
+    let sim = sim(1);
+    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
+        if is_search(r) {
+            let text = String::from_utf8(up.fetch(r).1).unwrap();
+            Reply::Text(text.replace("\"MessageID\":", "\"MessageID\":\"dup\",\"MessageID\":"))
+        } else {
+            Reply::Forward
+        }
+    });
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    assert_fails(&run, API, &["has MessageID more than once"]);
+}
+
+#[test]
+fn pages_that_repeat_records_are_read_again_then_fail_loudly() {
+    let sim = sim(1);
+    // Every page of every window: the same 500 messages, of 1,500 announced.
+    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
+        if !is_search(r) {
+            return Reply::Forward;
+        }
+        let messages: Vec<Value> = (0..500)
+            .map(|i| json!({"MessageID": format!("m{i}"), "ReceivedAt": "2020-01-01T00:00:00-05:00"}))
+            .collect();
+        Reply::Json(200, json!({"TotalCount": 1500, "Messages": messages}))
+    });
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    assert_fails(&run, API, &["kept changing"]);
+    assert!(run
+        .stderr
+        .contains("1500 records announced, 1500 received, 500 distinct"));
+}
+
+#[test]
+fn a_record_nested_too_deep_is_refused_and_never_copied_to_stdout() {
+    let sim = sim(1);
+    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
+        if !is_search(r) {
+            return Reply::Forward;
+        }
+        let answer = up.json(r);
+        let Some(first) = answer["Messages"].get(0) else {
+            return Reply::Json(200, answer);
+        };
+        let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let record = first
+            .to_string()
+            .replacen('{', &format!("{{\"Deep\":{deep},"), 1);
+        Reply::Text(format!(r#"{{"TotalCount":1,"Messages":[{record}]}}"#))
+    });
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    assert_fails(&run, API, &["not JSON", "nested deeper than 128 levels"]);
+    assert!(!run.stdout.contains("[[[["));
+}
+
+#[test]
+fn errors_say_what_was_wrong() {
+    let sim = sim(1);
+    type Rule = fn(&Request, &Upstream) -> Reply;
+    let cases: Vec<(Rule, &str)> = vec![
+        (
+            |r, up| {
+                if is_search(r) {
+                    let mut a = up.json(r);
+                    a["TotalCount"] = json!(-5);
+                    Reply::Json(200, a)
+                } else {
+                    Reply::Forward
+                }
+            },
+            "has a TotalCount of -5, which is not a count",
+        ),
+        (
+            |r, _| {
+                if is_search(r) {
+                    Reply::Raw(response(200, "text/html", b"<html>busy</html>"))
+                } else {
+                    Reply::Forward
+                }
+            },
+            "not JSON (17 bytes: expected value at line 1 column 1)",
+        ),
+        (
+            |r, up| {
+                if r.path == "/server" {
+                    let text = String::from_utf8(up.fetch(r).1).unwrap();
+                    Reply::Text(text.replacen("{", "{\"ID\": 1,", 1))
+                } else {
+                    Reply::Forward
+                }
+            },
+            "Postmark's /server answer has ID more than once",
+        ),
+        (
+            |r, up| {
+                if r.path == "/templates" {
+                    let mut a = up.json(r);
+                    a["TotalCount"] = json!(1e20);
+                    Reply::Json(200, a)
+                } else {
+                    Reply::Forward
+                }
+            },
+            "/templates answer has a TotalCount of 1e+20",
+        ),
+    ];
+    for (rule, needle) in cases {
+        let hostile = Hostile::start(Some(sim.base_url()), rule);
+        let (run, _) = sync_through(
+            &sim,
+            &hostile,
+            false,
+            &["messages_outbound", "templates"],
+            json!({}),
+        );
+        assert_fails(&run, API, &[needle]);
+    }
+}
+
+#[test]
+fn a_server_token_that_is_no_header_value_is_refused() {
+    let sim = sim(1);
+    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
+        if r.path == "/servers" {
+            let mut a = up.json(r);
+            a["Servers"][0]["ApiTokens"] = json!(["canary\r\nX-Other: 1"]);
+            Reply::Json(200, a)
+        } else {
+            Reply::Forward
+        }
+    });
+    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"], json!({}));
+    assert_fails(&run, API, &["API token of server", "not printable ASCII"]);
+}
