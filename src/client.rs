@@ -1,8 +1,11 @@
 //! The one HTTP client: auth headers, retries with backoff, error classification, metrics.
 //!
-//! Retried (with exponential backoff, jitter and `Retry-After`): 429, 500, 502, 503, 504,
-//! timeouts, refused or dropped connections, and 200 answers whose body is not JSON or carries a
-//! non-zero ErrorCode. Not retried: 401/403 (a rejected token) and other 4xx, which carry
+//! Retried (with exponential backoff, jitter and `Retry-After`, no delay longer than
+//! `retry_max_delay_seconds`): 500, 502, 503, 504, timeouts, refused or dropped connections, and
+//! 200 answers whose body is not JSON or carries a non-zero ErrorCode, up to `max_attempts`.
+//! A 429 means "slow down": it halves the requests in flight (raised again one by one after
+//! successes, see [`Throttle`]) and is retried for up to `max_rate_limit_wait_seconds`, whatever
+//! the attempt count. Not retried: 401/403 (a rejected token) and other 4xx, which carry
 //! Postmark's ErrorCode and Message to the caller; any redirect (3xx: Postmark's API does not
 //! redirect, and following one would carry a token to another host); and an answer larger than
 //! `max_response_mb`. Tokens go into headers only and never into a log line or an error.
@@ -16,7 +19,7 @@ use crate::streams::TokenKind;
 use serde_json::Value;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A credential and what to call it in messages ("the server token of server 10001").
@@ -70,6 +73,91 @@ impl CallError {
 pub struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
+    /// Time spent in requests, summed over all of them (µs): divided by the wall time, the
+    /// average number of requests in flight.
+    pub busy_micros: AtomicU64,
+}
+
+impl Counters {
+    /// Requests and retries so far.
+    pub fn snapshot(&self) -> (u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.retries.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// How many requests may be in flight: `max_concurrent_requests` at most, halved on each 429
+/// and raised by one after as many successes in a row as are allowed.
+pub struct Throttle {
+    max: usize,
+    state: Mutex<ThrottleState>,
+    changed: Condvar,
+}
+
+#[derive(Debug)]
+struct ThrottleState {
+    allowed: usize,
+    in_flight: usize,
+    successes: usize,
+}
+
+impl Throttle {
+    pub fn new(max: usize) -> Throttle {
+        let max = max.max(1);
+        Throttle {
+            max,
+            state: Mutex::new(ThrottleState {
+                allowed: max,
+                in_flight: 0,
+                successes: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ThrottleState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for a place among the requests in flight.
+    fn acquire(&self) {
+        let mut s = self.lock();
+        while s.in_flight >= s.allowed {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.in_flight += 1;
+    }
+
+    /// Gives the place back, telling whether the answer was a 429.
+    fn release(&self, rate_limited: bool) {
+        let mut s = self.lock();
+        s.in_flight -= 1;
+        if rate_limited {
+            if s.allowed > 1 {
+                s.allowed = (s.allowed / 2).max(1);
+                log::info(&format!(
+                    "Postmark asked to slow down (429): {} request(s) in flight from now on",
+                    s.allowed
+                ));
+            }
+            s.successes = 0;
+        } else {
+            s.successes += 1;
+            if s.successes >= s.allowed && s.allowed < self.max {
+                s.allowed += 1;
+                s.successes = 0;
+            }
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// Requests allowed in flight now.
+    pub fn allowed(&self) -> usize {
+        self.lock().allowed
+    }
 }
 
 pub struct Client {
@@ -80,7 +168,10 @@ pub struct Client {
     max_delay: Duration,
     /// The largest answer accepted, after decompression.
     max_body: u64,
+    /// How long 429 answers are retried for, per request.
+    rate_limit_wait: Duration,
     rng: Mutex<fastrand::Rng>,
+    pub throttle: Throttle,
     pub counters: Counters,
 }
 
@@ -97,6 +188,8 @@ enum Attempt<T> {
     Retry {
         why: String,
         after: Option<Duration>,
+        /// A 429: retried within the time budget, not the attempt count.
+        rate_limited: bool,
     },
     Fail(CallError),
 }
@@ -125,7 +218,9 @@ impl Client {
             initial_delay: config.retry_initial_delay,
             max_delay: config.retry_max_delay,
             max_body: config.max_response_bytes,
+            rate_limit_wait: config.rate_limit_wait,
             rng: Mutex::new(fastrand::Rng::new()),
+            throttle: Throttle::new(config.concurrency),
             counters: Counters::default(),
         }
     }
@@ -163,47 +258,76 @@ impl Client {
             log::debug(&format!("GET {path}?{}", q.join("&")));
         }
         let mut attempt = 1;
+        let mut rate_limited_since: Option<Instant> = None;
+        let mut rate_limits = 0;
         loop {
             signals::check().map_err(CallError::Fatal)?;
-            let started = Instant::now();
             for c in counters {
                 c.requests.fetch_add(1, Ordering::Relaxed);
             }
+            self.throttle.acquire();
+            let started = Instant::now();
             let (status, outcome) = self.attempt(token, &url, path, query, &parse);
+            let elapsed = started.elapsed();
+            let limited = matches!(
+                outcome,
+                Attempt::Retry {
+                    rate_limited: true,
+                    ..
+                }
+            );
+            self.throttle.release(limited);
+            self.counters
+                .busy_micros
+                .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
             let ok = matches!(outcome, Attempt::Done(_));
-            metrics::http_request(endpoint, status, started.elapsed().as_secs_f64(), ok);
+            metrics::http_request(endpoint, status, elapsed.as_secs_f64(), ok);
             let (why, after) = match outcome {
                 Attempt::Done(v) => return Ok(v),
                 Attempt::Fail(e) => return Err(e),
-                Attempt::Retry { why, after } => (why, after),
+                Attempt::Retry { why, after, .. } => (why, after),
             };
-            if attempt >= self.max_attempts {
-                return Err(CallError::Fatal(Error::Api(format!(
-                    "GET {path} failed {attempt} times, last: {why}; giving up (max_attempts = {})",
-                    self.max_attempts
-                ))));
-            }
-            let delay = after.unwrap_or_else(|| self.backoff(attempt));
+            let (delay, budget) = if limited {
+                let since = *rate_limited_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= self.rate_limit_wait {
+                    return Err(CallError::Fatal(Error::Api(format!(
+                        "GET {path}: Postmark kept answering 429 (slow down) for {:.0} s; giving up (max_rate_limit_wait_seconds = {})",
+                        since.elapsed().as_secs_f64(),
+                        self.rate_limit_wait.as_secs()
+                    ))));
+                }
+                rate_limits += 1;
+                (
+                    self.delay(rate_limits, after),
+                    "while rate limited".to_string(),
+                )
+            } else {
+                if attempt >= self.max_attempts {
+                    return Err(CallError::Fatal(Error::Api(format!(
+                        "GET {path} failed {attempt} times, last: {why}; giving up (max_attempts = {})",
+                        self.max_attempts
+                    ))));
+                }
+                let budget = format!("{attempt}/{}", self.max_attempts - 1);
+                attempt += 1;
+                (self.delay(attempt - 1, after), budget)
+            };
             log::warn(&format!(
-                "GET {path}: {why}; retry {attempt}/{} in {:.1}s",
-                self.max_attempts - 1,
+                "GET {path}: {why}; retry {budget} in {:.1}s",
                 delay.as_secs_f64()
             ));
             for c in counters {
                 c.retries.fetch_add(1, Ordering::Relaxed);
             }
             signals::sleep(delay).map_err(CallError::Fatal)?;
-            attempt += 1;
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial_delay
-            .saturating_mul(1u32 << (attempt - 1).min(20))
-            .min(self.max_delay);
+    /// The wait before retry number `n` (from 1): `Retry-After` when Postmark gave one, else
+    /// exponential backoff with jitter; never longer than `retry_max_delay_seconds`.
+    fn delay(&self, n: u32, retry_after: Option<Duration>) -> Duration {
         let jitter = self.rng.lock().map(|mut r| r.f64()).unwrap_or(0.5);
-        exp.mul_f64(0.5 + jitter)
+        backoff(self.initial_delay, self.max_delay, n, retry_after, jitter)
     }
 
     /// One request: the answer's status and what it came to.
@@ -227,7 +351,15 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 let why = describe_transport(&e);
-                return (None, Attempt::Retry { why, after: None });
+                let rate_limited = false;
+                return (
+                    None,
+                    Attempt::Retry {
+                        why,
+                        after: None,
+                        rate_limited,
+                    },
+                );
             }
         };
         let status = response.status().as_u16();
@@ -240,12 +372,19 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s.min(600)));
+            .map(|s| Duration::from_secs(s.min(3600)));
         let body = match self.read_body(path, status, response.body_mut()) {
             Ok(b) => b,
             Err(Attempt::Retry { why, .. }) => {
-                let after = retry_after;
-                return (Some(status), Attempt::Retry { why, after });
+                let (after, rate_limited) = (retry_after, status == 429);
+                return (
+                    Some(status),
+                    Attempt::Retry {
+                        why,
+                        after,
+                        rate_limited,
+                    },
+                );
             }
             Err(other) => return (Some(status), other),
         };
@@ -281,6 +420,7 @@ impl Client {
             e => Attempt::Retry {
                 why: format!("HTTP {status} body unreadable ({})", describe_transport(&e)),
                 after: None,
+                rate_limited: false,
             },
         };
         let mut reader = body.with_config().limit(self.max_body).reader();
@@ -297,6 +437,25 @@ impl Client {
     }
 }
 
+/// The wait before retry `n` (from 1): `retry_after` if given, else `initial` doubled per
+/// retry, both capped at `max`, then scaled by a jitter factor of 0.5 to 1 (`jitter` in 0..1),
+/// so no wait exceeds `max`.
+pub fn backoff(
+    initial: Duration,
+    max: Duration,
+    n: u32,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    if let Some(after) = retry_after {
+        return after.min(max);
+    }
+    let exp = initial
+        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(max);
+    exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)).min(max)
+}
+
 /// A 2xx answer: parsed, or retried when it is not JSON or carries a non-zero ErrorCode.
 fn success<T>(
     status: u16,
@@ -308,11 +467,13 @@ fn success<T>(
         Err(reason) => Attempt::Retry {
             why: format!("HTTP {status} with a body that is not JSON ({len} bytes: {reason})"),
             after: None,
+            rate_limited: false,
         },
         Ok(p) => match p.error_code {
             Some(code) if code != 0 => Attempt::Retry {
                 why: format!("HTTP {status} carrying ErrorCode {code}: {}", p.message),
                 after: None,
+                rate_limited: false,
             },
             _ => Attempt::Done(p.value),
         },
@@ -351,6 +512,7 @@ fn failure<T>(
                     .unwrap_or_default()
             ),
             after: retry_after,
+            rate_limited: status == 429,
         },
         401 | 403 => Attempt::Fail(CallError::Fatal(Error::Auth(format!(
             "Postmark rejected the {} (HTTP {status}{}); check it in the config",
@@ -438,6 +600,47 @@ fn describe_transport(e: &ureq::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_retry_waits_longer_than_the_maximum() {
+        let (initial, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        for n in 1..40 {
+            for jitter in [0.0, 0.3, 0.999, 1.0, 7.0] {
+                let d = backoff(initial, max, n, None, jitter);
+                assert!(d <= max, "retry {n}, jitter {jitter}: {d:?}");
+                assert!(d >= Duration::from_millis(500));
+            }
+        }
+        assert_eq!(backoff(initial, max, 3, None, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(initial, max, 3, None, 0.0), Duration::from_secs(2));
+        let after = Some(Duration::from_secs(120));
+        assert_eq!(backoff(initial, max, 1, after, 0.5), max);
+    }
+
+    #[test]
+    fn the_throttle_halves_on_429_and_climbs_back() {
+        let t = Throttle::new(8);
+        let cycle = |limited| {
+            t.acquire();
+            t.release(limited);
+        };
+        cycle(true);
+        assert_eq!(t.allowed(), 4);
+        for _ in 0..3 {
+            cycle(true);
+        }
+        assert_eq!(t.allowed(), 1);
+        cycle(false);
+        assert_eq!(t.allowed(), 2);
+        for _ in 0..2 + 3 + 4 + 5 + 6 + 7 {
+            cycle(false);
+        }
+        assert_eq!(t.allowed(), 8);
+        for _ in 0..100 {
+            cycle(false);
+        }
+        assert_eq!(t.allowed(), 8);
+    }
 
     #[test]
     fn a_redirect_names_the_host_only() {

@@ -14,6 +14,8 @@ pub const DEFAULT_LOOKBACK_HOURS: u64 = 24;
 /// A page of 500 records is a few MiB at most; a message's details with two 5 MB bodies and its
 /// raw source (Postmark's largest message) stay under 30 MiB.
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 32;
+/// Postmark publishes no rate limit; a storm of 429s is waited out this long (per request).
+pub const DEFAULT_RATE_LIMIT_WAIT_SECONDS: u64 = 300;
 /// Values sent as HTTP headers (tokens, `user_agent`): printable ASCII, so no line break can end
 /// the header early.
 const HEADER_VALUE: &str = "^[ -~]*$";
@@ -58,15 +60,15 @@ pub fn schema() -> Value {
             },
             "max_attempts": {
                 "type": "integer", "minimum": 1, "maximum": 50, "default": 8,
-                "description": "Attempts per request on 429, 5xx, timeouts, dropped connections and unreadable bodies before the run fails."
+                "description": "Attempts per request on 5xx, timeouts, dropped connections and unreadable bodies before the run fails (429 answers are retried by time instead: max_rate_limit_wait_seconds)."
             },
             "retry_initial_delay_seconds": {
                 "type": "number", "minimum": 0, "maximum": 600, "default": 1,
-                "description": "First retry delay; doubles on each retry (with jitter) up to retry_max_delay_seconds. A Retry-After header wins."
+                "description": "First retry delay; doubles on each retry up to retry_max_delay_seconds, then a jitter of 50-100% is applied. A Retry-After header is followed, up to retry_max_delay_seconds."
             },
             "retry_max_delay_seconds": {
                 "type": "number", "minimum": 0, "maximum": 3600, "default": 60,
-                "description": "Longest delay between two attempts."
+                "description": "Longest delay between two attempts, jitter and Retry-After included."
             },
             "user_agent": {
                 "type": "string", "minLength": 1, "pattern": HEADER_VALUE,
@@ -78,7 +80,11 @@ pub fn schema() -> Value {
             },
             "max_concurrent_requests": {
                 "type": "integer", "minimum": 1, "maximum": 32, "default": 4,
-                "description": "Requests the searches of a server keep in flight (pages of their windows, across search streams and message streams). Output order and state are the same at any setting."
+                "description": "Requests in flight at once, across the whole run: search pages, per-message reads, statistics, full-table lists and their items, on every server. A 429 answer halves it for a while. Output order and state are the same at any setting."
+            },
+            "max_rate_limit_wait_seconds": {
+                "type": "integer", "minimum": 0, "maximum": 86400, "default": DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+                "description": "How long a request answered 429 (slow down) keeps being retried, with fewer requests in flight, before the run fails. 429 retries do not count against max_attempts."
             },
             "progress_interval_seconds": {
                 "type": "integer", "minimum": 0, "maximum": 86400, "default": 30,
@@ -112,6 +118,8 @@ pub struct Config {
     pub concurrency: usize,
     /// The largest answer accepted (bytes, after decompression).
     pub max_response_bytes: u64,
+    /// How long 429 answers are retried, per request.
+    pub rate_limit_wait: std::time::Duration,
 }
 
 /// Validates a config document against the schema, reporting every problem in one line.
@@ -253,6 +261,13 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
             .and_then(integer)
             .unwrap_or(4)
             .clamp(1, 32) as usize,
+        rate_limit_wait: std::time::Duration::from_secs(
+            value
+                .get("max_rate_limit_wait_seconds")
+                .and_then(integer)
+                .unwrap_or(DEFAULT_RATE_LIMIT_WAIT_SECONDS as i64)
+                .max(0) as u64,
+        ),
         max_response_bytes: (value
             .get("max_response_mb")
             .and_then(integer)

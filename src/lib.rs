@@ -21,4 +21,3 @@ pub mod singer;
 pub mod streams;
 pub mod sync;
 pub mod timefmt;
-pub mod transcode;

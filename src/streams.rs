@@ -3,6 +3,11 @@
 //! Streams are data. Adding an endpoint means one entry here and one schema file in `catalog/`;
 //! the sync engines in `sync/` read only these facts.
 
+/// Records per page of every offset-paged list and search (`count`; Postmark's maximum).
+pub const PAGE_SIZE: u64 = 500;
+/// Records a count/offset query can reach: `count + offset <= 10,000` (searches and lists).
+pub const CEILING: u64 = 10_000;
+
 /// Which token an endpoint needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
@@ -14,7 +19,7 @@ pub enum TokenKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// A date-windowed, offset-paged search (`fromdate`/`todate`, `count` ≤ 500,
-    /// `count + offset` ≤ 10,000), read per message stream unless `per_message_stream` is false.
+    /// `count + offset` ≤ 10,000), read per partition (message stream).
     Search(Search),
     /// A statistics endpoint read per message stream and US-Eastern day.
     Stats(Stats),
@@ -27,12 +32,25 @@ pub struct Search {
     /// Field holding the records' timestamp; `None` when records carry none (inbound), in which
     /// case the window is trusted and boundary duplicates are removed by key.
     pub time_field: Option<&'static str>,
-    /// Send `messagestream` and keep one bookmark per message stream.
-    pub per_message_stream: bool,
+    /// Which of a server's message streams it is read on (one partition, bookmark and
+    /// `messagestream` parameter each).
+    pub partitions: Partitions,
     /// ErrorCode Postmark answers when `count + offset` passes its ceiling.
     pub ceiling_error_code: i64,
     /// Instead of the found records, emit what each one's details expand to.
     pub expand: Option<Expand>,
+}
+
+/// The partitions a search is read in on a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partitions {
+    /// Each outbound message stream (transactional and broadcast), as `messagestream`.
+    Outbound,
+    /// Every message stream, inbound ones too (bounces of inbound mail, `InboundError`).
+    Every,
+    /// One partition named after the server's inbound stream; no `messagestream` parameter
+    /// (the inbound search reads the server's one inbound stream).
+    Inbound,
 }
 
 /// A per-record follow-up request made by a search stream.
@@ -40,6 +58,15 @@ pub struct Search {
 pub enum Expand {
     /// `GET /messages/outbound/{MessageID}/details` → one record per `MessageEvents` entry.
     MessageEvents,
+}
+
+impl Expand {
+    /// The request's path, `{id}` standing for the found record's identity.
+    pub fn path(self) -> &'static str {
+        match self {
+            Expand::MessageEvents => "/messages/outbound/{id}/details",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +96,12 @@ pub enum FullTable {
     },
     /// One object.
     Object,
-    /// The suppression dump of every message stream.
-    Suppressions,
+    /// One list per message stream of the server: the stream's `path` with `{id}` standing for
+    /// the message stream, each item stamped with its `MessageStream`.
+    PerMessageStream { envelope: &'static str },
+    /// The server's message streams, archived ones included, as the sync lists them to find its
+    /// partitions (no request of their own).
+    MessageStreams,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +221,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: Some("ReceivedAt"),
-            per_message_stream: true,
+            partitions: Partitions::Outbound,
             ceiling_error_code: 700,
             expand: None,
         }),
@@ -208,7 +239,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: Some("ReceivedAt"),
-            per_message_stream: true,
+            partitions: Partitions::Outbound,
             ceiling_error_code: 700,
             expand: None,
         }),
@@ -226,7 +257,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: Some("ReceivedAt"),
-            per_message_stream: true,
+            partitions: Partitions::Outbound,
             ceiling_error_code: 700,
             expand: None,
         }),
@@ -250,7 +281,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: None,
-            per_message_stream: false,
+            partitions: Partitions::Inbound,
             ceiling_error_code: 700,
             expand: None,
         }),
@@ -268,7 +299,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: Some("BouncedAt"),
-            per_message_stream: true,
+            partitions: Partitions::Every,
             ceiling_error_code: 1000,
             expand: None,
         }),
@@ -286,7 +317,7 @@ pub static STREAMS: &[StreamDef] = &[
         token: TokenKind::Server,
         kind: Kind::Search(Search {
             time_field: Some("ReceivedAt"),
-            per_message_stream: true,
+            partitions: Partitions::Outbound,
             ceiling_error_code: 700,
             expand: Some(Expand::MessageEvents),
         }),
@@ -317,10 +348,7 @@ pub static STREAMS: &[StreamDef] = &[
         "message_streams",
         "/message-streams",
         TokenKind::Server,
-        FullTable::List {
-            envelope: "MessageStreams",
-            query: &[("IncludeArchivedStreams", "true")],
-        },
+        FullTable::MessageStreams,
         &["ServerID", "ID"],
         &["ID"],
         schema!("message_streams"),
@@ -329,7 +357,9 @@ pub static STREAMS: &[StreamDef] = &[
         "suppressions",
         "/message-streams/{id}/suppressions/dump",
         TokenKind::Server,
-        FullTable::Suppressions,
+        FullTable::PerMessageStream {
+            envelope: "Suppressions",
+        },
         &["ServerID", "MessageStream", "EmailAddress"],
         &["EmailAddress"],
         schema!("suppressions"),
@@ -554,7 +584,9 @@ mod tests {
         for s in STREAMS {
             let added: &[&str] = match s.kind {
                 Kind::Stats(_) => s.key_properties,
-                Kind::FullTable(FullTable::Suppressions) => &["ServerID", "MessageStream"],
+                Kind::FullTable(FullTable::PerMessageStream { .. }) => {
+                    &["ServerID", "MessageStream"]
+                }
                 Kind::Search(Search {
                     expand: Some(_), ..
                 }) => {

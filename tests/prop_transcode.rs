@@ -20,8 +20,8 @@ use proptest::test_runner::{RngSeed, TestRunner};
 use serde_json::{json, Map, Value};
 use std::fmt;
 use tap_postmark::record::Shape;
+use tap_postmark::record::{Declined, Members};
 use tap_postmark::timefmt::parse_timestamp;
-use tap_postmark::transcode::{Declined, Members};
 
 fn cfg(cases: u32, seed: u64) -> ProptestConfig {
     ProptestConfig {

@@ -32,15 +32,6 @@ struct SchemaMessage<'a> {
 }
 
 #[derive(Serialize)]
-struct RecordMessage<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    stream: &'a str,
-    record: &'a Value,
-    time_extracted: &'a str,
-}
-
-#[derive(Serialize)]
 struct StateMessage<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
@@ -133,11 +124,14 @@ impl<W: Write> Output<W> {
         record: &Value,
         time_extracted: &str,
     ) -> Result<(), Error> {
-        let line = record_line(stream, record, time_extracted)?;
+        let (mut line, suffix) = record_frame(stream, time_extracted)?;
+        serde_json::to_writer(&mut line, record)
+            .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
+        line.extend_from_slice(&suffix);
         self.record_lines(stream, &line)
     }
 
-    /// Writes RECORD lines already serialised by [`record_line`] (one or more whole lines).
+    /// Writes RECORD lines already framed by [`record_frame`] (one or more whole lines).
     pub fn record_lines(&mut self, stream: &str, lines: &[u8]) -> Result<(), Error> {
         if !self.schemas_sent.contains(stream) {
             return Err(Error::Internal(format!(
@@ -184,21 +178,22 @@ impl<W: Write> Output<W> {
     }
 }
 
-/// Serialises one RECORD message, newline included (no I/O, so it can run on any thread).
-pub fn record_line(stream: &str, record: &Value, time_extracted: &str) -> Result<Vec<u8>, Error> {
-    let mut line = Vec::with_capacity(1024);
-    serde_json::to_writer(
-        &mut line,
-        &RecordMessage {
-            kind: "RECORD",
-            stream,
-            record,
-            time_extracted,
-        },
-    )
-    .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
-    line.push(b'\n');
-    Ok(line)
+/// The bytes of a RECORD line before and after its record:
+/// `{"type":"RECORD","stream":"<stream>","record":` and `,"time_extracted":"<t>"}` plus the
+/// newline. Every RECORD line is framed by these, however its record is written.
+pub fn record_frame(stream: &str, time_extracted: &str) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let quoted = |s: &str| {
+        serde_json::to_string(s)
+            .map_err(|e| Error::Internal(format!("cannot serialise {s:?}: {e}")))
+    };
+    Ok((
+        format!(
+            "{{\"type\":\"RECORD\",\"stream\":{},\"record\":",
+            quoted(stream)?
+        )
+        .into_bytes(),
+        format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?).into_bytes(),
+    ))
 }
 
 /// A write error, or the refusal to start a line after a stop.

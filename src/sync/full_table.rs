@@ -1,181 +1,301 @@
-//! Full-table streams: lists and objects read whole on every run.
+//! Full-table streams: lists and objects read whole on every run, their requests (pages, and
+//! the per-item reads of lists that give only summaries) made through the pipeline.
 
-use super::page::{self, Items, Records};
+use super::context::{extracted_now, Ctx};
+use super::pager::{self, ListRequest, Pager};
 use super::servers::Server;
-use super::{extracted_now, Ctx};
-use crate::client::{Client, Token};
+use crate::client::{path_segment, Client, Counters, Token};
 use crate::error::Error;
+use crate::record::line::RecordWriter;
+use crate::record::page::Total;
 use crate::singer::catalog::Selected;
 use crate::streams::{FullTable, Kind};
 use serde_json::Value;
 use std::io::Write;
+use std::sync::Arc;
 
-const PAGE: u64 = 500;
-const CEILING: u64 = 10_000;
-
-/// Reads a full-table stream; `server` is `None` for account-level streams.
-pub fn sync<W: Write>(
-    ctx: &mut Ctx<'_, W>,
-    sel: &Selected,
-    server: Option<&Server>,
-    token: &Token,
-) -> Result<u64, Error> {
-    let Kind::FullTable(how) = sel.def.kind else {
-        return Err(Error::Internal(format!(
-            "{} is not a full-table stream",
-            sel.def.name
-        )));
-    };
-    let server_id = server.map(|s| s.id);
-    let path = sel.def.path;
-    let identity = sel.def.identity;
-    let mut written = 0;
-    match how {
-        FullTable::Object => {
-            let record = object(ctx.client, token, path, path, identity)?;
-            ctx.emit(sel, record, server_id, &extracted_now())?;
-            written += 1;
-        }
-        FullTable::List { envelope, query } => {
-            let q: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            let answer = list(ctx.client, token, path, &q, envelope, identity)?;
-            let extracted = extracted_now();
-            for item in answer.items {
-                ctx.emit(sel, item, server_id, &extracted)?;
-                written += 1;
-            }
-        }
-        FullTable::Paged {
-            envelope,
-            count_param,
-            offset_param,
-            detail,
-            id_field,
-        } => {
-            let mut offset = 0;
-            loop {
-                let q = [
-                    (count_param, PAGE.to_string()),
-                    (offset_param, offset.to_string()),
-                ];
-                let answer = list(ctx.client, token, path, &q, envelope, identity)?;
-                let total = answer.total.count(path)?;
-                if total > CEILING {
-                    return Err(Error::Ceiling(format!(
-                        "{path} lists {total} items; Postmark's paging reaches only {CEILING}"
-                    )));
-                }
-                require_progress(path, "items", answer.items.len(), offset, total)?;
-                offset += answer.items.len() as u64;
-                for item in answer.items {
-                    let (record, extracted) = match detail {
-                        None => (item, extracted_now()),
-                        Some(prefix) => {
-                            let id = match item.get(id_field) {
-                                Some(Value::String(s)) => s.clone(),
-                                Some(Value::Number(n)) => n.to_string(),
-                                _ => {
-                                    return Err(Error::Api(format!(
-                                        "an item of {path} has an {id_field} that is neither a string nor a number"
-                                    )))
-                                }
-                            };
-                            let id = crate::client::path_segment(&id, id_field)?;
-                            let detail_path = format!("{prefix}{id}");
-                            let endpoint = format!("{prefix}{{id}}");
-                            let record =
-                                object(ctx.client, token, &detail_path, &endpoint, identity)?;
-                            (record, extracted_now())
-                        }
-                    };
-                    ctx.emit(sel, record, server_id, &extracted)?;
-                    written += 1;
-                }
-                if offset >= total {
-                    break;
-                }
-            }
-        }
-        FullTable::Suppressions => {
-            let Some(server) = server else {
-                return Err(Error::Internal("suppressions need a server".into()));
-            };
-            for ms in server.message_streams() {
-                let p = format!("/message-streams/{}/suppressions/dump", ms.id);
-                let answer = list(ctx.client, token, &p, &[], "Suppressions", identity)?;
-                let extracted = extracted_now();
-                for mut record in answer.items {
-                    if let Some(map) = record.as_object_mut() {
-                        map.insert("MessageStream".into(), Value::String(ms.id.clone()));
-                    }
-                    ctx.emit(sel, record, server_id, &extracted)?;
-                    written += 1;
-                }
-            }
-        }
-    }
-    Ok(written)
+/// What the requests of one full-table stream share.
+pub struct Spec<'a> {
+    pub sel: &'a Selected,
+    /// `None` for account-level streams.
+    pub server: Option<Arc<Server>>,
+    pub token: Token,
+    pub tally: Counters,
 }
 
-/// GETs a list answer: its items (each with its identity) and `TotalCount`. A list that is
-/// absent is an error, unless `TotalCount` says there is nothing to list.
-pub fn list(
-    client: &Client,
-    token: &Token,
-    path: &str,
-    query: &[(&str, String)],
-    envelope: &str,
-    identity: &[&str],
-) -> Result<Items, Error> {
-    let endpoint = if path.starts_with("/message-streams/") {
-        "/message-streams/{id}/suppressions/dump"
-    } else {
-        path
-    };
-    let answer = client
-        .get_with(token, path, query, endpoint, None, |body| {
-            page::parse_items(&body, envelope, identity)
-        })
-        .map_err(|e| e.into_error(path))?
-        .map_err(|e| Error::Api(format!("Postmark's {path} answer has {e}")))?;
-    match answer.list {
-        Records::List(_) => Ok(answer),
-        Records::Missing if answer.total == page::Total::Count(0) => Ok(answer),
+impl Spec<'_> {
+    fn how(&self) -> Result<FullTable, Error> {
+        match self.sel.def.kind {
+            Kind::FullTable(how) => Ok(how),
+            _ => Err(Error::Internal(format!(
+                "{} is not a full-table stream",
+                self.sel.def.name
+            ))),
+        }
+    }
+
+    fn server_id(&self) -> Option<u64> {
+        self.server.as_ref().map(|s| s.id)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Fetch {
+    /// The stream's object, or one item of a list (`id`).
+    Object { id: Option<String> },
+    /// The stream's list, whole (of one message stream, for lists kept per message stream).
+    List { message_stream: Option<String> },
+    /// A page of a count/offset list.
+    Page { offset: u64 },
+}
+
+#[derive(Clone)]
+pub struct Request<'a> {
+    pub spec: Arc<Spec<'a>>,
+    pub fetch: Fetch,
+}
+
+pub enum Fetched {
+    Lines {
+        buf: Vec<u8>,
+        records: u64,
+    },
+    /// A page: its items' lines, or, when each item is read whole, their IDs.
+    Page {
+        total: Total,
+        got: usize,
+        buf: Vec<u8>,
+        records: u64,
+        ids: Vec<String>,
+    },
+}
+
+/// The write side of one full-table stream.
+pub struct Task<'a> {
+    spec: Arc<Spec<'a>>,
+    pager: Pager,
+    left: u64,
+    pub written: u64,
+}
+
+impl<'a> Task<'a> {
+    /// The first requests (none when the records are at hand: they are written at once).
+    pub fn start<W: Write>(
+        ctx: &mut Ctx<'_, W>,
+        spec: Arc<Spec<'a>>,
+    ) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+        let fetches = match spec.how()? {
+            FullTable::Object => vec![Fetch::Object { id: None }],
+            FullTable::List { .. } => vec![Fetch::List {
+                message_stream: None,
+            }],
+            FullTable::Paged { .. } => vec![Fetch::Page { offset: 0 }],
+            FullTable::PerMessageStream { .. } => {
+                let server = spec.server.as_ref().ok_or_else(|| {
+                    Error::Internal(format!("{} needs a server", spec.sel.def.name))
+                })?;
+                server
+                    .message_streams()
+                    .iter()
+                    .map(|ms| Fetch::List {
+                        message_stream: Some(ms.id.clone()),
+                    })
+                    .collect()
+            }
+            FullTable::MessageStreams => Vec::new(),
+        };
+        let mut task = Task {
+            spec,
+            pager: Pager::new(),
+            left: fetches.len() as u64,
+            written: 0,
+        };
+        if let (FullTable::MessageStreams, Some(server)) = (task.spec.how()?, &task.spec.server) {
+            let writer = RecordWriter::new(task.spec.sel, Some(server.id), &extracted_now())?;
+            let mut buf = Vec::new();
+            for item in server.listed_items() {
+                writer.value(item.clone(), &mut buf)?;
+                task.written += 1;
+            }
+            ctx.write(task.spec.sel.def.name, &buf)?;
+        }
+        let requests = fetches
+            .into_iter()
+            .map(|fetch| Request {
+                spec: Arc::clone(&task.spec),
+                fetch,
+            })
+            .collect();
+        Ok((task, requests))
+    }
+
+    pub fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Writes an answer's records; a page asks for its items (if each is read whole) and for
+    /// the next page.
+    pub fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        fetched: Fetched,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        self.left -= 1;
+        let name = self.spec.sel.def.name;
+        let (buf, records) = match fetched {
+            Fetched::Lines { buf, records } => (buf, records),
+            Fetched::Page {
+                total,
+                got,
+                buf,
+                records,
+                ids,
+            } => {
+                let next = self.pager.advance(self.spec.sel.def.path, got, &total)?;
+                for id in ids {
+                    self.ask(requests, Fetch::Object { id: Some(id) });
+                }
+                if let Some(offset) = next {
+                    self.ask(requests, Fetch::Page { offset });
+                }
+                (buf, records)
+            }
+        };
+        ctx.write(name, &buf)?;
+        self.written += records;
+        Ok(())
+    }
+
+    fn ask(&mut self, requests: &mut Vec<Request<'a>>, fetch: Fetch) {
+        self.left += 1;
+        requests.push(Request {
+            spec: Arc::clone(&self.spec),
+            fetch,
+        });
+    }
+}
+
+/// Reads one answer and writes its records' RECORD lines.
+pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
+    let spec = &*req.spec;
+    let def = spec.sel.def;
+    let tally = Some(&spec.tally);
+    let writer = |extracted: &str| RecordWriter::new(spec.sel, spec.server_id(), extracted);
+    match (&req.fetch, spec.how()?) {
+        (Fetch::Object { id: None }, _) => {
+            let record =
+                pager::object(client, &spec.token, def.path, def.path, def.identity, tally)?;
+            lines(writer(&extracted_now())?, vec![record])
+        }
+        (
+            Fetch::Object { id: Some(id) },
+            FullTable::Paged {
+                detail: Some(prefix),
+                ..
+            },
+        ) => {
+            let path = format!("{prefix}{}", path_segment(id, "an item ID")?);
+            let endpoint = format!("{prefix}{{id}}");
+            let record = pager::object(client, &spec.token, &path, &endpoint, def.identity, tally)?;
+            lines(writer(&extracted_now())?, vec![record])
+        }
+        (Fetch::List { message_stream }, how) => {
+            let (envelope, query, path) = match (how, message_stream) {
+                (FullTable::List { envelope, query }, None) => {
+                    (envelope, query, def.path.to_string())
+                }
+                (FullTable::PerMessageStream { envelope }, Some(ms)) => {
+                    (envelope, &[][..], def.path.replace("{id}", ms))
+                }
+                _ => return Err(Error::Internal(format!("{}: not a list", def.name))),
+            };
+            let query: Vec<(&str, String)> =
+                query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            let req = ListRequest {
+                path: &path,
+                endpoint: def.path,
+                query: &query,
+                envelope,
+                identity: def.identity,
+            };
+            let mut items = pager::list(client, &spec.token, &req, tally)?.items;
+            if let Some(ms) = message_stream {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.insert("MessageStream".into(), Value::String(ms.clone()));
+                }
+            }
+            lines(writer(&extracted_now())?, items)
+        }
+        (
+            Fetch::Page { offset },
+            FullTable::Paged {
+                envelope,
+                count_param,
+                offset_param,
+                detail,
+                id_field,
+            },
+        ) => {
+            let pager = Pager { offset: *offset };
+            let query = pager.query(count_param, offset_param);
+            let req = ListRequest {
+                path: def.path,
+                endpoint: def.path,
+                query: &query,
+                envelope,
+                identity: def.identity,
+            };
+            let page = pager::list(client, &spec.token, &req, tally)?;
+            let got = page.items.len();
+            let (buf, records, ids) = match detail {
+                Some(_) => {
+                    let ids = page
+                        .items
+                        .iter()
+                        .map(|item| item_id(item, id_field, def.path))
+                        .collect::<Result<_, _>>()?;
+                    (Vec::new(), 0, ids)
+                }
+                None => {
+                    let (buf, records) = render(&writer(&extracted_now())?, page.items)?;
+                    (buf, records, Vec::new())
+                }
+            };
+            Ok(Fetched::Page {
+                total: page.total,
+                got,
+                buf,
+                records,
+                ids,
+            })
+        }
+        (fetch, _) => Err(Error::Internal(format!("{}: cannot {fetch:?}", def.name))),
+    }
+}
+
+/// The ID an item is read whole by.
+fn item_id(item: &Value, id_field: &str, path: &str) -> Result<String, Error> {
+    match item.get(id_field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
         _ => Err(Error::Api(format!(
-            "Postmark's {path} answer has no {envelope} list"
+            "an item of {path} has an {id_field} that is neither a string nor a number"
         ))),
     }
 }
 
-/// GETs an object answer whose `identity` fields must be there once each.
-pub fn object(
-    client: &Client,
-    token: &Token,
-    path: &str,
-    endpoint: &str,
-    identity: &[&str],
-) -> Result<Value, Error> {
-    client
-        .get_with(token, path, &[], endpoint, None, |body| {
-            page::parse_object(&body, identity)
-        })
-        .map_err(|e| e.into_error(path))?
-        .map_err(|e| Error::Api(format!("Postmark's {path} answer {e}")))
+fn lines(writer: RecordWriter, records: Vec<Value>) -> Result<Fetched, Error> {
+    let (buf, records) = render(&writer, records)?;
+    Ok(Fetched::Lines { buf, records })
 }
 
-/// A page of an offset-paged list must hold items while `total` is not reached: stopping would
-/// drop the rest, asking again would loop forever. `what` names the items in the error.
-pub fn require_progress(
-    path: &str,
-    what: &str,
-    got: usize,
-    offset: u64,
-    total: u64,
-) -> Result<(), Error> {
-    if got == 0 && offset < total {
-        return Err(Error::Api(format!(
-            "Postmark's {path} reported {total} {what} but returned none at offset {offset}"
-        )));
+/// The RECORD lines of records, and how many they are.
+fn render(writer: &RecordWriter, records: Vec<Value>) -> Result<(Vec<u8>, u64), Error> {
+    let mut buf = Vec::new();
+    let n = records.len() as u64;
+    for record in records {
+        writer.value(record, &mut buf)?;
     }
-    Ok(())
+    Ok((buf, n))
 }

@@ -2,10 +2,11 @@
 //! are handled one at a time, strictly in job order, on the calling thread, which may queue more
 //! jobs as it goes.
 //!
-//! This is how a search keeps several requests in flight (the pages of a window, and the first
-//! page of the next window) while its output stays in order: a window's records, then its STATE,
-//! then the next window's records. At most `workers` jobs are in flight or waiting to be handled,
-//! so memory stays bounded whatever the volume.
+//! This is how a sync keeps several requests in flight while its output stays in a fixed order:
+//! the order jobs are queued in, which only handlers decide, so it does not depend on timing or
+//! on the number of workers. At most `workers` jobs are fetched at once, and at most `window`
+//! are handed to the workers and not yet handled, so memory stays bounded whatever the volume;
+//! a window wider than the workers lets a slow answer be waited for while the others go on.
 
 use crate::error::Error;
 use std::collections::{BTreeMap, VecDeque};
@@ -14,6 +15,7 @@ use std::sync::{mpsc, Mutex};
 /// Runs `initial` and every job `handle` queues; returns the first error.
 pub fn run<J, R, F, H>(
     workers: usize,
+    window: usize,
     initial: Vec<J>,
     fetch: F,
     mut handle: H,
@@ -25,6 +27,7 @@ where
     H: FnMut(J, R, &mut VecDeque<J>) -> Result<(), Error>,
 {
     let workers = workers.max(1);
+    let window = window.max(workers);
     let (job_tx, job_rx) = mpsc::channel::<(u64, J)>();
     let job_rx = Mutex::new(job_rx);
     let (result_tx, result_rx) = mpsc::channel::<(u64, R)>();
@@ -49,7 +52,7 @@ where
         let mut arrived: BTreeMap<u64, R> = BTreeMap::new();
         let mut next_seq = 0u64;
         let outcome = loop {
-            while in_flight.len() < workers {
+            while in_flight.len() < window {
                 let Some(job) = queue.pop_front() else { break };
                 if job_tx.send((next_seq, job.clone())).is_err() {
                     return Err(Error::Internal("pipeline workers are gone".into()));
@@ -90,6 +93,7 @@ mod tests {
         let mut seen = Vec::new();
         run(
             3,
+            3,
             vec![1u64, 2, 3],
             |j| {
                 // Later jobs finish first.
@@ -112,6 +116,7 @@ mod tests {
     fn an_error_stops_the_pipeline() {
         let mut handled = 0;
         let err = run(
+            2,
             2,
             (0..100u64).collect(),
             |j| *j,

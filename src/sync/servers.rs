@@ -1,17 +1,19 @@
 //! Which servers a run reads, each with its own token and message streams.
 //!
 //! With an account token, `/servers` lists them all (optionally narrowed by `server_ids`) and
-//! each is read with its own server token from `ApiTokens`. With only a server token, `/server`
-//! names the one server (and its message streams are listed at the same time). Otherwise each
-//! server's message streams (archived ones too) are listed when the server's turn comes, because
-//! searches and statistics are read per message stream.
+//! each is read with its own server token from `ApiTokens`; each server's message streams
+//! (archived ones too) are listed as the first request of its turn in the pipeline. With only a
+//! server token, `/server` names the one server while its message streams are listed. Searches
+//! and statistics are read per message stream.
 
-use super::full_table;
-use crate::client::{Client, Token};
-use crate::config::Config;
+use super::pager::{self, ListRequest, Pager};
+use crate::client::{path_segment, Client, Counters, Token};
+use crate::config::{is_header_value, Config};
 use crate::error::Error;
 use crate::streams::TokenKind;
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct MessageStream {
@@ -26,75 +28,114 @@ impl MessageStream {
     }
 }
 
+/// A server's message streams as listed: what the sync reads them as, and the items of the
+/// answer (the `message_streams` stream's records).
+#[derive(Clone, Debug, Default)]
+pub struct Listed {
+    pub streams: Vec<MessageStream>,
+    pub items: Vec<Value>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Server {
     pub id: u64,
     pub name: String,
     pub token: Token,
-    /// `None` until listed ([`Server::list_message_streams`]); in server-token mode they are
-    /// listed while the server is looked up.
-    streams: Option<Vec<MessageStream>>,
+    /// `None` until listed; in server-token mode they are listed while the server is looked up.
+    listed: Option<Listed>,
+    /// Set when the server failed: its remaining requests are skipped.
+    failed: Arc<AtomicBool>,
 }
 
 impl Server {
+    fn new(id: u64, name: String, token: Token, listed: Option<Listed>) -> Server {
+        Server {
+            id,
+            name,
+            token,
+            listed,
+            failed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     /// Lists the server's message streams, unless they already are.
     pub fn list_message_streams(&mut self, client: &Client) -> Result<(), Error> {
-        if self.streams.is_none() {
-            self.streams = Some(message_streams(client, &self.token)?);
+        if self.listed.is_none() {
+            self.listed = Some(message_streams(client, &self.token, None)?);
         }
         Ok(())
     }
 
+    pub fn is_listed(&self) -> bool {
+        self.listed.is_some()
+    }
+
+    /// The server with its message streams (its failure flag shared).
+    pub fn with_listed(&self, listed: Listed) -> Server {
+        Server {
+            listed: Some(listed),
+            ..self.clone()
+        }
+    }
+
     /// The server's message streams (none until listed).
     pub fn message_streams(&self) -> &[MessageStream] {
-        self.streams.as_deref().unwrap_or(&[])
+        self.listed.as_ref().map_or(&[], |l| l.streams.as_slice())
+    }
+
+    /// The items of the server's `/message-streams` answer (none until listed).
+    pub fn listed_items(&self) -> &[Value] {
+        self.listed.as_ref().map_or(&[], |l| l.items.as_slice())
+    }
+
+    pub fn fail(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
     }
 }
 
 /// Lists the servers to sync.
 pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
-    let servers = if let Some(account) = &config.account_token {
+    if let Some(account) = &config.account_token {
         let token = Token {
             kind: TokenKind::Account,
             value: account.clone(),
             label: "account token".into(),
         };
-        from_account(config, client, &token)?
-    } else if let Some(server_token) = &config.server_token {
-        let token = Token {
-            kind: TokenKind::Server,
-            value: server_token.clone(),
-            label: "server token (postmark_server_token)".into(),
-        };
-        // The message streams are listed while `/server` answers: one round trip less before the
-        // first search. If that listing fails, it is done again (and fails) in the server's turn.
-        let (server, streams) = std::thread::scope(|scope| {
-            let streams = scope.spawn(|| message_streams(client, &token).ok());
-            let server = full_table::object(client, &token, "/server", "/server", &["ID"]);
-            (server, streams.join().ok().flatten())
-        });
-        let server = server.map_err(|e| {
-            hint(
-                e,
-                "if it is an account token, put it in postmark_account_token",
-            )
-        })?;
-        let id = server_id(&server, "/server")?;
-        vec![Server {
-            id,
-            name: server_name(&server),
-            token: Token {
-                label: format!("server token of server {id} (postmark_server_token)"),
-                ..token
-            },
-            streams,
-        }]
-    } else {
+        return from_account(config, client, &token);
+    }
+    let Some(server_token) = &config.server_token else {
         return Err(Error::Input(
             "config needs postmark_server_token or postmark_account_token to sync".into(),
         ));
     };
-    Ok(servers)
+    let token = Token {
+        kind: TokenKind::Server,
+        value: server_token.clone(),
+        label: "server token (postmark_server_token)".into(),
+    };
+    // The message streams are listed while `/server` answers: one round trip less before the
+    // first search. If that listing fails, it is done again (and fails) in the server's turn.
+    let (server, listed) = std::thread::scope(|scope| {
+        let listed = scope.spawn(|| message_streams(client, &token, None).ok());
+        let server = pager::object(client, &token, "/server", "/server", &["ID"], None);
+        (server, listed.join().ok().flatten())
+    });
+    let server = server.map_err(|e| {
+        hint(
+            e,
+            "if it is an account token, put it in postmark_account_token",
+        )
+    })?;
+    let id = server_id(&server, "/server")?;
+    let token = Token {
+        label: format!("server token of server {id} (postmark_server_token)"),
+        ..token
+    };
+    Ok(vec![Server::new(id, server_name(&server), token, listed)])
 }
 
 /// Adds a hint to a rejected-token error (the two token kinds are easily swapped).
@@ -120,36 +161,33 @@ fn server_name(v: &Value) -> String {
 
 fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<Server>, Error> {
     let mut listed = Vec::new();
-    let mut offset = 0u64;
+    let mut pager = Pager::new();
     loop {
-        let query = [("count", "500".into()), ("offset", offset.to_string())];
-        let page = full_table::list(client, token, "/servers", &query, "Servers", &["ID"])
-            .map_err(|e| {
-                hint(
-                    e,
-                    "if it is a server token, put it in postmark_server_token",
-                )
-            })?;
-        let total = page.total.count("/servers")?;
-        full_table::require_progress("/servers", "servers", page.items.len(), offset, total)?;
-        offset += page.items.len() as u64;
+        let query = pager.query("count", "offset");
+        let req = ListRequest {
+            path: "/servers",
+            endpoint: "/servers",
+            query: &query,
+            envelope: "Servers",
+            identity: &["ID"],
+        };
+        let page = pager::list(client, token, &req, None).map_err(|e| {
+            hint(
+                e,
+                "if it is a server token, put it in postmark_server_token",
+            )
+        })?;
+        let more = pager.advance("/servers", page.items.len(), &page.total)?;
         listed.extend(page.items);
-        if offset >= total {
+        if more.is_none() {
             break;
-        }
-        if offset + 500 > 10_000 {
-            return Err(Error::Api(format!(
-                "the account has {total} servers; Postmark's paging stops at 10,000: use server_ids to split the account"
-            )));
         }
     }
     let mut servers = Vec::new();
     for item in &listed {
         let id = server_id(item, "/servers")?;
-        if let Some(wanted) = &config.server_ids {
-            if !wanted.contains(&id) {
-                continue;
-            }
+        if config.server_ids.as_ref().is_some_and(|w| !w.contains(&id)) {
+            continue;
         }
         let value = item
             .get("ApiTokens")
@@ -157,21 +195,17 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
             .and_then(|t| t.first())
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Api(format!("server {id} has no API token in /servers")))?;
-        if !crate::config::is_header_value(value) {
+        if !is_header_value(value) {
             return Err(Error::Api(format!(
                 "the API token of server {id} in /servers is not printable ASCII, so it cannot be sent as a header"
             )));
         }
-        servers.push(Server {
-            id,
-            name: server_name(item),
-            token: Token {
-                kind: TokenKind::Server,
-                value: value.to_string(),
-                label: format!("server token of server {id}"),
-            },
-            streams: None,
-        });
+        let token = Token {
+            kind: TokenKind::Server,
+            value: value.to_string(),
+            label: format!("server token of server {id}"),
+        };
+        servers.push(Server::new(id, server_name(item), token, None));
     }
     if let Some(wanted) = &config.server_ids {
         let missing: Vec<String> = wanted
@@ -190,11 +224,22 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
 }
 
 /// Lists a server's message streams, archived ones included (their messages stay searchable).
-pub fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStream>, Error> {
+pub fn message_streams(
+    client: &Client,
+    token: &Token,
+    tally: Option<&Counters>,
+) -> Result<Listed, Error> {
     let query = [("IncludeArchivedStreams", "true".to_string())];
-    let path = "/message-streams";
-    let page = full_table::list(client, token, path, &query, "MessageStreams", &["ID"])?;
-    page.items
+    let req = ListRequest {
+        path: "/message-streams",
+        endpoint: "/message-streams",
+        query: &query,
+        envelope: "MessageStreams",
+        identity: &["ID"],
+    };
+    let page = pager::list(client, token, &req, tally)?;
+    let streams = page
+        .items
         .iter()
         .map(|s| {
             let id = s.get("ID").and_then(Value::as_str).ok_or_else(|| {
@@ -203,7 +248,7 @@ pub fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStre
                 )
             })?;
             Ok(MessageStream {
-                id: crate::client::path_segment(id, "a message stream ID")?.to_string(),
+                id: path_segment(id, "a message stream ID")?.to_string(),
                 kind: s
                     .get("MessageStreamType")
                     .and_then(Value::as_str)
@@ -211,5 +256,9 @@ pub fn message_streams(client: &Client, token: &Token) -> Result<Vec<MessageStre
                     .to_string(),
             })
         })
-        .collect()
+        .collect::<Result<_, Error>>()?;
+    Ok(Listed {
+        streams,
+        items: page.items,
+    })
 }

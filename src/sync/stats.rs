@@ -4,99 +4,177 @@
 //! from the bookmarked day minus the lookback (recent days still change: late opens, bounces)
 //! through today, per message stream (`messagestream=<ID>`; inbound streams have no outbound
 //! statistics). The overview has no per-day rows, so it is read one day at a time; the other
-//! endpoints are read in ranges of [`CHUNK_DAYS`] days. Dynamic-key endpoints are pivoted to one
+//! endpoints are read in ranges of [`CHUNK_DAYS`] days. Every range of a message stream is asked
+//! for at once, and the answers are written in order. Dynamic-key endpoints are pivoted to one
 //! row per (day, name) so they load into fixed SQL columns.
 
-use super::servers::Server;
-use super::{extracted_now, Ctx};
+use super::context::{extracted_now, Ctx};
+use super::servers::{MessageStream, Server};
+use crate::client::{Client, Counters};
 use crate::error::Error;
+use crate::record::line::RecordWriter;
 use crate::singer::catalog::Selected;
 use crate::streams::Stats;
 use crate::timefmt::eastern_date;
 use chrono::{Days, NaiveDate};
 use serde_json::{Map, Value};
 use std::io::Write;
+use std::sync::Arc;
 
 /// Days per request on endpoints with `Days[]` rows.
 const CHUNK_DAYS: u64 = 31;
 /// Overview days between two STATE messages.
 const OVERVIEW_CHECKPOINT_DAYS: u64 = 7;
 
-pub fn sync<W: Write>(
-    ctx: &mut Ctx<'_, W>,
-    sel: &Selected,
-    server: &Server,
-    shape: Stats,
-) -> Result<u64, Error> {
-    let mut written = 0;
-    let lookback_days = (ctx.config.lookback.num_hours().max(0) as u64).div_ceil(24);
-    let first_day = eastern_date(ctx.config.start);
-    let last_day = eastern_date(match ctx.config.end {
-        Some(end) => (end - chrono::Duration::seconds(1)).min(ctx.now),
-        None => ctx.now,
-    });
-    for ms in server.message_streams().iter().filter(|m| !m.is_inbound()) {
-        let name = sel.def.name;
-        let start = match ctx.state.bookmark(name, server.id, &ms.id) {
+/// What the requests of one statistics stream on one message stream share.
+pub struct Spec<'a> {
+    pub sel: &'a Selected,
+    pub shape: Stats,
+    pub server: Arc<Server>,
+    pub stream: MessageStream,
+    pub tally: Counters,
+}
+
+/// One range of days.
+#[derive(Clone)]
+pub struct Request<'a> {
+    pub spec: Arc<Spec<'a>>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The RECORD lines of a range's rows.
+pub struct Fetched {
+    buf: Vec<u8>,
+    records: u64,
+}
+
+/// The write side of one statistics stream on one message stream.
+pub struct Task<'a> {
+    spec: Arc<Spec<'a>>,
+    first: NaiveDate,
+    last: NaiveDate,
+    left: u64,
+    pub written: u64,
+}
+
+impl<'a> Task<'a> {
+    /// Plans the ranges from the bookmark and asks for all of them.
+    pub fn start<W: Write>(
+        ctx: &mut Ctx<'_, W>,
+        spec: Arc<Spec<'a>>,
+    ) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+        let lookback_days = (ctx.config.lookback.num_hours().max(0) as u64).div_ceil(24);
+        let first_day = eastern_date(ctx.config.start);
+        let last = eastern_date(match ctx.config.end {
+            Some(end) => (end - chrono::Duration::seconds(1)).min(ctx.now),
+            None => ctx.now,
+        });
+        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
+        let first = match ctx.state.bookmark(name, server, ms) {
             None => first_day,
             Some(b) => {
                 let day = NaiveDate::parse_from_str(b, "%Y-%m-%d").map_err(|_| {
                     Error::Input(format!(
-                        "state: bookmarks.{name}.{}.{} = {b:?} is not a YYYY-MM-DD day",
-                        server.id, ms.id
+                        "state: bookmarks.{name}.{server}.{ms} = {b:?} is not a YYYY-MM-DD day"
                     ))
                 })?;
                 (day - Days::new(lookback_days)).max(first_day)
             }
         };
-        let mut day = start;
-        while day <= last_day {
-            let span = if shape == Stats::Overview {
-                1
-            } else {
-                CHUNK_DAYS
-            };
-            let until = (day + Days::new(span - 1)).min(last_day);
-            let query = [
-                ("fromdate", day.format("%Y-%m-%d").to_string()),
-                ("todate", until.format("%Y-%m-%d").to_string()),
-                ("messagestream", ms.id.clone()),
-            ];
-            let path = sel.def.path;
-            let answer = ctx
-                .client
-                .get(&server.token, path, &query, path)
-                .map_err(|e| e.into_error(path))?;
-            let extracted = extracted_now();
-            for row in rows(&answer, shape, day, path)? {
-                let mut record = row;
-                record.insert("MessageStream".into(), Value::String(ms.id.clone()));
-                ctx.emit(sel, Value::Object(record), Some(server.id), &extracted)?;
-                written += 1;
-            }
-            let bookmark_moves = ctx
-                .state
-                .bookmark(name, server.id, &ms.id)
-                .is_none_or(|b| b < until.format("%Y-%m-%d").to_string().as_str());
-            if bookmark_moves {
-                ctx.state.set_bookmark(
-                    name,
-                    server.id,
-                    &ms.id,
-                    until.format("%Y-%m-%d").to_string(),
-                );
-            }
-            let days_done = (until - start).num_days() as u64 + 1;
-            if shape != Stats::Overview
-                || days_done % OVERVIEW_CHECKPOINT_DAYS == 0
-                || until == last_day
-            {
-                ctx.checkpoint()?;
-            }
-            day = until + Days::new(1);
+        let span = if spec.shape == Stats::Overview {
+            1
+        } else {
+            CHUNK_DAYS
+        };
+        let mut requests = Vec::new();
+        let mut day = first;
+        while day <= last {
+            let to = (day + Days::new(span - 1)).min(last);
+            requests.push(Request {
+                spec: Arc::clone(&spec),
+                from: day,
+                to,
+            });
+            day = to + Days::new(1);
         }
+        let task = Task {
+            spec,
+            first,
+            last,
+            left: requests.len() as u64,
+            written: 0,
+        };
+        Ok((task, requests))
     }
-    Ok(written)
+
+    pub fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Writes a range's rows, moves the bookmark to its last day and, now and then, writes a
+    /// STATE.
+    pub fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: &Request,
+        fetched: Fetched,
+    ) -> Result<(), Error> {
+        let spec = &self.spec;
+        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
+        ctx.write(name, &fetched.buf)?;
+        self.written += fetched.records;
+        self.left -= 1;
+        let until = req.to.format("%Y-%m-%d").to_string();
+        if ctx
+            .state
+            .bookmark(name, server, ms)
+            .is_none_or(|b| b < until.as_str())
+        {
+            ctx.state.set_bookmark(name, server, ms, until);
+        }
+        let days_done = (req.to - self.first).num_days() as u64 + 1;
+        if spec.shape != Stats::Overview
+            || days_done % OVERVIEW_CHECKPOINT_DAYS == 0
+            || req.to == self.last
+        {
+            ctx.checkpoint()?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads one range and writes its rows' RECORD lines.
+pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
+    let spec = &*req.spec;
+    let query = [
+        ("fromdate", req.from.format("%Y-%m-%d").to_string()),
+        ("todate", req.to.format("%Y-%m-%d").to_string()),
+        ("messagestream", spec.stream.id.clone()),
+    ];
+    let path = spec.sel.def.path;
+    let answer = client
+        .get_with(
+            &spec.server.token,
+            path,
+            &query,
+            path,
+            Some(&spec.tally),
+            crate::client::parse_value,
+        )
+        .map_err(|e| e.into_error(path))?;
+    let writer = RecordWriter::new(spec.sel, Some(spec.server.id), &extracted_now())?;
+    let mut buf = Vec::new();
+    let mut records = 0;
+    for mut row in rows(&answer, spec.shape, req.from, path)? {
+        row.insert(
+            "MessageStream".into(),
+            Value::String(spec.stream.id.clone()),
+        );
+        writer.value(Value::Object(row), &mut buf)?;
+        records += 1;
+    }
+    Ok(Fetched { buf, records })
 }
 
 /// The rows one answer yields (without `ServerID`/`MessageStream`).

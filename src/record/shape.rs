@@ -7,7 +7,6 @@
 
 use crate::error::Error;
 use crate::timefmt::{format_utc, parse_timestamp};
-use crate::transcode::KeyIndex;
 use serde_json::{Map, Value};
 
 /// A schema compiled for fast record shaping.
@@ -189,6 +188,53 @@ fn remove_path(v: &mut Value, path: &[&str]) {
             }
         }
     }
+}
+
+/// Finds an object shape's property by name: an open-addressing table of FNV-1a hashes, so a
+/// record's key costs one hash and (almost always) one comparison.
+#[derive(Clone, Debug, Default)]
+pub struct KeyIndex {
+    /// (hash, property index + 1); 0 marks an empty slot.
+    table: Vec<(u32, u32)>,
+}
+
+impl KeyIndex {
+    pub fn new(props: &[Prop]) -> KeyIndex {
+        let size = (props.len() * 2).next_power_of_two().max(4);
+        let mut table = vec![(0u32, 0u32); size];
+        for (i, prop) in props.iter().enumerate() {
+            let h = fnv1a(&prop.name);
+            let mut at = h as usize & (size - 1);
+            while table[at].1 != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            table[at] = (h, i as u32 + 1);
+        }
+        KeyIndex { table }
+    }
+
+    pub(crate) fn find(&self, props: &[Prop], key: &str) -> Option<usize> {
+        let mask = self.table.len().checked_sub(1)?;
+        let h = fnv1a(key);
+        let mut at = h as usize & mask;
+        loop {
+            let (hash, slot) = self.table[at];
+            if slot == 0 {
+                return None;
+            }
+            let i = slot as usize - 1;
+            if hash == h && props.get(i).is_some_and(|p| p.name == key) {
+                return Some(i);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! envelope handed to the caller as it is read, as its members' JSON text (see
 //! [`crate::transcode`]), so no record is scanned twice or built into a `Value`.
 
+use super::members::Members;
 use crate::client::Parsed;
-use crate::transcode::Members;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -419,17 +419,6 @@ pub fn nests_deeper_than(text: &[u8], limit: usize) -> bool {
         i += 1;
     }
     false
-}
-
-impl Members<'_> {
-    /// The object as a `Value` (a repeated key keeps its last value, as when parsed whole).
-    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        let mut map = Map::new();
-        for (k, v) in self.iter() {
-            map.insert(k.to_string(), serde_json::from_str(v)?);
-        }
-        Ok(Value::Object(map))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,121 @@
+//! What the sync's handlers share on the main thread: the settings, the output, the state, the
+//! run's clock, and the report of what each stream came to.
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::log;
+use crate::singer::output::Output;
+use crate::singer::state::State;
+use crate::timefmt::format_utc;
+use chrono::{DateTime, Utc};
+use std::io::Write;
+use std::time::Instant;
+
+pub struct Ctx<'a, W: Write> {
+    pub config: &'a Config,
+    pub out: &'a mut Output<W>,
+    pub state: &'a mut State,
+    /// When the run started.
+    pub now: DateTime<Utc>,
+    /// Where search windows stop (exclusive).
+    pub search_end: DateTime<Utc>,
+    pub report: Report,
+}
+
+impl<W: Write> Ctx<'_, W> {
+    /// Logs a progress line if `progress_interval` has passed since the last one.
+    pub fn progress(&mut self, line: impl FnOnce() -> String) {
+        let now = Instant::now();
+        let due = self
+            .report
+            .last_progress
+            .is_none_or(|t| now.duration_since(t) >= self.config.progress_interval);
+        if due {
+            self.report.last_progress = Some(now);
+            log::info(&format!("progress: {}", line()));
+        }
+    }
+
+    /// Writes the whole state.
+    pub fn checkpoint(&mut self) -> Result<(), Error> {
+        let value = self.state.to_value();
+        self.out.state(&value)
+    }
+
+    /// Writes RECORD lines of `stream` (framed by the record path).
+    pub fn write(&mut self, stream: &str, lines: &[u8]) -> Result<(), Error> {
+        self.out.record_lines(stream, lines)
+    }
+}
+
+/// What a stream came to on a server (or, summed, over the run).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    pub records: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub seconds: f64,
+    /// Messages that expired (retention) between their search and their per-message read.
+    pub expired: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, t: &Totals) {
+        self.records += t.records;
+        self.requests += t.requests;
+        self.retries += t.retries;
+        self.seconds += t.seconds;
+        self.expired += t.expired;
+    }
+
+    /// `N records, R requests, T retries, S s` (and the expired messages, if any).
+    pub fn describe(&self) -> String {
+        let expired = if self.expired > 0 {
+            format!(
+                ", {} messages expired before their details were read",
+                self.expired
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} records, {} requests, {} retries, {:.1}s{expired}",
+            self.records, self.requests, self.retries, self.seconds
+        )
+    }
+}
+
+/// Per-stream totals and the progress clock.
+#[derive(Default)]
+pub struct Report {
+    totals: Vec<(&'static str, Totals)>,
+    last_progress: Option<Instant>,
+}
+
+impl Report {
+    pub fn new() -> Report {
+        Report {
+            totals: Vec::new(),
+            last_progress: Some(Instant::now()),
+        }
+    }
+
+    pub fn add(&mut self, stream: &'static str, t: &Totals) {
+        match self.totals.iter_mut().find(|(s, _)| *s == stream) {
+            Some((_, acc)) => acc.add(t),
+            None => self.totals.push((stream, *t)),
+        }
+    }
+
+    /// One `summary:` line per stream.
+    pub fn summary(&self) {
+        for (stream, t) in &self.totals {
+            log::info(&format!("summary: {stream}: {}", t.describe()));
+        }
+    }
+}
+
+/// The current time as `time_extracted`.
+pub fn extracted_now() -> String {
+    format_utc(Utc::now())
+}

@@ -1,0 +1,100 @@
+//! Per-message expansion: for a search stream that expands its records, one request per found
+//! message (its details), read through the pipeline like any other request, and the records it
+//! expands to (`message_events`: one per entry of `MessageEvents`).
+
+use super::search::fetch::{MessageRef, Partition};
+use super::windows::Window;
+use crate::client::{parse_value, path_segment, CallError, Client};
+use crate::error::Error;
+use crate::record::line::RecordWriter;
+use crate::streams::Expand;
+use crate::sync::context::extracted_now;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The details of one found message, for the window that found it.
+#[derive(Clone)]
+pub struct DetailsRequest<'a> {
+    pub part: Arc<Partition<'a>>,
+    pub window: Window,
+    pub message: MessageRef,
+}
+
+pub enum Fetched {
+    /// The RECORD lines the message expands to, and how many records they are.
+    Lines { buf: Vec<u8>, records: u64 },
+    /// The message expired (retention) between the search and this request: Postmark answers
+    /// 422 with ErrorCode 701, and there is nothing left to read.
+    Expired,
+}
+
+/// Reads one message's details and writes what they expand to.
+pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
+    let part = &*req.part;
+    let Some(expand) = part.spec.expand else {
+        return Err(Error::Internal(format!(
+            "{} does not expand its records",
+            part.name()
+        )));
+    };
+    let id = path_segment(&req.message.id, "a MessageID")?;
+    let endpoint = expand.path();
+    let path = endpoint.replace("{id}", id);
+    let details = match client.get_with(
+        &part.server.token,
+        &path,
+        &[],
+        endpoint,
+        Some(&part.tally),
+        parse_value,
+    ) {
+        Ok(d) => d,
+        Err(CallError::Postmark {
+            status: 422,
+            code: 701,
+            ..
+        }) => return Ok(Fetched::Expired),
+        Err(e) => return Err(e.into_error(endpoint)),
+    };
+    let writer = RecordWriter::new(part.sel, Some(part.server.id), &extracted_now())?;
+    match expand {
+        Expand::MessageEvents => events(&writer, &details, &req.message, &path),
+    }
+}
+
+/// `message_events`: each entry of `MessageEvents`, with its message's `MessageID` and
+/// `MessageStream`.
+fn events(
+    writer: &RecordWriter,
+    details: &Value,
+    message: &MessageRef,
+    path: &str,
+) -> Result<Fetched, Error> {
+    let found_stream = message
+        .stream
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+    let stream = details
+        .get("MessageStream")
+        .cloned()
+        .or(found_stream)
+        .unwrap_or(Value::Null);
+    let events = match details.get("MessageEvents") {
+        Some(Value::Array(list)) => list.as_slice(),
+        None | Some(Value::Null) => &[],
+        Some(_) => return Err(Error::Api(format!("{path}: MessageEvents is not a list"))),
+    };
+    let mut buf = Vec::new();
+    for event in events {
+        let mut record = event.clone();
+        if let Some(map) = record.as_object_mut() {
+            map.insert("MessageID".into(), Value::String(message.id.clone()));
+            map.insert("MessageStream".into(), stream.clone());
+        }
+        writer.value(record, &mut buf)?;
+    }
+    Ok(Fetched::Lines {
+        buf,
+        records: events.len() as u64,
+    })
+}

@@ -1,0 +1,225 @@
+//! The fetch side of a search, on a worker thread: one page requested for a window, read in one
+//! pass, each record identified, filtered back to the window by its own timestamp and written
+//! as its RECORD line (or, for a stream that expands its records, kept as the message to read
+//! next).
+
+use super::super::digest::{record_key, Key};
+use super::super::servers::Server;
+use super::super::windows::Window;
+use crate::client::{CallError, Client, Counters, Parsed};
+use crate::error::Error;
+use crate::record::line::RecordWriter;
+use crate::record::page::{self, Record, Records};
+use crate::record::Members;
+use crate::singer::catalog::Selected;
+use crate::streams::{Partitions, Search, CEILING, PAGE_SIZE};
+use crate::sync::context::extracted_now;
+use crate::timefmt::{format_filter, format_utc, parse_timestamp, wall_range};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What a partition's requests share: the stream, the server and the message stream.
+pub struct Partition<'a> {
+    pub sel: &'a Selected,
+    pub spec: Search,
+    pub server: Arc<Server>,
+    /// The message stream (or the inbound stream) read.
+    pub id: String,
+    /// Requests and retries made for this partition.
+    pub tally: Counters,
+}
+
+impl Partition<'_> {
+    pub fn name(&self) -> &'static str {
+        self.sel.def.name
+    }
+
+    /// "server 10001 stream outbound", for messages.
+    pub fn label(&self) -> String {
+        format!("server {} stream {}", self.server.id, self.id)
+    }
+}
+
+/// A page of a window: offset 0 is the window's first page, whose `TotalCount` decides whether
+/// the window fits; `attempt` counts the reads of the window (0: the first).
+#[derive(Clone)]
+pub struct PageRequest<'a> {
+    pub part: Arc<Partition<'a>>,
+    pub window: Window,
+    pub offset: u64,
+    pub attempt: u32,
+}
+
+/// A fetched page, already shaped.
+pub enum Fetched {
+    /// More records than paging can reach (first pages only): nothing was shaped.
+    TooBig(u64),
+    Page(Page),
+}
+
+pub struct Page {
+    pub total: u64,
+    /// Records Postmark returned (before the window filter).
+    pub got: u64,
+    /// The identity of each of them.
+    pub ids: Vec<Key>,
+    /// The RECORD lines of the records kept.
+    pub lines: Lines,
+    /// For streams that expand their records: the messages kept, to be read next.
+    pub messages: Vec<(Key, MessageRef)>,
+}
+
+/// RECORD lines in one buffer, each with its record's key.
+#[derive(Default)]
+pub struct Lines {
+    pub buf: Vec<u8>,
+    pub records: Vec<(Key, Range<usize>)>,
+}
+
+/// A found message whose details are read next.
+#[derive(Clone, Debug)]
+pub struct MessageRef {
+    pub id: String,
+    /// Its `MessageStream` as found (JSON text), if any.
+    pub stream: Option<String>,
+}
+
+/// Fetches one page and shapes its records.
+pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
+    let part = &*req.part;
+    let (from, to) = wall_range(req.window.start, req.window.end);
+    let path = part.sel.def.path;
+    let mut query = vec![
+        ("count", PAGE_SIZE.to_string()),
+        ("offset", req.offset.to_string()),
+        ("fromdate", format_filter(from)),
+        ("todate", format_filter(to)),
+    ];
+    if part.spec.partitions != Partitions::Inbound {
+        query.push(("messagestream", part.id.clone()));
+    }
+    let envelope = part.sel.def.envelope;
+    let extracted = extracted_now();
+    let writer = RecordWriter::new(part.sel, Some(part.server.id), &extracted)?;
+    let first = req.offset == 0;
+    // Records are filtered, keyed and written as the page is read; a retried attempt starts
+    // again from nothing.
+    let read = client.get_with(
+        &part.server.token,
+        path,
+        &query,
+        path,
+        Some(&part.tally),
+        |body| {
+            let mut kept = Kept::default();
+            let parsed = page::parse(&body, envelope, &mut |so_far, record| {
+                if first && so_far.total.is_some_and(|t| t > CEILING) {
+                    return Ok(()); // Too big: split before anything is written.
+                }
+                keep(part, req.window, &writer, so_far.clean, record, &mut kept)
+            })?;
+            Ok(Parsed {
+                value: parsed.value.map(|page| (page, kept)),
+                error_code: parsed.error_code,
+                message: parsed.message,
+            })
+        },
+    );
+    let (page, kept) = match read {
+        Ok(read) => read?,
+        Err(CallError::Postmark {
+            status: 422, code, ..
+        }) if code == part.spec.ceiling_error_code && first => {
+            return Ok(Fetched::TooBig(CEILING + 1));
+        }
+        Err(e) => return Err(e.into_error(path)),
+    };
+    let total = page.total.count(path)?;
+    if first && total > CEILING {
+        return Ok(Fetched::TooBig(total));
+    }
+    let got = match page.records {
+        Records::List(n) => n,
+        Records::Missing if total == 0 => 0,
+        _ => {
+            return Err(Error::Api(format!(
+                "Postmark's {path} answer has no {envelope} list"
+            )))
+        }
+    };
+    Ok(Fetched::Page(Page {
+        total,
+        got,
+        ids: kept.ids,
+        lines: kept.lines,
+        messages: kept.messages,
+    }))
+}
+
+/// What a page's records came to.
+#[derive(Default)]
+struct Kept {
+    ids: Vec<Key>,
+    lines: Lines,
+    messages: Vec<(Key, MessageRef)>,
+}
+
+/// Identifies one record of a page and, if it belongs to the window, keeps its RECORD line (or
+/// the message, for streams that expand their records).
+fn keep(
+    part: &Partition,
+    window: Window,
+    writer: &RecordWriter,
+    clean: bool,
+    record: Record,
+    kept: &mut Kept,
+) -> Result<(), Error> {
+    static NO_MEMBERS: Members<'static> = Members::EMPTY;
+    let fields = match &record {
+        Record::Object(members) => members,
+        Record::Other(_) => &NO_MEMBERS,
+    };
+    let key = identify(part, fields, window)?;
+    kept.ids.push(key);
+    if let Some(field) = part.spec.time_field {
+        let raw = fields.str(field).unwrap_or_default();
+        let t = parse_timestamp(&raw).ok_or_else(|| {
+            Error::Api(format!(
+                "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
+                part.name()
+            ))
+        })?;
+        if t < window.start || t >= window.end {
+            return Ok(());
+        }
+    }
+    if part.spec.expand.is_some() {
+        let message = MessageRef {
+            id: fields.str("MessageID").unwrap_or_default().into_owned(),
+            stream: fields.get("MessageStream").map(str::to_string),
+        };
+        kept.messages.push((key, message));
+        return Ok(());
+    }
+    let start = kept.lines.buf.len();
+    writer.text(&record, clean, &mut kept.lines.buf)?;
+    kept.lines.records.push((key, start..kept.lines.buf.len()));
+    Ok(())
+}
+
+/// A search record's identity (the fields that tell it from every other record of its stream)
+/// as a digest. A record without one of them, with a null one or one written twice is an
+/// error: it could be neither told apart nor loaded.
+fn identify(part: &Partition, fields: &Members, window: Window) -> Result<Key, Error> {
+    let identity = part.sel.def.identity;
+    if let Some(problem) = fields.identity_problem(identity) {
+        return Err(Error::Api(format!(
+            "Postmark returned a {} record that {problem} ({}, window {} – {}); a record must carry its key to be told apart and loaded",
+            part.name(),
+            part.label(),
+            format_utc(window.start),
+            format_utc(window.end)
+        )));
+    }
+    Ok(record_key(fields, identity))
+}

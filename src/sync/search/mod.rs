@@ -1,0 +1,456 @@
+//! The windowed search engine (`/messages/outbound`, opens, clicks, inbound, bounces, and the
+//! outbound messages whose details give `message_events`): the write side of one partition
+//! (a server's message stream), on the main thread. `fetch` is the side that runs on workers.
+//!
+//! A partition is read from its bookmark minus the lookback (or from `start_date`) up to the
+//! safety margin before now, in closed windows of naive Eastern wall time (see
+//! [`crate::timefmt::wall_range`]). A window is paged newest first with `count=500`; one whose
+//! `TotalCount` passes the 10,000 ceiling is split before any of its records is written.
+//! Records are filtered back to the window by their own timestamp, so the inclusive bounds never
+//! lose or repeat the boundary second; inbound records carry no Postmark timestamp, so their
+//! boundary duplicates are removed by MessageID.
+//!
+//! Every page (and, for `message_events`, every message's details) is a request of the run's
+//! pipeline: the rest of a window, the first page of the next window and the details of its
+//! messages are in flight together. A window whose pages disagree (Postmark's answers changed
+//! while it was read), or hold fewer distinct records than `TotalCount` announces, is read
+//! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
+//! once that window and every earlier one are complete.
+
+pub mod fetch;
+
+use super::context::Ctx;
+use super::digest::{Key, KeyMap, KeySet};
+use super::expand::{self, DetailsRequest};
+use super::windows::{Planner, Window};
+use crate::error::Error;
+use crate::log;
+use crate::streams::{CEILING, PAGE_SIZE};
+use crate::timefmt::{floor_second, format_utc, parse_timestamp};
+use chrono::{DateTime, Duration, Utc};
+use fetch::{Fetched, Lines, MessageRef, Page, PageRequest, Partition};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How often a window is read again from the start when Postmark's answers change under it.
+const MAX_REREADS: u32 = 3;
+
+/// A request of a partition.
+#[derive(Clone)]
+pub enum Request<'a> {
+    Page(PageRequest<'a>),
+    Details(DetailsRequest<'a>),
+}
+
+/// What a request of a partition came to.
+pub enum Answer {
+    Page(Fetched),
+    Details(expand::Fetched),
+}
+
+/// A window being read, and what is known of it so far.
+struct Open {
+    window: Window,
+    /// Reads of the window so far, less one.
+    attempt: u32,
+    /// What this read's first page announced (`None` until it is in).
+    total: Option<u64>,
+    pages_left: u64,
+    received: u64,
+    distinct: KeySet,
+    consistent: bool,
+    /// Every page is in and they agree.
+    verified: bool,
+    /// Messages whose details are still to come.
+    details_left: u64,
+    /// Keys written (or whose details were asked for) in this window: a re-read or an overlap
+    /// writes nothing twice.
+    seen: KeySet,
+}
+
+/// Reads one partition: the write side.
+pub struct Reader<'a> {
+    part: Arc<Partition<'a>>,
+    bookmark: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    planner: Planner,
+    /// The next window's first page is awaited (windows are planned from the one before).
+    planning: bool,
+    open: VecDeque<Open>,
+    /// Inbound only: IDs written recently (with their window's end), to drop boundary repeats.
+    recent_ids: KeyMap<DateTime<Utc>>,
+    pub written: u64,
+    pub expired: u64,
+    windows_done: u64,
+    started: Instant,
+}
+
+impl<'a> Reader<'a> {
+    /// Plans the partition from its bookmark; gives the first request, if there is anything to
+    /// read.
+    pub fn start<W: Write>(
+        ctx: &mut Ctx<'_, W>,
+        part: Arc<Partition<'a>>,
+    ) -> Result<(Reader<'a>, Vec<Request<'a>>), Error> {
+        let (name, server_id, id) = (part.name(), part.server.id, part.id.clone());
+        let bookmark = match ctx.state.bookmark(name, server_id, &id) {
+            None => None,
+            Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
+                Error::Input(format!(
+                    "state: bookmarks.{name}.{server_id}.{id} = {b:?} is not a timestamp"
+                ))
+            })?),
+        };
+        let start = floor_second(match bookmark {
+            Some(b) => (b - ctx.config.lookback).max(ctx.config.start),
+            None => ctx.config.start,
+        });
+        let end = ctx.search_end;
+        let mut reader = Reader {
+            part,
+            bookmark,
+            start,
+            end,
+            planner: Planner::new(start, end),
+            planning: false,
+            open: VecDeque::new(),
+            recent_ids: KeyMap::default(),
+            written: 0,
+            expired: 0,
+            windows_done: 0,
+            started: Instant::now(),
+        };
+        let mut requests = Vec::new();
+        if start < end {
+            log::info(&format!(
+                "{name}: server {server_id} stream {id}: {} → {}",
+                format_utc(start),
+                format_utc(end)
+            ));
+            reader.plan_next(&mut requests);
+        }
+        Ok((reader, requests))
+    }
+
+    pub fn done(&self) -> bool {
+        !self.planning && self.open.is_empty() && self.planner.next_window().is_none()
+    }
+
+    fn name(&self) -> &'static str {
+        self.part.name()
+    }
+
+    /// Asks for the next window's first page, if the range is not covered yet.
+    fn plan_next(&mut self, requests: &mut Vec<Request<'a>>) {
+        if let Some(window) = self.planner.next_window() {
+            self.planning = true;
+            requests.push(self.page(window, 0, 0));
+        }
+    }
+
+    fn page(&self, window: Window, offset: u64, attempt: u32) -> Request<'a> {
+        Request::Page(PageRequest {
+            part: Arc::clone(&self.part),
+            window,
+            offset,
+            attempt,
+        })
+    }
+
+    /// Handles an answer, in the order the requests were made.
+    pub fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        request: Request<'a>,
+        answer: Answer,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        match (request, answer) {
+            (Request::Page(req), Answer::Page(fetched)) => {
+                self.handle_page(ctx, req, fetched, requests)?
+            }
+            (Request::Details(req), Answer::Details(fetched)) => {
+                self.handle_details(ctx, &req, fetched)?
+            }
+            _ => return Err(Error::Internal("an answer of another kind".into())),
+        }
+        self.complete(ctx)
+    }
+
+    fn handle_page<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: PageRequest<'a>,
+        fetched: Fetched,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        let window = req.window;
+        if req.offset == 0 && req.attempt == 0 {
+            self.planning = false;
+        }
+        let page = match (req.offset, req.attempt, fetched) {
+            (0, 0, Fetched::TooBig(total)) => return self.split(window, total, requests),
+            (0, _, Fetched::TooBig(total)) => {
+                return Err(Error::Ceiling(format!(
+                    "{}: {}: the window {} – {} grew to {total} records while it was read, past what paging reaches",
+                    self.name(),
+                    self.part.label(),
+                    format_utc(window.start),
+                    format_utc(window.end)
+                )))
+            }
+            (_, _, Fetched::TooBig(total)) => Page {
+                total,
+                got: 0,
+                ids: Vec::new(),
+                lines: Lines::default(),
+                messages: Vec::new(),
+            },
+            (_, _, Fetched::Page(page)) => page,
+        };
+        if req.offset == 0 {
+            self.first_page(window, req.attempt, &page, requests);
+        } else {
+            let open = self.open_mut(window)?;
+            open.consistent &= Some(page.total) == open.total;
+            open.received += page.got;
+            open.pages_left -= 1;
+            open.distinct.extend(page.ids.iter().copied());
+        }
+        self.write(ctx, window, page.lines)?;
+        self.expand(window, page.messages, requests)?;
+        self.verify(window, requests)
+    }
+
+    /// The window's first page: how many pages it has, and (on the first read) the next
+    /// window, planned from this one's total.
+    fn first_page(
+        &mut self,
+        window: Window,
+        attempt: u32,
+        page: &Page,
+        requests: &mut Vec<Request<'a>>,
+    ) {
+        let offsets: Vec<u64> = (PAGE_SIZE..page.total.min(CEILING))
+            .step_by(PAGE_SIZE as usize)
+            .collect();
+        let reading = Open {
+            window,
+            attempt,
+            total: Some(page.total),
+            pages_left: offsets.len() as u64,
+            received: page.got,
+            distinct: page.ids.iter().copied().collect(),
+            consistent: true,
+            verified: false,
+            details_left: 0,
+            seen: KeySet::default(),
+        };
+        match self.open.iter_mut().find(|o| o.window == window) {
+            // A re-read: what was written stays written.
+            Some(open) => {
+                let seen = std::mem::take(&mut open.seen);
+                let details_left = open.details_left;
+                *open = Open {
+                    seen,
+                    details_left,
+                    ..reading
+                };
+            }
+            None => self.open.push_back(reading),
+        }
+        requests.extend(offsets.into_iter().map(|o| self.page(window, o, attempt)));
+        if attempt == 0 {
+            self.planner.done(window, page.total);
+            self.plan_next(requests);
+        }
+    }
+
+    /// The window holds more records than paging reaches: split it.
+    fn split(
+        &mut self,
+        window: Window,
+        total: u64,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        log::debug(&format!(
+            "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
+            self.name(),
+            format_utc(window.start),
+            format_utc(window.end)
+        ));
+        self.planner.too_big(window, total).map_err(|u| {
+            Error::Ceiling(format!(
+                "{}: {}: {} records in the one second at {}; Postmark's paging reaches only {CEILING} per query, so they cannot all be read",
+                self.name(),
+                self.part.label(),
+                u.total,
+                format_utc(u.window.start)
+            ))
+        })?;
+        self.plan_next(requests);
+        Ok(())
+    }
+
+    fn open_mut(&mut self, window: Window) -> Result<&mut Open, Error> {
+        self.open
+            .iter_mut()
+            .find(|o| o.window == window)
+            .ok_or_else(|| Error::Internal("an answer for a window not being read".into()))
+    }
+
+    /// Whether a record was already written (or asked for) in any window being read, or, for
+    /// inbound, recently.
+    fn seen(&self, key: &Key) -> bool {
+        self.recent_ids.contains_key(key) || self.open.iter().any(|o| o.seen.contains(key))
+    }
+
+    /// Writes the page's records not written before.
+    fn write<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        window: Window,
+        lines: Lines,
+    ) -> Result<(), Error> {
+        for (key, range) in lines.records {
+            if self.seen(&key) {
+                continue;
+            }
+            self.open_mut(window)?.seen.insert(key);
+            ctx.write(self.name(), &lines.buf[range])?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Asks for the details of each message not asked for before.
+    fn expand(
+        &mut self,
+        window: Window,
+        messages: Vec<(Key, MessageRef)>,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        for (key, message) in messages {
+            if self.seen(&key) {
+                continue;
+            }
+            let open = self.open_mut(window)?;
+            open.seen.insert(key);
+            open.details_left += 1;
+            requests.push(Request::Details(DetailsRequest {
+                part: Arc::clone(&self.part),
+                window,
+                message,
+            }));
+        }
+        Ok(())
+    }
+
+    fn handle_details<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: &DetailsRequest<'a>,
+        fetched: expand::Fetched,
+    ) -> Result<(), Error> {
+        match fetched {
+            expand::Fetched::Lines { buf, records } => {
+                ctx.write(self.name(), &buf)?;
+                self.written += records;
+            }
+            expand::Fetched::Expired => {
+                self.expired += 1;
+                log::debug(&format!(
+                    "{}: message {} expired before its details were read",
+                    self.name(),
+                    req.message.id
+                ));
+            }
+        }
+        self.open_mut(req.window)?.details_left -= 1;
+        Ok(())
+    }
+
+    /// Once every page of a window is in: read it again if its pages disagreed or repeated
+    /// records, or mark it verified.
+    fn verify(&mut self, window: Window, requests: &mut Vec<Request<'a>>) -> Result<(), Error> {
+        let name = self.name();
+        let label = self.part.label();
+        let open = self.open_mut(window)?;
+        if open.pages_left > 0 || open.verified {
+            return Ok(());
+        }
+        let total = open.total.unwrap_or(0);
+        let distinct = open.distinct.len() as u64;
+        if open.consistent && open.received == total && distinct == total {
+            open.verified = true;
+            return Ok(());
+        }
+        if open.attempt >= MAX_REREADS {
+            return Err(Error::Api(format!(
+                "{name}: {label}: the window {} – {} kept changing while it was read; try again later",
+                format_utc(window.start),
+                format_utc(window.end)
+            )));
+        }
+        log::warn(&format!(
+            "{name}: window {} – {} changed while it was read ({total} records announced, {} received, {distinct} distinct); reading it again",
+            format_utc(window.start),
+            format_utc(window.end),
+            open.received
+        ));
+        open.attempt += 1;
+        open.total = None;
+        let attempt = open.attempt;
+        requests.push(self.page(window, 0, attempt));
+        Ok(())
+    }
+
+    /// Completes the windows read whole, oldest first: moves the bookmark to their end and
+    /// writes a STATE.
+    fn complete<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
+        while self
+            .open
+            .front()
+            .is_some_and(|o| o.verified && o.details_left == 0)
+        {
+            let Some(open) = self.open.pop_front() else {
+                break;
+            };
+            let window = open.window;
+            if self.part.spec.time_field.is_none() {
+                let horizon = window.start - Duration::hours(2);
+                self.recent_ids.retain(|_, end| *end >= horizon);
+                self.recent_ids
+                    .extend(open.seen.into_iter().map(|id| (id, window.end)));
+            }
+            self.windows_done += 1;
+            if self.bookmark.is_none_or(|b| window.end > b) {
+                let p = &self.part;
+                ctx.state
+                    .set_bookmark(p.name(), p.server.id, &p.id, format_utc(window.end));
+            }
+            ctx.checkpoint()?;
+            self.progress(ctx, window);
+        }
+        Ok(())
+    }
+
+    fn progress<W: Write>(&self, ctx: &mut Ctx<'_, W>, window: Window) {
+        let covered = (window.end - self.start).num_seconds() as f64
+            / (self.end - self.start).num_seconds().max(1) as f64;
+        let (requests, _) = self.part.tally.snapshot();
+        let rate = self.written as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let (written, windows) = (self.written, self.windows_done);
+        ctx.progress(|| {
+            format!(
+                "{}: {}: {written} records, {windows} windows, {:.0}% of the range, {requests} requests, {rate:.0} records/s",
+                self.name(),
+                self.part.label(),
+                covered * 100.0
+            )
+        });
+    }
+}
