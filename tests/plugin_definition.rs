@@ -63,6 +63,29 @@ fn hub_definition_names_the_tap() {
     }
 }
 
+/// `pip_url` installs what exists today: the wheel built from the repository, from a directory
+/// the user names, and never a package of the same name from PyPI (none is published yet).
+#[test]
+fn hub_definition_pip_url_installs_the_built_wheel() {
+    let def = definition();
+    let pip_url: Vec<&str> = def["pip_url"]
+        .as_str()
+        .expect("pip_url")
+        .split_whitespace()
+        .collect();
+    assert_eq!(pip_url.last(), Some(&"tap-postmark"), "{pip_url:?}");
+    assert!(pip_url.contains(&"--no-index"), "{pip_url:?}");
+    assert!(
+        pip_url.contains(&"--find-links=${TAP_POSTMARK_DIST}"),
+        "{pip_url:?}"
+    );
+    let usage = def["usage"].as_str().expect("usage");
+    assert!(
+        usage.contains("TAP_POSTMARK_DIST") && usage.contains("PyPI"),
+        "usage does not say how pip_url finds the wheel: {usage}"
+    );
+}
+
 #[test]
 fn hub_definition_capabilities_equal_about() {
     let about = about();
@@ -114,7 +137,12 @@ fn hub_definition_settings_equal_about() {
         );
         if is_secret(prop) {
             assert!(sensitive, "{name}: secret in --about, not sensitive");
-            assert_eq!(kind, "password", "{name}: secret must be kind password");
+            // Meltano 4 reads `kind: password` as `kind: string` + `sensitive: true` and writes
+            // it back that way, so a definition in the old form changes in every project file.
+            assert_eq!(
+                kind, "string",
+                "{name}: a secret is kind string + sensitive"
+            );
         } else {
             assert!(!sensitive, "{name}: sensitive but not secret in --about");
         }
@@ -135,7 +163,7 @@ fn hub_definition_settings_equal_about() {
             "object" => kind == "object",
             _ if prop.get("enum").is_some() => kind == "options",
             _ if name.ends_with("_date") => kind == "date_iso8601",
-            _ => matches!(kind, "string" | "password"),
+            _ => kind == "string",
         };
         assert!(ok, "{name}: kind {kind} does not fit type {ty}");
         if let Some(options) = prop.get("enum") {
