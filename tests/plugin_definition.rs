@@ -278,6 +278,51 @@ fn meltano_yml_extractor_agrees_with_about() {
             );
         }
     }
-    // Every stream, message_events included, is selected in the example project.
-    assert_eq!(block_list(&ext, "select"), vec!["'*.*'".to_string()]);
+    // Every stream but message_events (one request per outbound message), as in the definition.
+    assert_eq!(
+        block_list(&ext, "select"),
+        vec!["'*.*'".to_string(), "'!message_events.*'".to_string()]
+    );
+    let expected: BTreeSet<String> = ["*.*", "!message_events.*"].map(String::from).into();
+    assert_eq!(strings(&def["select"]), expected);
+    // The wheel of ../dist, never PyPI.
+    assert!(
+        has(
+            "pip_url: --no-index --find-links=${MELTANO_PROJECT_ROOT}/../dist \
+             --reinstall-package=tap-postmark tap-postmark"
+        ),
+        "meltano.yml pip_url"
+    );
+}
+
+/// Nothing in the example project makes Meltano rewrite it: no deprecated `kind: password`
+/// (Meltano 4 writes it back as `kind: string` + `sensitive: true`), and no value that belongs in
+/// `.env` (tokens, passwords, dates).
+#[test]
+fn meltano_yml_uses_current_kinds_and_holds_no_secret() {
+    let yml = repo_file("meltano/meltano.yml");
+    for (i, line) in yml.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or_default();
+        assert!(
+            !code.contains("kind: password"),
+            "meltano.yml line {}: deprecated kind password",
+            i + 1
+        );
+        for key in [
+            "postmark_account_token:",
+            "postmark_server_token:",
+            "password:",
+            "start_date:",
+            "end_date:",
+            "base_url:",
+        ] {
+            assert!(
+                !code.trim_start().starts_with(key),
+                "meltano.yml line {}: {key} belongs in .env",
+                i + 1
+            );
+        }
+    }
+    let def = repo_file("plugin/tap-postmark.json");
+    assert!(!def.contains("\"kind\": \"password\""));
 }
