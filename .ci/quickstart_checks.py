@@ -234,13 +234,15 @@ def after(block, work, clone, log):
     if block == "postgres":
         (summary,) = runs_of(log, PG_JOB, 1)
         found = first_run(summary, pg, "PostgreSQL")
+        # The simulator's account does not change, but the synced range ends 5 minutes before
+        # each run, so a later run may hold a record more, never one less.
         jsonl_first = load(work, "jsonl-1")
         for stream, rows in found.items():
-            check(set(rows) == jsonl_first[stream]["keys"],
-                  f"{stream}: PostgreSQL and JSON Lines hold different keys")
+            lost = jsonl_first[stream]["keys"] - set(rows)
+            check(not lost, f"{stream}: {len(lost)} keys of the JSON Lines run not in PostgreSQL")
         save(work, "pg-1", snapshot(found))
-        return (f"{len(found)} tables, {sum(summary.values())} rows: each table = its summary"
-                f" and the JSON Lines keys")
+        return (f"{len(found)} tables, {sum(summary.values())} rows: each table = its summary;"
+                f" every key of the JSON Lines files there")
     if block == "again":
         j1, j2 = runs_of(log, JSONL_JOB, 2)
         p1, p2 = runs_of(log, PG_JOB, 2)
@@ -273,7 +275,8 @@ def csv_check(work, clone, log):
         rows = csv_rows(paths[:1], *streams[stream]) if n else []
         check(len(rows) == n and len(set(rows)) == n,
               f"CSV {stream}: first run's file has {len(rows)} rows, summary {n}")
-        check(set(rows) == jsonl_first[stream]["keys"], f"CSV {stream}: keys differ from JSON Lines")
+        lost = jsonl_first[stream]["keys"] - set(rows)
+        check(not lost, f"CSV {stream}: {len(lost)} keys of the JSON Lines run missing")
         first[stream] = {"rows": n, "keys": set(rows)}
     second_run(first, c2, c1, lambda s: csv_rows(stream_files(s), *streams[s]), "CSV",
                appends=True)
