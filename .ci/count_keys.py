@@ -4,7 +4,7 @@
     count_keys.py truth TAP_OUTPUT.jsonl TRUTH.json     # distinct key tuples per stream
     count_keys.py postgres TRUTH.json SCHEMA            # tables via psql (PG* environment)
     count_keys.py jsonl TRUTH.json DIR                  # target-jsonl: DIR/<stream>.jsonl
-    count_keys.py csv TRUTH.json DIR                    # target-csv: DIR/<stream>.csv
+    count_keys.py csv TRUTH.json DIR                    # target-csv: DIR/<stream>[-<time>].csv
     count_keys.py values TAP_OUTPUT.jsonl postgres SCHEMA   # every value of every row, too
     count_keys.py values TAP_OUTPUT.jsonl jsonl DIR
 
@@ -158,10 +158,13 @@ def files(kind, truth_path, directory):
     present = {p.name for p in d.iterdir()} if d.is_dir() else set()
     results = []
     for name, s in sorted(t.items()):
-        path = d / f"{name}.{kind}"
-        if not path.exists():
-            results.append((name, f"{path.name} missing", ""))
+        # <stream>.<kind>, or one file of a run: <stream>-<time>.<kind> (stream names have no "-")
+        paths = [d / f"{name}.{kind}"] + sorted(d.glob(f"{name}-*.{kind}"))
+        paths = [p for p in paths if p.exists()]
+        if len(paths) != 1:
+            results.append((name, f"{len(paths)} files {[p.name for p in paths]}", ""))
             continue
+        path = paths[0]
         present.discard(path.name)
         with open(path, encoding="utf-8", newline="") as f:
             if kind == "jsonl":

@@ -217,20 +217,26 @@ export MELTANO_SYS_DIR_ROOT="$CACHE/meltano-sys"      # plugin venvs, reused acr
 export MELTANO_DATABASE_URI="sqlite:///$WORK/meltano.db" # state: new for every run
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 rm -rf "$MELTANO_SYS_DIR_ROOT/run" "$MELTANO_SYS_DIR_ROOT/logs"
-export TAP_POSTMARK_WHEEL="$WHEEL"
+# The ready project, as cloned, next to the wheel: its pip_url reads ${MELTANO_PROJECT_ROOT}/../dist.
+PROJECT="$WORK/meltano"
+mkdir -p "$PROJECT"
+cp "$ROOT/meltano/meltano.yml" "$PROJECT/"
+# Every stream, message_events included, so that each loader is checked on all of them (the
+# project's own select, without message_events, is checked by `meltano select` below).
+export TAP_POSTMARK__SELECT='["*.*"]'
 export TAP_POSTMARK_POSTMARK_ACCOUNT_TOKEN="$ACCOUNT_TOKEN" TAP_POSTMARK_BASE_URL="$BASE_URL"
 export TAP_POSTMARK_START_DATE="$START_DATE" TAP_POSTMARK_END_DATE="$END_DATE"
 export TAP_POSTMARK_LOOKBACK_HOURS="$LOOKBACK_HOURS"
 export TARGET_POSTGRES_HOST=127.0.0.1 TARGET_POSTGRES_PORT="$PG_PORT" TARGET_POSTGRES_USER=postgres
 export TARGET_POSTGRES_PASSWORD=postgres TARGET_POSTGRES_DATABASE=postgres
 export TARGET_JSONL_DESTINATION_PATH="$WORK/out-jsonl" TARGET_CSV_OUTPUT_PATH="$WORK/out-csv"
-meltano() { "$CACHE/meltano/bin/meltano" --cwd "$ROOT/meltano" --log-format=uncolored "$@"; }
+meltano() { "$CACHE/meltano/bin/meltano" --cwd "$PROJECT" --log-format=uncolored "$@"; }
 PG_SCHEMA=tap_postmark
 
 step "meltano install"
 run "$WORK/meltano-install.log" meltano install
 TAP_IN_MELTANO=$(ls "$MELTANO_SYS_DIR_ROOT"/extractors/tap-postmark/venv/bin/tap-postmark)
-[ "$("$TAP_IN_MELTANO" --version)" = "tap-postmark $CARGO_VERSION" ] || die "Meltano's tap-postmark is not the wheel's"
+cmp -s "$TAP_IN_MELTANO" "$TAP" || die "Meltano's tap-postmark is not the one of the wheel just built"
 versions=""
 for t in target-postgres target-jsonl target-csv; do
     v=$("$MELTANO_SYS_DIR_ROOT/loaders/$t/venv/bin/python" -c "import importlib.metadata as m, sys
@@ -247,8 +253,12 @@ grep -q 'Plugin configuration is valid' "$WORK/config-test.log" || die "no 'Plug
 ok "Plugin configuration is valid"
 
 step "meltano select tap-postmark --list --all"
+run "$WORK/select-default.log" env -u TAP_POSTMARK__SELECT "$CACHE/meltano/bin/meltano" --cwd "$PROJECT" --log-format=uncolored select tap-postmark --list --all
+grep -q '\[excluded *\] message_events\.' "$WORK/select-default.log" || die "the ready project selects message_events"
+DEFAULT_SELECTED=$(grep -E '^\s*\[(selected|automatic)' "$WORK/select-default.log" | sed -E 's/.*\] ([^.]+)\..*/\1/' | sort -u | wc -l)
+[ "$DEFAULT_SELECTED" -eq $((STREAMS - 1)) ] || die "the ready project selects $DEFAULT_SELECTED streams, expected $((STREAMS - 1))"
 run "$WORK/select.log" meltano select tap-postmark --list --all
-ok "$(python3 .ci/meltano_checks.py select "$WORK/select.log" "$WORK/catalog.json")"
+ok "as cloned: $DEFAULT_SELECTED streams, message_events left out; with TAP_POSTMARK__SELECT='[\"*.*\"]': $(python3 .ci/meltano_checks.py select "$WORK/select.log" "$WORK/catalog.json")"
 
 step "meltano invoke tap-postmark --about --format=json"
 meltano invoke tap-postmark --about --format=json >"$WORK/about-meltano.json" 2>"$WORK/about-meltano.err" ||
@@ -366,23 +376,25 @@ plugins:
   extractors:
   - name: {d['name']}
     variant: {d['variant']}
-    pip_url: $TAP_POSTMARK_WHEEL
 """)
 EOF
+# The definition's own pip_url installs the wheel from the directory TAP_POSTMARK_DIST names.
 hub_meltano() {
     env -u TAP_POSTMARK_POSTMARK_ACCOUNT_TOKEN -u TAP_POSTMARK_END_DATE -u TAP_POSTMARK_LOOKBACK_HOURS \
+        -u TAP_POSTMARK__SELECT \
         MELTANO_SYS_DIR_ROOT="$HUB/.meltano" MELTANO_DATABASE_URI="sqlite:///$HUB/meltano.db" \
-        TAP_POSTMARK_POSTMARK_SERVER_TOKEN="$SERVER_TOKEN" \
+        TAP_POSTMARK_POSTMARK_SERVER_TOKEN="$SERVER_TOKEN" TAP_POSTMARK_DIST="$WORK/dist" \
         "$CACHE/meltano/bin/meltano" --cwd "$HUB" --log-format=uncolored "$@"
 }
 run "$WORK/hub-install.log" hub_meltano install
+cmp -s "$HUB/.meltano/extractors/tap-postmark/venv/bin/tap-postmark" "$TAP" || die "the definition's pip_url did not install the wheel just built"
 run "$WORK/hub-config-test.log" hub_meltano config test tap-postmark
 grep -q 'Plugin configuration is valid' "$WORK/hub-config-test.log" || die "config test with a server token failed"
 run "$WORK/hub-select.log" hub_meltano select tap-postmark --list --all
 grep -q '\[excluded *\] message_events\.' "$WORK/hub-select.log" || die "message_events is not left out by the definition's default select"
 HUB_SELECTED=$(grep -E '^\s*\[(selected|automatic)' "$WORK/hub-select.log" | sed -E 's/.*\] ([^.]+)\..*/\1/' | sort -u | wc -l)
 [ "$HUB_SELECTED" -eq $((STREAMS - 1)) ] || die "$HUB_SELECTED streams selected by the definition's default, expected $((STREAMS - 1))"
-ok "installs, config test passes with only a server token, default select takes $HUB_SELECTED streams and leaves out message_events"
+ok "its pip_url installs the wheel from \$TAP_POSTMARK_DIST, config test passes with only a server token, default select takes $HUB_SELECTED streams and leaves out message_events"
 
 echo
 echo "ecosystem: all steps passed in $(($(date +%s) - ALL_T0))s"

@@ -63,6 +63,29 @@ fn hub_definition_names_the_tap() {
     }
 }
 
+/// `pip_url` installs what exists today: the wheel built from the repository, from a directory
+/// the user names, and never a package of the same name from PyPI (none is published yet).
+#[test]
+fn hub_definition_pip_url_installs_the_built_wheel() {
+    let def = definition();
+    let pip_url: Vec<&str> = def["pip_url"]
+        .as_str()
+        .expect("pip_url")
+        .split_whitespace()
+        .collect();
+    assert_eq!(pip_url.last(), Some(&"tap-postmark"), "{pip_url:?}");
+    assert!(pip_url.contains(&"--no-index"), "{pip_url:?}");
+    assert!(
+        pip_url.contains(&"--find-links=${TAP_POSTMARK_DIST}"),
+        "{pip_url:?}"
+    );
+    let usage = def["usage"].as_str().expect("usage");
+    assert!(
+        usage.contains("TAP_POSTMARK_DIST") && usage.contains("PyPI"),
+        "usage does not say how pip_url finds the wheel: {usage}"
+    );
+}
+
 #[test]
 fn hub_definition_capabilities_equal_about() {
     let about = about();
@@ -114,7 +137,12 @@ fn hub_definition_settings_equal_about() {
         );
         if is_secret(prop) {
             assert!(sensitive, "{name}: secret in --about, not sensitive");
-            assert_eq!(kind, "password", "{name}: secret must be kind password");
+            // Meltano 4 reads `kind: password` as `kind: string` + `sensitive: true` and writes
+            // it back that way, so a definition in the old form changes in every project file.
+            assert_eq!(
+                kind, "string",
+                "{name}: a secret is kind string + sensitive"
+            );
         } else {
             assert!(!sensitive, "{name}: sensitive but not secret in --about");
         }
@@ -135,7 +163,7 @@ fn hub_definition_settings_equal_about() {
             "object" => kind == "object",
             _ if prop.get("enum").is_some() => kind == "options",
             _ if name.ends_with("_date") => kind == "date_iso8601",
-            _ => matches!(kind, "string" | "password"),
+            _ => kind == "string",
         };
         assert!(ok, "{name}: kind {kind} does not fit type {ty}");
         if let Some(options) = prop.get("enum") {
@@ -250,6 +278,51 @@ fn meltano_yml_extractor_agrees_with_about() {
             );
         }
     }
-    // Every stream, message_events included, is selected in the example project.
-    assert_eq!(block_list(&ext, "select"), vec!["'*.*'".to_string()]);
+    // Every stream but message_events (one request per outbound message), as in the definition.
+    assert_eq!(
+        block_list(&ext, "select"),
+        vec!["'*.*'".to_string(), "'!message_events.*'".to_string()]
+    );
+    let expected: BTreeSet<String> = ["*.*", "!message_events.*"].map(String::from).into();
+    assert_eq!(strings(&def["select"]), expected);
+    // The wheel of ../dist, never PyPI.
+    assert!(
+        has(
+            "pip_url: --no-index --find-links=${MELTANO_PROJECT_ROOT}/../dist \
+             --reinstall-package=tap-postmark tap-postmark"
+        ),
+        "meltano.yml pip_url"
+    );
+}
+
+/// Nothing in the example project makes Meltano rewrite it: no deprecated `kind: password`
+/// (Meltano 4 writes it back as `kind: string` + `sensitive: true`), and no value that belongs in
+/// `.env` (tokens, passwords, dates).
+#[test]
+fn meltano_yml_uses_current_kinds_and_holds_no_secret() {
+    let yml = repo_file("meltano/meltano.yml");
+    for (i, line) in yml.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or_default();
+        assert!(
+            !code.contains("kind: password"),
+            "meltano.yml line {}: deprecated kind password",
+            i + 1
+        );
+        for key in [
+            "postmark_account_token:",
+            "postmark_server_token:",
+            "password:",
+            "start_date:",
+            "end_date:",
+            "base_url:",
+        ] {
+            assert!(
+                !code.trim_start().starts_with(key),
+                "meltano.yml line {}: {key} belongs in .env",
+                i + 1
+            );
+        }
+    }
+    let def = repo_file("plugin/tap-postmark.json");
+    assert!(!def.contains("\"kind\": \"password\""));
 }

@@ -125,9 +125,25 @@ fn sample_config_is_valid() {
     let schema = tap_postmark::config::schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&sample));
-    // Every setting is shown.
+    // Every setting is shown but end_date: a copied end date would silently stop every later
+    // sync at it.
     for key in schema["properties"].as_object().unwrap().keys() {
-        assert!(sample.get(key).is_some(), "sample_config.json lacks {key}");
+        if key == "end_date" {
+            assert!(
+                sample.get(key).is_none(),
+                "sample_config.json sets end_date"
+            );
+        } else {
+            assert!(sample.get(key).is_some(), "sample_config.json lacks {key}");
+        }
+    }
+    // The tokens are placeholders that cannot pass for tokens (Postmark's are UUIDs).
+    for key in ["postmark_account_token", "postmark_server_token"] {
+        let value = sample[key].as_str().unwrap();
+        assert!(
+            value.starts_with('<') && value.ends_with('>') && value.contains(' '),
+            "{key}: {value}"
+        );
     }
     assert!(tap_postmark::config::parse(&sample, chrono::Utc::now()).is_ok());
 }

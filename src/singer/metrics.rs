@@ -1,11 +1,51 @@
-//! Singer metric lines on stderr, in singer-python's exact format:
-//! `INFO METRIC: {"type": "timer", "metric": "http_request_duration", "value": 0.12, "tags": {...}}`.
+//! Singer metric lines on stderr, in singer-python's format (`LEVEL METRIC: {json}`):
+//! `INFO METRIC: {"type": "counter", "metric": "record_count", "value": 1200, "tags": {...}}`.
+//!
+//! The levels keep a log readable at the default `info`: the `record_count` counters (one per
+//! stream and server) and the `job_duration` timer of the run are INFO; the
+//! `http_request_duration` timer is DEBUG, because it is one line per request (tens of thousands
+//! in a large run, where the `summary:` lines already give each stream's requests and seconds).
+//! `log_level: debug` prints them, in the same form with `DEBUG` in front.
 
 use crate::log::{self, Level};
 use serde_json::{json, Value};
 
-/// One `http_request_duration` timer for a finished request.
+/// The level of the per-request `http_request_duration` timer.
+pub const HTTP_REQUEST_LEVEL: Level = Level::Debug;
+/// The level of the `record_count` counters and the `job_duration` timer.
+pub const SUMMARY_LEVEL: Level = Level::Info;
+
+/// One `http_request_duration` timer for a finished request (DEBUG).
 pub fn http_request(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) {
+    if !log::enabled(HTTP_REQUEST_LEVEL) {
+        return;
+    }
+    log::log(
+        HTTP_REQUEST_LEVEL,
+        &http_request_line(endpoint, status, seconds, succeeded),
+    );
+}
+
+/// A `record_count` counter for a stream (INFO).
+pub fn record_count(stream: &str, count: u64, tags: Value) {
+    if !log::enabled(SUMMARY_LEVEL) {
+        return;
+    }
+    log::log(SUMMARY_LEVEL, &record_count_line(stream, count, tags));
+}
+
+/// A `job_duration` timer (a whole stream, a whole run) (INFO).
+pub fn job_duration(job_type: &str, seconds: f64, succeeded: bool) {
+    if !log::enabled(SUMMARY_LEVEL) {
+        return;
+    }
+    log::log(
+        SUMMARY_LEVEL,
+        &job_duration_line(job_type, seconds, succeeded),
+    );
+}
+
+fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) -> String {
     let mut tags = json!({
         "endpoint": endpoint,
         "status": if succeeded { "succeeded" } else { "failed" },
@@ -13,43 +53,114 @@ pub fn http_request(endpoint: &str, status: Option<u16>, seconds: f64, succeeded
     if let Some(code) = status {
         tags["http_status_code"] = json!(code);
     }
-    emit(
+    line(
         "timer",
         "http_request_duration",
         json!(round(seconds)),
         tags,
-    );
+    )
 }
 
-/// A `record_count` counter for a stream.
-pub fn record_count(stream: &str, count: u64, tags: Value) {
+fn record_count_line(stream: &str, count: u64, tags: Value) -> String {
     let mut all = json!({ "endpoint": stream });
     if let (Some(all), Some(extra)) = (all.as_object_mut(), tags.as_object()) {
         for (k, v) in extra {
             all.insert(k.clone(), v.clone());
         }
     }
-    emit("counter", "record_count", json!(count), all);
+    line("counter", "record_count", json!(count), all)
 }
 
-/// A `job_duration` timer (a whole stream, a whole run).
-pub fn job_duration(job_type: &str, seconds: f64, succeeded: bool) {
-    emit(
+fn job_duration_line(job_type: &str, seconds: f64, succeeded: bool) -> String {
+    line(
         "timer",
         "job_duration",
         json!(round(seconds)),
         json!({"job_type": job_type, "status": if succeeded { "succeeded" } else { "failed" }}),
-    );
+    )
 }
 
 fn round(seconds: f64) -> f64 {
     (seconds * 1_000_000.0).round() / 1_000_000.0
 }
 
-fn emit(kind: &str, metric: &str, value: Value, tags: Value) {
-    if !log::enabled(Level::Info) {
-        return;
+/// The message of a metric line: `METRIC: {json}` (the logger puts the level in front).
+fn line(kind: &str, metric: &str, value: Value, tags: Value) -> String {
+    let body = json!({"type": kind, "metric": metric, "value": value, "tags": tags});
+    format!("METRIC: {body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What singer-python's `metrics.parse` reads after the level: `METRIC: ` and one JSON
+    /// object with `type`, `metric`, `value` and `tags`.
+    fn parse(message: &str) -> Value {
+        let body = message
+            .strip_prefix("METRIC: ")
+            .unwrap_or_else(|| panic!("no METRIC prefix: {message}"));
+        let v: Value = serde_json::from_str(body).expect("one JSON object");
+        let mut keys: Vec<&str> = v
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["metric", "tags", "type", "value"], "{message}");
+        v
     }
-    let line = json!({"type": kind, "metric": metric, "value": value, "tags": tags});
-    log::log(Level::Info, &format!("METRIC: {line}"));
+
+    #[test]
+    fn http_request_line_has_singer_python_shape() {
+        let v = parse(&http_request_line(
+            "messages_outbound",
+            Some(200),
+            0.123_456_789,
+            true,
+        ));
+        assert_eq!(v["type"], "timer");
+        assert_eq!(v["metric"], "http_request_duration");
+        assert_eq!(v["value"], json!(0.123457));
+        assert_eq!(
+            v["tags"],
+            json!({"endpoint": "messages_outbound", "status": "succeeded", "http_status_code": 200})
+        );
+        let failed = parse(&http_request_line("bounces", None, 2.0, false));
+        assert_eq!(
+            failed["tags"],
+            json!({"endpoint": "bounces", "status": "failed"})
+        );
+    }
+
+    #[test]
+    fn record_count_line_merges_tags() {
+        let v = parse(&record_count_line(
+            "bounces",
+            42,
+            json!({"server_id": 10001}),
+        ));
+        assert_eq!(v["type"], "counter");
+        assert_eq!(v["metric"], "record_count");
+        assert_eq!(v["value"], 42);
+        assert_eq!(
+            v["tags"],
+            json!({"endpoint": "bounces", "server_id": 10001})
+        );
+        let plain = parse(&record_count_line("servers", 3, json!({})));
+        assert_eq!(plain["tags"], json!({"endpoint": "servers"}));
+    }
+
+    #[test]
+    fn job_duration_line_has_singer_python_shape() {
+        let v = parse(&job_duration_line("sync", 12.5, true));
+        assert_eq!(v["type"], "timer");
+        assert_eq!(v["metric"], "job_duration");
+        assert_eq!(v["value"], json!(12.5));
+        assert_eq!(
+            v["tags"],
+            json!({"job_type": "sync", "status": "succeeded"})
+        );
+    }
 }
