@@ -412,7 +412,8 @@ impl Client {
                 self.max_body >> 20
             ))))
         };
-        if let Some(announced) = body.content_length().filter(|n| *n > self.max_body) {
+        let announced = body.content_length();
+        if let Some(announced) = announced.filter(|n| *n > self.max_body) {
             return Err(too_large(format!("announced as {announced} bytes")));
         }
         let unreadable = |e: std::io::Error| match ureq::Error::from(e) {
@@ -424,7 +425,8 @@ impl Client {
             },
         };
         let mut reader = body.with_config().limit(self.max_body).reader();
-        let mut buf = Vec::new();
+        // Sized once when the length is known: no copies while it grows.
+        let mut buf = Vec::with_capacity(announced.unwrap_or(0).min(LARGE_BODY) as usize);
         (&mut reader)
             .take(LARGE_BODY)
             .read_to_end(&mut buf)

@@ -1,11 +1,12 @@
 //! tap-postmark: a Singer tap for the Postmark API, and the Postmark simulator that proves it.
 //!
-//! Layout: `cli` parses arguments and maps errors to exit codes; `config` validates settings;
-//! `streams` is the table of stream facts that the engines in `sync` read; `client` is the one
-//! HTTP client; `record` shapes records to their schema
-//! (`transcode` does it straight from their JSON text); `singer` holds the protocol messages,
-//! catalog and state; `timefmt` converts between Postmark's Eastern time and UTC; `sim` is the
-//! Postmark simulator used by the tests, the benchmarks and `--demo`.
+//! Layout, in the order a record travels: `cli` parses arguments and maps errors to exit codes;
+//! `config` validates settings; `streams` is the table of stream facts; `sync` conducts the run
+//! (tasks per stream, server and message stream, one ordered pipeline of requests); `client` is
+//! the one HTTP client; `record` turns an answer into RECORD lines (fast path from the JSON text,
+//! `Value` path otherwise); `singer` holds the protocol messages, catalog, state and metrics;
+//! `timefmt` converts between Postmark's Eastern time and UTC; `sim` is the Postmark simulator
+//! used by the tests, the benchmarks and `--demo`.
 
 pub mod about;
 pub mod cli;

@@ -76,14 +76,63 @@ fn ten_percent_errors_and_drops_lose_nothing() {
     assert!(faulted > 10, "only {faulted} faults were injected");
 }
 
+/// A storm of 429s longer than the attempt budget (two attempts) but shorter than the time
+/// budget: the tap slows down and waits it out, and no retry waits longer than
+/// `retry_max_delay_seconds`.
 #[test]
-fn a_burst_of_twenty_429s_is_waited_out() {
+fn a_storm_of_429s_past_the_attempt_budget_is_waited_out() {
     let sim = sim_with(Faults {
-        burst_429: 20,
+        burst_429: 40,
         ..Faults::default()
     });
-    let run = sync_and_check(&sim, &[("max_attempts", serde_json::json!(25))]);
+    let run = sync_and_check(
+        &sim,
+        &[
+            ("max_attempts", serde_json::json!(2)),
+            ("retry_initial_delay_seconds", serde_json::json!(0.05)),
+            ("retry_max_delay_seconds", serde_json::json!(0.3)),
+        ],
+    );
     assert!(run.stderr.contains("HTTP 429"));
+    assert!(run.stderr.contains("Postmark asked to slow down (429)"));
+    let log = sim.request_log();
+    assert!(log.iter().take(40).all(|r| r.status == 429));
+    let delays: Vec<f64> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("WARNING GET") && l.contains(" retry "))
+        .map(|l| {
+            let tail = l.rsplit(" in ").next().unwrap();
+            tail.trim_end_matches('s').parse::<f64>().unwrap()
+        })
+        .collect();
+    assert!(delays.len() >= 20, "{} retries logged", delays.len());
+    assert!(delays.iter().all(|d| *d <= 0.3), "{delays:?}");
+}
+
+/// 429s past `max_rate_limit_wait_seconds` stop the run loudly.
+#[test]
+fn a_storm_of_429s_past_the_time_budget_stops_the_run() {
+    let sim = sim_with(Faults {
+        burst_429: 100_000,
+        ..Faults::default()
+    });
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim, false, sim.now() - Duration::days(1));
+    config["max_rate_limit_wait_seconds"] = serde_json::json!(1);
+    config["retry_max_delay_seconds"] = serde_json::json!(0.2);
+    let config = scratch.write("config.json", &config);
+    let run = run_tap_within(
+        &["--config", config.to_str().unwrap()],
+        StdDuration::from_secs(30),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let critical = the_critical_line(&run.stderr);
+    assert!(
+        critical.contains("kept answering 429")
+            && critical.contains("max_rate_limit_wait_seconds = 1"),
+        "{critical}"
+    );
 }
 
 #[test]

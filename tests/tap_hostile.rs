@@ -314,7 +314,7 @@ fn a_record_nested_too_deep_is_refused_and_never_copied_to_stdout() {
         Reply::Text(format!(r#"{{"TotalCount":1,"Messages":[{record}]}}"#))
     });
     let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
-    assert_fails(&run, API, &["not JSON", "nested deeper than 128 levels"]);
+    assert_fails(&run, API, &["not JSON", "nested 128 levels deep or more"]);
     assert!(!run.stdout.contains("[[[["));
 }
 

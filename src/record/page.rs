@@ -4,7 +4,9 @@
 
 use super::members::Members;
 use crate::client::Parsed;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -51,10 +53,13 @@ impl Total {
     }
 }
 
-/// How deeply arrays and objects may nest in an answer: serde_json's own limit, which every
-/// standard JSON reader downstream also accepts. The page reader copies nested values as text
-/// without descending into them, so it checks the depth itself.
+/// Arrays and objects may nest fewer levels than this in an answer: serde_json's own limit
+/// (127 levels are read, 128 are refused), which every standard JSON reader downstream also
+/// accepts. The page reader copies a record's values as text without descending into them, so
+/// it checks the depth of each value that is an array or an object itself.
 pub const MAX_DEPTH: usize = 128;
+/// The levels above a record's values: the answer, the envelope's list, the record.
+const RECORD_VALUE_DEPTH: usize = 3;
 
 /// What the envelope (`Messages`, `Bounces`, …) held.
 #[derive(Debug, PartialEq, Eq)]
@@ -95,7 +100,7 @@ pub struct SoFar {
 }
 
 /// Parses a 2xx answer, calling `handle` with each record of `envelope` in order; `Err(why)`
-/// when the body is not a JSON object (or nests deeper than [`MAX_DEPTH`]). The first error
+/// when the body is not a JSON object, or a record nests [`MAX_DEPTH`] levels deep. The first error
 /// `handle` returns stops the handling (the body is still read to its end, to tell a broken
 /// answer, which is retried, from a bad record) and is given back in place of the page.
 pub fn parse(
@@ -104,9 +109,6 @@ pub fn parse(
     handle: &mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
 ) -> Result<Parsed<Result<Page, crate::error::Error>>, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    if nests_deeper_than(body, MAX_DEPTH) {
-        return Err(format!("nested deeper than {MAX_DEPTH} levels"));
-    }
     let mut reader = Reader {
         envelope,
         so_far: SoFar {
@@ -295,6 +297,12 @@ impl<'de> Visitor<'de> for Envelope<'_, '_, '_> {
             };
             match item {
                 ItemValue::Object(members) => {
+                    let limit = MAX_DEPTH - 1 - RECORD_VALUE_DEPTH;
+                    if let Some((key, _)) = members.iter().find(|(_, v)| too_deep(v, limit)) {
+                        return Err(A::Error::custom(format!(
+                            "a record's {key} is nested {MAX_DEPTH} levels deep or more"
+                        )));
+                    }
                     handle(Record::Object(&members));
                     scratch = members.into_storage();
                 }
@@ -384,29 +392,33 @@ impl<'de> Visitor<'de> for Item<'de> {
     }
 }
 
+/// Whether a value nests arrays and objects more than `limit` deep. Only a value with more
+/// than `limit` brackets can, so the brackets are counted first (a loop the compiler
+/// vectorises); values that have that many are scanned.
+fn too_deep(value: &str, limit: usize) -> bool {
+    value.starts_with(['[', '{'])
+        && value.bytes().filter(|b| matches!(b, b'[' | b'{')).count() > limit
+        && nests_deeper_than(value.as_bytes(), limit)
+}
+
 /// Whether JSON text nests arrays and objects more than `limit` deep (string contents are
 /// skipped; the text is not otherwise checked).
 pub fn nests_deeper_than(text: &[u8], limit: usize) -> bool {
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'"' => {
-                // To the closing quote, stepping over escapes.
-                i += 1;
-                loop {
-                    let rest = text.get(i..).unwrap_or_default();
-                    match memchr::memchr2(b'"', b'\\', rest) {
-                        Some(at) if rest[at] == b'\\' => i += at + 2,
-                        Some(at) => {
-                            i += at;
-                            break;
-                        }
-                        // Unterminated: the parser refuses the text.
-                        None => return false,
-                    }
-                }
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
             }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
@@ -416,7 +428,6 @@ pub fn nests_deeper_than(text: &[u8], limit: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     false
 }
@@ -544,26 +555,33 @@ mod tests {
     }
 
     #[test]
-    fn refuses_answers_nested_past_the_limit() {
+    fn refuses_records_nested_as_deep_as_serde_json_refuses() {
         let nested = |depth: usize| {
             format!(
-                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}}}]}}"#,
+                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}, "B": "x"}}]}}"#,
                 "[".repeat(depth),
                 "]".repeat(depth)
             )
         };
-        // The page and the record count two levels, the object a third.
-        assert!(read(&nested(MAX_DEPTH - 3)).is_some());
-        let why = parse(nested(MAX_DEPTH - 2).as_bytes(), "Messages", &mut |_, _| {
-            Ok(())
-        })
-        .err()
-        .unwrap();
-        assert!(why.contains("nested deeper than 128"), "{why}");
+        // The answer, the list and the record are three levels: 124 more make the 127 that
+        // serde_json reads, 125 the 128 it refuses.
+        let ok = nested(MAX_DEPTH - 4);
+        assert!(serde_json::from_str::<Value>(&ok).is_ok());
+        assert!(read(&ok).is_some());
+        let deep = nested(MAX_DEPTH - 3);
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        let why = parse(deep.as_bytes(), "Messages", &mut |_, _| Ok(()))
+            .err()
+            .unwrap();
+        assert!(
+            why.contains("a record's A is nested 128 levels deep"),
+            "{why}"
+        );
         // Brackets inside strings (escaped quotes too) do not count.
         let text = format!(r#"{{"A": "{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
         assert!(!nests_deeper_than(text.as_bytes(), 2));
         assert!(!nests_deeper_than(b"\"unterminated [[[", 1));
         assert!(nests_deeper_than(b"[[[", 2));
+        assert!(!nests_deeper_than(br#"["\\", [[1]]]"#, 3));
     }
 }

@@ -13,7 +13,8 @@ pub const STATE_VERSION: u64 = 1;
 
 #[derive(Clone, Debug, Default)]
 pub struct State {
-    root: Map<String, Value>,
+    /// Always an object.
+    root: Value,
 }
 
 impl State {
@@ -22,7 +23,9 @@ impl State {
         let mut root = Map::new();
         root.insert("version".into(), Value::from(STATE_VERSION));
         root.insert("bookmarks".into(), Value::Object(Map::new()));
-        State { root }
+        State {
+            root: Value::Object(root),
+        }
     }
 
     /// Reads a state file's JSON, refusing shapes this tap did not write.
@@ -79,7 +82,9 @@ impl State {
         }
         drop_foreign_keys(&mut root);
         root.insert("version".into(), Value::from(STATE_VERSION));
-        Ok(State { root })
+        Ok(State {
+            root: Value::Object(root),
+        })
     }
 
     pub fn bookmark(&self, stream: &str, server: u64, partition: &str) -> Option<&str> {
@@ -92,8 +97,13 @@ impl State {
     }
 
     pub fn set_bookmark(&mut self, stream: &str, server: u64, partition: &str, value: String) {
-        let bookmarks = self
-            .root
+        if !self.root.is_object() {
+            self.root = Value::Object(Map::new());
+        }
+        let Some(root) = self.root.as_object_mut() else {
+            return;
+        };
+        let bookmarks = root
             .entry("bookmarks")
             .or_insert_with(|| Value::Object(Map::new()));
         if !bookmarks.is_object() {
@@ -113,7 +123,12 @@ impl State {
     }
 
     pub fn to_value(&self) -> Value {
-        Value::Object(self.root.clone())
+        self.root.clone()
+    }
+
+    /// The state as written in a STATE message (no copy).
+    pub fn as_value(&self) -> &Value {
+        &self.root
     }
 }
 

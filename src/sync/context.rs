@@ -38,8 +38,7 @@ impl<W: Write> Ctx<'_, W> {
 
     /// Writes the whole state.
     pub fn checkpoint(&mut self) -> Result<(), Error> {
-        let value = self.state.to_value();
-        self.out.state(&value)
+        self.out.state(self.state.as_value())
     }
 
     /// Writes RECORD lines of `stream` (framed by the record path).

@@ -37,7 +37,7 @@ use context::{Ctx, Report, Totals};
 use job::{Answer, Job, Request};
 use search::fetch::Partition;
 use servers::Server;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -188,7 +188,9 @@ struct StreamBook {
 struct Conductor<'a> {
     selection: &'a [Selected],
     account_token: Option<Token>,
-    tasks: Vec<Option<Slot<'a>>>,
+    /// The tasks being run, by the number they were started under.
+    tasks: HashMap<usize, Slot<'a>>,
+    started: usize,
     pending: VecDeque<(Plan<'a>, Option<usize>, &'static str)>,
     /// Requests queued or in flight (asked for and not yet handled).
     outstanding: usize,
@@ -207,7 +209,8 @@ impl<'a> Conductor<'a> {
         let mut c = Conductor {
             selection,
             account_token,
-            tasks: Vec::new(),
+            tasks: HashMap::new(),
+            started: 0,
             pending: VecDeque::new(),
             outstanding: 0,
             servers: Vec::new(),
@@ -348,7 +351,8 @@ impl<'a> Conductor<'a> {
             if server.is_some_and(|i| self.servers[i].server.failed()) {
                 continue;
             }
-            let index = self.tasks.len();
+            let index = self.started;
+            self.started += 1;
             match self.start(ctx, plan, server, stream) {
                 Ok((slot, requests)) => {
                     self.outstanding += requests.len();
@@ -356,13 +360,10 @@ impl<'a> Conductor<'a> {
                         task: index,
                         request,
                     }));
-                    self.tasks.push(Some(slot));
+                    self.tasks.insert(index, slot);
                     self.finish_task(ctx, index);
                 }
-                Err(e) => {
-                    self.tasks.push(None);
-                    self.fail(server, e)?;
-                }
+                Err(e) => self.fail(server, e)?,
             }
         }
         Ok(jobs)
@@ -435,13 +436,13 @@ impl<'a> Conductor<'a> {
         self.outstanding -= 1;
         let index = job.task;
         // A task of a server that failed is gone: its answers are dropped.
-        if let Some(slot) = self.tasks.get_mut(index).and_then(Option::as_mut) {
+        if let Some(slot) = self.tasks.get_mut(&index) {
             let server = slot.server;
             let mut requests = Vec::new();
             let outcome = match answer {
                 Ok(Answer::Skipped) => Ok(()),
                 Ok(Answer::Streams(listed)) => {
-                    self.tasks[index] = None;
+                    self.tasks.remove(&index);
                     self.set_up(server, listed);
                     Ok(())
                 }
@@ -511,7 +512,7 @@ impl<'a> Conductor<'a> {
     /// If the task is done: adds what it came to to its stream's and server's books, and
     /// reports each of them that is complete.
     fn finish_task<W: Write>(&mut self, ctx: &mut Ctx<'_, W>, index: usize) {
-        let Some(slot) = self.tasks.get(index).and_then(Option::as_ref) else {
+        let Some(slot) = self.tasks.get(&index) else {
             return;
         };
         if !slot.task.done() {
@@ -532,7 +533,7 @@ impl<'a> Conductor<'a> {
             expired,
         };
         let (server, stream) = (slot.server, slot.stream);
-        self.tasks[index] = None;
+        self.tasks.remove(&index);
         if let Some(book) = self.stream_book(stream, server) {
             book.totals.add(&t);
             book.open -= 1;
@@ -586,11 +587,7 @@ impl<'a> Conductor<'a> {
             book.server.id
         ));
         self.failed.push((book.server.id, e));
-        for slot in self.tasks.iter_mut() {
-            if slot.as_ref().is_some_and(|s| s.server == Some(i)) {
-                *slot = None;
-            }
-        }
+        self.tasks.retain(|_, slot| slot.server != Some(i));
         self.pending.retain(|(_, s, _)| *s != Some(i));
         Ok(())
     }

@@ -111,7 +111,9 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
         path,
         Some(&part.tally),
         |body| {
+            // The records' lines take about as much room as the page they come from.
             let mut kept = Kept::default();
+            kept.lines.buf.reserve(body.len());
             let parsed = page::parse(&body, envelope, &mut |so_far, record| {
                 if first && so_far.total.is_some_and(|t| t > CEILING) {
                     return Ok(()); // Too big: split before anything is written.
