@@ -6,7 +6,8 @@
 #
 #   bench/latency.sh                     every row: (a) server token, every default stream;
 #                                        (b) account token, 10 servers; (c) message_events only;
-#                                        (d) rows (a) and (c) at concurrency 1, 4 and 16
+#                                        (d) rows (a) and (c) at concurrency 1, 4 and 16;
+#                                        (e) row (a) with ten times the messages, as many as (b)
 #   ROWS="a c" bench/latency.sh          only these rows
 #   LATENCY_MS=100 DAYS=3 PER_DAY=300    the simulated latency and account (defaults shown)
 #
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 latency=${LATENCY_MS:-100}
 days=${DAYS:-3}
 per_day=${PER_DAY:-300}
-rows=${ROWS:-"a b c d"}
+rows=${ROWS:-"a b c d e"}
 
 cargo build --release --quiet --bins
 bin=target/release
@@ -25,8 +26,8 @@ sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_sim() { # servers
-  "$bin/postmark-sim" --port 0 --servers "$1" --days "$days" --messages-per-day "$per_day" \
+start_sim() { # servers [messages per day]
+  "$bin/postmark-sim" --port 0 --servers "$1" --days "$days" --messages-per-day "${2:-$per_day}" \
     --spike-messages 0 --latency-ms "$latency" > "$work/sim.out" 2>"$work/sim.err" &
   sim_pid=$!
   for _ in $(seq 100); do grep -q '^generated' "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
@@ -88,5 +89,6 @@ for row in $rows; do
     d) start_sim 1
        for c in 1 4 16; do run d server default "$c"; run d server message_events "$c"; done
        stop_sim ;;
+    e) start_sim 1 $((per_day * 10)); run e server default 4; stop_sim ;;
   esac
 done
