@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tap-postmark in the real Singer ecosystem, against the Postmark simulator on loopback:
-#   the maturin wheel (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
+#   the maturin wheels (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
 #   full sync of every stream and on the resumed one, Meltano (install, config test, select,
 #   invoke --about, run into PostgreSQL, JSON Lines and CSV, incremental state), a Yoast/Mage
 #   config, and the Hub-style definition as Meltano installs it.
@@ -121,14 +121,16 @@ ok "$("$CACHE/maturin/bin/maturin" --version), singer-tools $("$CACHE/singer-too
 
 step "wheel (maturin build --release) installed in a fresh venv"
 run "$WORK/maturin.log" "$CACHE/maturin/bin/maturin" build --release --locked --out "$WORK/dist"
+run "$WORK/maturin-sim.log" "$CACHE/maturin/bin/maturin" build --release --locked -m postmark-sim/Cargo.toml --out "$WORK/dist"
 WHEEL=$(ls "$WORK"/dist/tap_postmark-*.whl)
+SIM_WHEEL=$(ls "$WORK"/dist/postmark_sim-*.whl)
 python3 -m venv "$WORK/tap-venv"
-run "$WORK/pip-wheel.log" "$WORK/tap-venv/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL"
+run "$WORK/pip-wheel.log" "$WORK/tap-venv/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL" "$SIM_WHEEL"
 TAP="$WORK/tap-venv/bin/tap-postmark"
 SIM="$WORK/tap-venv/bin/postmark-sim"
 CARGO_VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
 [ "$("$TAP" --version)" = "tap-postmark $CARGO_VERSION" ] || die "tap-postmark --version: $("$TAP" --version), Cargo.toml: $CARGO_VERSION"
-"$SIM" --version >/dev/null || die "postmark-sim is not in the wheel"
+"$SIM" --version >/dev/null || die "postmark-sim is not in its wheel"
 ok "$(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB): $("$TAP" --version) and postmark-sim on the venv's PATH"
 
 step "simulator"

@@ -7,12 +7,12 @@ use crate::client::Client;
 use crate::config;
 use crate::error::Error;
 use crate::log;
-use crate::sim::{SimConfig, Simulator};
 use crate::singer::catalog;
 use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::sync;
 use chrono::{Duration, Utc};
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::json;
 
 pub fn run() -> Result<(), Error> {

@@ -5,8 +5,8 @@
 //! (tasks per stream, server and message stream, one ordered pipeline of requests); `client` is
 //! the one HTTP client; `record` turns an answer into RECORD lines (fast path from the JSON text,
 //! `Value` path otherwise); `singer` holds the protocol messages, catalog, state and metrics;
-//! `timefmt` converts between Postmark's Eastern time and UTC; `sim` is the Postmark simulator
-//! used by the tests, the benchmarks and `--demo`.
+//! `timefmt` converts between Postmark's Eastern time and UTC. The Postmark simulator used by
+//! the tests, the benchmarks and `--demo` is its own crate, `postmark-sim`.
 
 pub mod about;
 pub mod cli;
@@ -17,7 +17,6 @@ pub mod error;
 pub mod log;
 pub mod record;
 pub mod signals;
-pub mod sim;
 pub mod singer;
 pub mod streams;
 pub mod sync;

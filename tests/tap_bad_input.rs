@@ -280,7 +280,7 @@ fn a_fifo_nobody_writes_to_is_refused_instead_of_waited_for() {
 
 #[test]
 fn foreign_top_level_state_keys_are_dropped_not_repeated() {
-    use tap_postmark::sim::{SimConfig, Simulator};
+    use postmark_sim::{SimConfig, Simulator};
     let sim = Simulator::start(SimConfig {
         servers: 1,
         days: 1,
@@ -332,7 +332,7 @@ fn bad_log_level_environment() {
 mod rejected_tokens {
     use super::*;
     use chrono::Duration;
-    use tap_postmark::sim::{SimConfig, Simulator};
+    use postmark_sim::{SimConfig, Simulator};
 
     const AUTH: i32 = 3;
 

@@ -4,8 +4,8 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
-use tap_postmark::sim::{SimConfig, Simulator};
 
 #[test]
 fn deselected_fields_vanish_and_the_input_schema_is_emitted() {

@@ -5,8 +5,8 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::*;
+use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
 use tap_postmark::streams::{Kind, TokenKind, STREAMS};
 
 /// Single-server mode (server token of the busiest server): every server-scoped stream equals

@@ -6,6 +6,7 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::*;
+use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -14,7 +15,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
 use tap_postmark::streams::{Kind, STREAMS};
 
 /// The default streams read by one engine.

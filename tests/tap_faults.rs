@@ -6,8 +6,8 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use postmark_sim::{Faults, RequestLogEntry, SimConfig, Simulator};
 use std::time::Duration as StdDuration;
-use tap_postmark::sim::{Faults, RequestLogEntry, SimConfig, Simulator};
 
 const STREAMS: &[&str] = &[
     "messages_outbound",

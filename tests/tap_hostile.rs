@@ -7,9 +7,9 @@ mod common;
 
 use common::hostile::{endless_chunks, response, Bystander, Hostile, Reply, Request, Upstream};
 use common::*;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 const API: i32 = 1;
 const PARTIAL: i32 = 4;

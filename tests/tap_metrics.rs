@@ -7,8 +7,8 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 /// (level, metric) of every `METRIC:` line of stderr; the JSON must be a singer-python metric.
 fn metrics(stderr: &str) -> Vec<(String, Value)> {

@@ -5,9 +5,9 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::json;
 use std::collections::BTreeSet;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 fn sim() -> Simulator {
     Simulator::start(SimConfig {

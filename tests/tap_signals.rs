@@ -5,6 +5,7 @@ mod common;
 
 use chrono::Duration;
 use common::*;
+use postmark_sim::{Faults, SimConfig, Simulator};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -12,7 +13,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
 
 /// How long the tap may take to exit once told to stop.
 const PROMPT: StdDuration = StdDuration::from_secs(3);

@@ -5,9 +5,9 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::*;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 const SEARCH_STREAMS: &[&str] = &[
     "messages_outbound",

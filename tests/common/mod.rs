@@ -5,12 +5,12 @@
 pub mod hostile;
 
 use chrono::{DateTime, Utc};
+use postmark_sim::Simulator;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use tap_postmark::sim::Simulator;
 
 pub const TAP: &str = env!("CARGO_BIN_EXE_tap-postmark");
 

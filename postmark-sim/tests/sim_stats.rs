@@ -2,8 +2,8 @@
 //! aggregation across streams, and agreement with the searches.
 
 use chrono::{TimeZone, Utc};
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
-use tap_postmark::sim::{SimConfig, Simulator};
 
 const ENDPOINTS: &[&str] = &[
     "sends",

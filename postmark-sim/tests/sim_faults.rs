@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::America::New_York;
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 type Keys = BTreeSet<Vec<String>>;
 

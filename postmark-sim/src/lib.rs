@@ -3,7 +3,7 @@
 //! retention), injectable faults, live arrivals, a request log and a ground-truth export.
 //!
 //! ```no_run
-//! use tap_postmark::sim::{SimConfig, Simulator};
+//! use postmark_sim::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::small()).unwrap();
 //! println!("{} {}", sim.base_url(), sim.servers()[0].token);
 //! ```

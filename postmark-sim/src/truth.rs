@@ -194,11 +194,7 @@ pub fn ground_truth(
                             let n = usize::from(h.n);
                             let key = if clicks {
                                 f.clicks.get(n).map(|c| {
-                                    (
-                                        c.slot,
-                                        c.at,
-                                        Some(crate::sim::names::LINKS[usize::from(c.link)]),
-                                    )
+                                    (c.slot, c.at, Some(crate::names::LINKS[usize::from(c.link)]))
                                 })
                             } else {
                                 f.opens.get(n).map(|o| (o.slot, o.at, None))

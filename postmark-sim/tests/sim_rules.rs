@@ -3,8 +3,8 @@
 //! codes, retention and response headers.
 
 use chrono::{DateTime, TimeZone, Utc};
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
-use tap_postmark::sim::{SimConfig, Simulator};
 
 const SERVER: &str = "X-Postmark-Server-Token";
 const ACCOUNT: &str = "X-Postmark-Account-Token";

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tap_postmark::sim::{Faults, SimConfig, Simulator};
+use postmark_sim::{Faults, SimConfig, Simulator};
 
 /// Serve a deterministic Postmark API simulator.
 #[derive(Parser, Debug)]
