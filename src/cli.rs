@@ -202,23 +202,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let client = Client::new(&config);
     let mut out = Output::stdout();
     let result = sync::run(&config, &client, &selection, &mut state, &mut out);
-    finish(out, result)
-}
-
-/// Flushes the output, or abandons what is buffered when the run was stopped (whole lines only
-/// ever reach the reader).
-pub fn finish<W: std::io::Write>(out: Output<W>, result: Result<(), Error>) -> Result<(), Error> {
-    match result {
-        Err(e @ (Error::Interrupted | Error::BrokenPipe)) => {
-            out.abandon();
-            Err(e)
-        }
-        other => {
-            let mut out = out;
-            out.flush()?;
-            other
-        }
-    }
+    out.finish(result)
 }
 
 fn test_connection(config: &Config) -> Result<(), Error> {

@@ -128,9 +128,38 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
         return Err(Error::Input("config must be a JSON object".into()));
     }
     let schema = schema();
-    let validator = jsonschema::validator_for(&schema)
+    let mut problems = schema_problems(value, &schema)?;
+    warn_unknown_keys(value, &schema);
+    let settings = Settings(value);
+    let (start, end) = dates(&settings, now, &mut problems);
+    let base_url = settings
+        .text("base_url")
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    if let Err(why) = check_base_url(&base_url) {
+        problems.push(format!("base_url: {why}"));
+    }
+    let retry_initial = settings.number("retry_initial_delay_seconds", 1.0);
+    let retry_max = settings.number("retry_max_delay_seconds", 60.0);
+    if retry_max < retry_initial {
+        problems
+            .push("retry_max_delay_seconds: must not be below retry_initial_delay_seconds".into());
+    }
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(Error::Input(format!(
+            "config has {n} problem{}: {}",
+            if n == 1 { "" } else { "s" },
+            problems.join("; ")
+        )));
+    }
+    Ok(settings.config(start, end, base_url))
+}
+
+/// Every problem the schema finds, one phrase each, never with the value (a token, maybe).
+fn schema_problems(value: &Value, schema: &Value) -> Result<Vec<String>, Error> {
+    let validator = jsonschema::validator_for(schema)
         .map_err(|e| Error::Internal(format!("config schema: {e}")))?;
-    let mut problems: Vec<String> = validator
+    Ok(validator
         .iter_errors(value)
         .map(|e| {
             let path = e.instance_path().to_string();
@@ -146,140 +175,127 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
                 if field.is_empty() { "config" } else { &field }
             )
         })
-        .collect();
+        .collect())
+}
 
-    let props = schema["properties"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+fn warn_unknown_keys(value: &Value, schema: &Value) {
+    let props = &schema["properties"];
     for key in value.as_object().into_iter().flat_map(|m| m.keys()) {
-        if !props.contains_key(key) {
+        if props.get(key).is_none() {
             log::warn(&format!(
                 "config key {key:?} is not a tap-postmark setting; ignored"
             ));
         }
     }
+}
 
-    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-    // JSON Schema counts 48.0 as an integer, so read integers written as floats too.
-    let integer = |v: &Value| {
-        v.as_i64().or_else(|| {
-            v.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        })
+/// `start_date` (default: 45 days ago) and `end_date`, each readable, in order, not ahead.
+fn dates(
+    settings: &Settings,
+    now: DateTime<Utc>,
+    problems: &mut Vec<String>,
+) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    let mut instant = |key: &str| {
+        let text = settings.text(key)?;
+        let parsed = parse_config_instant(&text);
+        if parsed.is_none() {
+            problems.push(format!(
+                "{key}: {text:?} is neither YYYY-MM-DD nor an RFC 3339 date-time"
+            ));
+        }
+        parsed
     };
-    let number = |k: &str, default: f64| value.get(k).and_then(Value::as_f64).unwrap_or(default);
-
-    let start = match text("start_date") {
+    let start = match settings.text("start_date") {
         None => now - Duration::days(DEFAULT_START_DAYS),
-        Some(s) => match parse_config_instant(&s) {
-            Some(t) => t,
-            None => {
-                problems.push(format!(
-                    "start_date: {s:?} is neither YYYY-MM-DD nor an RFC 3339 date-time"
-                ));
-                now
-            }
-        },
+        Some(_) => instant("start_date").unwrap_or(now),
     };
-    let end = match text("end_date") {
-        None => None,
-        Some(s) => match parse_config_instant(&s) {
-            Some(t) => Some(t),
-            None => {
-                problems.push(format!(
-                    "end_date: {s:?} is neither YYYY-MM-DD nor an RFC 3339 date-time"
-                ));
-                None
-            }
-        },
-    };
+    let end = instant("end_date");
     if start > now {
         problems.push("start_date: is in the future".into());
     }
-    if let Some(end) = end {
-        if end <= start {
-            problems.push("end_date: must be after start_date".into());
+    if end.is_some_and(|end| end <= start) {
+        problems.push("end_date: must be after start_date".into());
+    }
+    (start, end)
+}
+
+/// The config document, read value by value (already validated by the schema).
+struct Settings<'a>(&'a Value);
+
+impl Settings<'_> {
+    fn text(&self, k: &str) -> Option<String> {
+        self.0.get(k).and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// An integer, also when written as a float (JSON Schema counts 48.0 as an integer).
+    fn integer(&self, k: &str, default: i64) -> i64 {
+        self.0.get(k).and_then(integer).unwrap_or(default)
+    }
+
+    fn number(&self, k: &str, default: f64) -> f64 {
+        self.0.get(k).and_then(Value::as_f64).unwrap_or(default)
+    }
+
+    fn seconds(&self, k: &str, default: f64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.number(k, default).max(0.0))
+    }
+
+    fn config(&self, start: DateTime<Utc>, end: Option<DateTime<Utc>>, base_url: String) -> Config {
+        let integer = |k, default| self.integer(k, default);
+        Config {
+            server_token: self.text("postmark_server_token"),
+            account_token: self.text("postmark_account_token"),
+            // An empty list means no restriction (Meltano renders an unset array setting as []).
+            server_ids: self
+                .0
+                .get("server_ids")
+                .and_then(Value::as_array)
+                .filter(|ids| !ids.is_empty())
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|v| self::integer(v).and_then(|i| u64::try_from(i).ok()))
+                        .collect()
+                }),
+            start,
+            end,
+            lookback: Duration::hours(integer("lookback_hours", DEFAULT_LOOKBACK_HOURS as i64)),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            timeout: self.seconds("request_timeout_seconds", 60.0),
+            max_attempts: integer("max_attempts", 8) as u32,
+            retry_initial_delay: self.seconds("retry_initial_delay_seconds", 1.0),
+            retry_max_delay: self.seconds("retry_max_delay_seconds", 60.0),
+            user_agent: self
+                .text("user_agent")
+                .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
+            log_level: self
+                .text("log_level")
+                .and_then(|s| log::Level::parse(&s))
+                .unwrap_or(log::Level::Info),
+            concurrency: integer("max_concurrent_requests", 4).clamp(1, 32) as usize,
+            rate_limit_wait: std::time::Duration::from_secs(
+                integer(
+                    "max_rate_limit_wait_seconds",
+                    DEFAULT_RATE_LIMIT_WAIT_SECONDS as i64,
+                )
+                .max(0) as u64,
+            ),
+            max_response_bytes: (integer("max_response_mb", DEFAULT_MAX_RESPONSE_MB as i64)
+                .clamp(1, 1024) as u64)
+                << 20,
+            progress_interval: std::time::Duration::from_secs(integer(
+                "progress_interval_seconds",
+                30,
+            ) as u64),
         }
     }
-    let base_url = text("base_url").unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    if let Err(why) = check_base_url(&base_url) {
-        problems.push(format!("base_url: {why}"));
-    }
-    let log_level = text("log_level")
-        .and_then(|s| log::Level::parse(&s))
-        .unwrap_or(log::Level::Info);
-    let retry_initial = number("retry_initial_delay_seconds", 1.0);
-    let retry_max = number("retry_max_delay_seconds", 60.0);
-    if retry_max < retry_initial {
-        problems
-            .push("retry_max_delay_seconds: must not be below retry_initial_delay_seconds".into());
-    }
+}
 
-    if !problems.is_empty() {
-        let n = problems.len();
-        return Err(Error::Input(format!(
-            "config has {n} problem{}: {}",
-            if n == 1 { "" } else { "s" },
-            problems.join("; ")
-        )));
-    }
-
-    let seconds = |x: f64| std::time::Duration::from_secs_f64(x.max(0.0));
-    Ok(Config {
-        server_token: text("postmark_server_token"),
-        account_token: text("postmark_account_token"),
-        // An empty list means no restriction (Meltano renders an unset array setting as []).
-        server_ids: value
-            .get("server_ids")
-            .and_then(Value::as_array)
-            .filter(|ids| !ids.is_empty())
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(|v| integer(v).and_then(|i| u64::try_from(i).ok()))
-                    .collect()
-            }),
-        start,
-        end,
-        lookback: Duration::hours(
-            value
-                .get("lookback_hours")
-                .and_then(integer)
-                .unwrap_or(DEFAULT_LOOKBACK_HOURS as i64),
-        ),
-        base_url: base_url.trim_end_matches('/').to_string(),
-        timeout: seconds(number("request_timeout_seconds", 60.0)),
-        max_attempts: value.get("max_attempts").and_then(integer).unwrap_or(8) as u32,
-        retry_initial_delay: seconds(retry_initial),
-        retry_max_delay: seconds(retry_max),
-        user_agent: text("user_agent")
-            .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
-        log_level,
-        concurrency: value
-            .get("max_concurrent_requests")
-            .and_then(integer)
-            .unwrap_or(4)
-            .clamp(1, 32) as usize,
-        rate_limit_wait: std::time::Duration::from_secs(
-            value
-                .get("max_rate_limit_wait_seconds")
-                .and_then(integer)
-                .unwrap_or(DEFAULT_RATE_LIMIT_WAIT_SECONDS as i64)
-                .max(0) as u64,
-        ),
-        max_response_bytes: (value
-            .get("max_response_mb")
-            .and_then(integer)
-            .unwrap_or(DEFAULT_MAX_RESPONSE_MB as i64)
-            .clamp(1, 1024) as u64)
-            << 20,
-        progress_interval: std::time::Duration::from_secs(
-            value
-                .get("progress_interval_seconds")
-                .and_then(integer)
-                .unwrap_or(30) as u64,
-        ),
+/// An integer, also when written as a float.
+fn integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
     })
 }
 

@@ -36,5 +36,5 @@ pub fn run() -> Result<(), Error> {
     let mut out = Output::stdout();
     let result = sync::run(&config, &client, &selection, &mut state, &mut out);
     sim.stop();
-    crate::cli::finish(out, result)
+    out.finish(result)
 }

@@ -2,6 +2,7 @@
 //! envelope handed to the caller as it is read, as its members' JSON text (see
 //! [`crate::transcode`]), so no record is scanned twice or built into a `Value`.
 
+use super::depth::{too_deep, MAX_DEPTH, RECORD_VALUE_DEPTH};
 use super::members::Members;
 use crate::client::Parsed;
 use serde::de::{
@@ -52,14 +53,6 @@ impl Total {
         }
     }
 }
-
-/// Arrays and objects may nest fewer levels than this in an answer: serde_json's own limit
-/// (127 levels are read, 128 are refused), which every standard JSON reader downstream also
-/// accepts. The page reader copies a record's values as text without descending into them, so
-/// it checks the depth of each value that is an array or an object itself.
-pub const MAX_DEPTH: usize = 128;
-/// The levels above a record's values: the answer, the envelope's list, the record.
-const RECORD_VALUE_DEPTH: usize = 3;
 
 /// What the envelope (`Messages`, `Bounces`, …) held.
 #[derive(Debug, PartialEq, Eq)]
@@ -135,68 +128,6 @@ pub fn parse(
                 total: top.total,
                 records: top.records,
             }),
-        },
-    })
-}
-
-/// A list answer read whole (full-table lists, `/servers`).
-pub struct Items {
-    pub total: Total,
-    pub list: Records,
-    pub items: Vec<Value>,
-}
-
-/// Parses a list answer: each item of `envelope` as a `Value`, each carrying its `identity`
-/// fields once and non-null (an item without them is an error naming the field).
-pub fn parse_items(
-    body: &[u8],
-    envelope: &str,
-    identity: &[&str],
-) -> Result<Parsed<Result<Items, crate::error::Error>>, String> {
-    let mut items = Vec::new();
-    let parsed = parse(body, envelope, &mut |_, record| {
-        let Record::Object(members) = record else {
-            return Err(crate::error::Error::Api(
-                "an item that is not an object".into(),
-            ));
-        };
-        if let Some(problem) = members.identity_problem(identity) {
-            return Err(crate::error::Error::Api(format!("an item that {problem}")));
-        }
-        items.push(members.to_value().map_err(|e| {
-            crate::error::Error::Internal(format!("an item of a parsed list is not JSON: {e}"))
-        })?);
-        Ok(())
-    })?;
-    Ok(Parsed {
-        error_code: parsed.error_code,
-        message: parsed.message,
-        value: parsed.value.map(|page| Items {
-            total: page.total,
-            list: page.records,
-            items,
-        }),
-    })
-}
-
-/// Parses an object answer whose `identity` fields must each be present, non-null and written
-/// once (`ID` of `/server`, `TemplateId` of a template).
-pub fn parse_object(
-    body: &[u8],
-    identity: &[&str],
-) -> Result<Parsed<Result<Value, crate::error::Error>>, String> {
-    let parsed = crate::client::parse_value(body.to_vec())?;
-    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    let problem = match Members::parse(text) {
-        Some(members) => members.identity_problem(identity),
-        None => Some("is not an object".to_string()),
-    };
-    Ok(Parsed {
-        error_code: parsed.error_code,
-        message: parsed.message,
-        value: match problem {
-            Some(p) => Err(crate::error::Error::Api(p)),
-            None => Ok(parsed.value),
         },
     })
 }
@@ -392,46 +323,6 @@ impl<'de> Visitor<'de> for Item<'de> {
     }
 }
 
-/// Whether a value nests arrays and objects more than `limit` deep. Only a value with more
-/// than `limit` brackets can, so the brackets are counted first (a loop the compiler
-/// vectorises); values that have that many are scanned.
-fn too_deep(value: &str, limit: usize) -> bool {
-    value.starts_with(['[', '{'])
-        && value.bytes().filter(|b| matches!(b, b'[' | b'{')).count() > limit
-        && nests_deeper_than(value.as_bytes(), limit)
-}
-
-/// Whether JSON text nests arrays and objects more than `limit` deep (string contents are
-/// skipped; the text is not otherwise checked).
-pub fn nests_deeper_than(text: &[u8], limit: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,36 +443,5 @@ mod tests {
             .err()
             .unwrap();
         assert!(why.contains("line 1 column 1"), "{why}");
-    }
-
-    #[test]
-    fn refuses_records_nested_as_deep_as_serde_json_refuses() {
-        let nested = |depth: usize| {
-            format!(
-                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}, "B": "x"}}]}}"#,
-                "[".repeat(depth),
-                "]".repeat(depth)
-            )
-        };
-        // The answer, the list and the record are three levels: 124 more make the 127 that
-        // serde_json reads, 125 the 128 it refuses.
-        let ok = nested(MAX_DEPTH - 4);
-        assert!(serde_json::from_str::<Value>(&ok).is_ok());
-        assert!(read(&ok).is_some());
-        let deep = nested(MAX_DEPTH - 3);
-        assert!(serde_json::from_str::<Value>(&deep).is_err());
-        let why = parse(deep.as_bytes(), "Messages", &mut |_, _| Ok(()))
-            .err()
-            .unwrap();
-        assert!(
-            why.contains("a record's A is nested 128 levels deep"),
-            "{why}"
-        );
-        // Brackets inside strings (escaped quotes too) do not count.
-        let text = format!(r#"{{"A": "{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
-        assert!(!nests_deeper_than(text.as_bytes(), 2));
-        assert!(!nests_deeper_than(b"\"unterminated [[[", 1));
-        assert!(nests_deeper_than(b"[[[", 2));
-        assert!(!nests_deeper_than(br#"["\\", [[1]]]"#, 3));
     }
 }

@@ -136,87 +136,100 @@ pub fn select(catalog: &Value) -> Result<Vec<Selected>, Error> {
         .ok_or_else(|| Error::Input("catalog must be an object with a \"streams\" array".into()))?;
     let mut chosen: Vec<Selected> = Vec::new();
     for entry in entries {
-        let id = entry
-            .get("tap_stream_id")
-            .or_else(|| entry.get("stream"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::Input("catalog: a stream entry has no tap_stream_id".into()))?;
-        let def = STREAMS.iter().find(|d| d.name == id).ok_or_else(|| {
-            Error::Input(format!(
-                "catalog names stream {id:?}, which this tap does not have; run --discover for the current list"
-            ))
-        })?;
-        let root = metadata_at(entry, &[]);
-        let selected = flag(root.and_then(|m| m.get("selected")))
-            .or_else(|| flag(entry.get("selected")))
-            .or_else(|| flag(entry.get("schema").and_then(|s| s.get("selected"))))
-            .or_else(|| flag(root.and_then(|m| m.get("selected-by-default"))))
-            .unwrap_or(def.selected_by_default);
-        if !selected {
+        let Some(selected) = select_entry(entry)? else {
             continue;
-        }
-        let method = root
-            .and_then(|m| m.get("replication-method"))
-            .or_else(|| entry.get("replication_method"))
-            .and_then(Value::as_str);
-        if let Some(method) = method {
-            if !method.eq_ignore_ascii_case(def.replication().as_str()) {
-                return Err(Error::Input(format!(
-                    "catalog asks for replication method {method} on stream {id}, which supports only {}",
-                    def.replication().as_str()
-                )));
-            }
-        }
-        let mut schema = match entry.get("schema") {
-            Some(s) if s.is_object() => s.clone(),
-            _ => stream_schema(def)?,
         };
-        let ours = stream_schema(def)?;
-        let known = |name: &str| {
-            ours["properties"].get(name).is_some() || schema["properties"].get(name).is_some()
-        };
-        for m in entry
-            .get("metadata")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let crumb: Vec<&str> = m
-                .get("breadcrumb")
-                .and_then(Value::as_array)
-                .map(|c| c.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if let ["properties", name, ..] = crumb.as_slice() {
-                if !known(name) {
-                    return Err(Error::Input(format!(
-                        "catalog names field {name:?} of stream {id}, which neither the stream nor the catalog's schema has"
-                    )));
-                }
-            }
+        if chosen.iter().any(|s| s.def.name == selected.def.name) {
+            return Err(Error::Input(format!(
+                "catalog lists stream {} twice",
+                selected.def.name
+            )));
         }
-        if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-            props.retain(|name, _| {
-                if automatic(def, name) {
-                    return true;
-                }
-                let meta = metadata_at(entry, &["properties", name]);
-                if meta
-                    .and_then(|m| m.get("inclusion"))
-                    .and_then(Value::as_str)
-                    == Some("unsupported")
-                {
-                    return false;
-                }
-                flag(meta.and_then(|m| m.get("selected"))).unwrap_or(true)
-            });
-        }
-        if chosen.iter().any(|s| s.def.name == def.name) {
-            return Err(Error::Input(format!("catalog lists stream {id} twice")));
-        }
-        chosen.push(selected_from(def, schema)?);
+        chosen.push(selected);
     }
     chosen.sort_by_key(|s| STREAMS.iter().position(|d| d.name == s.def.name));
     Ok(chosen)
+}
+
+/// One entry of an input catalog: the stream, if it is selected, with the schema to emit.
+fn select_entry(entry: &Value) -> Result<Option<Selected>, Error> {
+    let id = entry
+        .get("tap_stream_id")
+        .or_else(|| entry.get("stream"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Input("catalog: a stream entry has no tap_stream_id".into()))?;
+    let def = STREAMS.iter().find(|d| d.name == id).ok_or_else(|| {
+        Error::Input(format!(
+            "catalog names stream {id:?}, which this tap does not have; run --discover for the current list"
+        ))
+    })?;
+    let root = metadata_at(entry, &[]);
+    let selected = flag(root.and_then(|m| m.get("selected")))
+        .or_else(|| flag(entry.get("selected")))
+        .or_else(|| flag(entry.get("schema").and_then(|s| s.get("selected"))))
+        .or_else(|| flag(root.and_then(|m| m.get("selected-by-default"))))
+        .unwrap_or(def.selected_by_default);
+    if !selected {
+        return Ok(None);
+    }
+    let method = root
+        .and_then(|m| m.get("replication-method"))
+        .or_else(|| entry.get("replication_method"))
+        .and_then(Value::as_str);
+    if let Some(method) = method {
+        if !method.eq_ignore_ascii_case(def.replication().as_str()) {
+            return Err(Error::Input(format!(
+                "catalog asks for replication method {method} on stream {id}, which supports only {}",
+                def.replication().as_str()
+            )));
+        }
+    }
+    let schema = selected_schema(def, entry)?;
+    selected_from(def, schema).map(Some)
+}
+
+/// The schema a catalog entry asks for (its own, or the stream's), less the fields it
+/// deselects; a field it names that neither schema has is an error.
+fn selected_schema(def: &'static StreamDef, entry: &Value) -> Result<Value, Error> {
+    let mut schema = match entry.get("schema") {
+        Some(s) if s.is_object() => s.clone(),
+        _ => stream_schema(def)?,
+    };
+    let ours = stream_schema(def)?;
+    let known = |name: &str| {
+        ours["properties"].get(name).is_some() || schema["properties"].get(name).is_some()
+    };
+    let crumbs = entry
+        .get("metadata")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("breadcrumb").and_then(Value::as_array));
+    for crumb in crumbs {
+        let crumb: Vec<&str> = crumb.iter().filter_map(Value::as_str).collect();
+        if let ["properties", name, ..] = crumb.as_slice() {
+            if !known(name) {
+                return Err(Error::Input(format!(
+                    "catalog names field {name:?} of stream {}, which neither the stream nor the catalog's schema has",
+                    def.name
+                )));
+            }
+        }
+    }
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.retain(|name, _| {
+            if automatic(def, name) {
+                return true;
+            }
+            let meta = metadata_at(entry, &["properties", name]);
+            let inclusion = meta
+                .and_then(|m| m.get("inclusion"))
+                .and_then(Value::as_str);
+            inclusion != Some("unsupported")
+                && flag(meta.and_then(|m| m.get("selected"))).unwrap_or(true)
+        });
+    }
+    Ok(schema)
 }
 
 #[cfg(test)]

@@ -168,6 +168,21 @@ impl<W: Write> Output<W> {
         let (_tracked, _unwritten) = self.out.into_parts();
     }
 
+    /// Ends a run: flushes the output, or abandons what is buffered when the run was stopped
+    /// (whole lines only ever reach the reader); gives the run's result back.
+    pub fn finish(mut self, result: Result<(), Error>) -> Result<(), Error> {
+        match result {
+            Err(e @ (Error::Interrupted | Error::BrokenPipe)) => {
+                self.abandon();
+                Err(e)
+            }
+            other => {
+                self.flush()?;
+                other
+            }
+        }
+    }
+
     fn write<T: Serialize>(&mut self, message: &T) -> Result<(), Error> {
         signals::check()?;
         self.line.clear();

@@ -180,14 +180,8 @@ impl<'a> Task<'a> {
 pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
     let spec = &*req.spec;
     let def = spec.sel.def;
-    let tally = Some(&spec.tally);
-    let writer = |extracted: &str| RecordWriter::new(spec.sel, spec.server_id(), extracted);
     match (&req.fetch, spec.how()?) {
-        (Fetch::Object { id: None }, _) => {
-            let record =
-                pager::object(client, &spec.token, def.path, def.path, def.identity, tally)?;
-            lines(writer(&extracted_now())?, vec![record])
-        }
+        (Fetch::Object { id: None }, _) => object(client, spec, def.path, def.path),
         (
             Fetch::Object { id: Some(id) },
             FullTable::Paged {
@@ -196,82 +190,104 @@ pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
             },
         ) => {
             let path = format!("{prefix}{}", path_segment(id, "an item ID")?);
-            let endpoint = format!("{prefix}{{id}}");
-            let record = pager::object(client, &spec.token, &path, &endpoint, def.identity, tally)?;
-            lines(writer(&extracted_now())?, vec![record])
+            object(client, spec, &path, &format!("{prefix}{{id}}"))
         }
-        (Fetch::List { message_stream }, how) => {
-            let (envelope, query, path) = match (how, message_stream) {
-                (FullTable::List { envelope, query }, None) => {
-                    (envelope, query, def.path.to_string())
-                }
-                (FullTable::PerMessageStream { envelope }, Some(ms)) => {
-                    (envelope, &[][..], def.path.replace("{id}", ms))
-                }
-                _ => return Err(Error::Internal(format!("{}: not a list", def.name))),
-            };
-            let query: Vec<(&str, String)> =
-                query.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            let req = ListRequest {
-                path: &path,
-                endpoint: def.path,
-                query: &query,
-                envelope,
-                identity: def.identity,
-            };
-            let mut items = pager::list(client, &spec.token, &req, tally)?.items;
-            if let Some(ms) = message_stream {
-                for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                    item.insert("MessageStream".into(), Value::String(ms.clone()));
-                }
-            }
-            lines(writer(&extracted_now())?, items)
-        }
-        (
-            Fetch::Page { offset },
-            FullTable::Paged {
-                envelope,
-                count_param,
-                offset_param,
-                detail,
-                id_field,
-            },
-        ) => {
-            let pager = Pager { offset: *offset };
-            let query = pager.query(count_param, offset_param);
-            let req = ListRequest {
-                path: def.path,
-                endpoint: def.path,
-                query: &query,
-                envelope,
-                identity: def.identity,
-            };
-            let page = pager::list(client, &spec.token, &req, tally)?;
-            let got = page.items.len();
-            let (buf, records, ids) = match detail {
-                Some(_) => {
-                    let ids = page
-                        .items
-                        .iter()
-                        .map(|item| item_id(item, id_field, def.path))
-                        .collect::<Result<_, _>>()?;
-                    (Vec::new(), 0, ids)
-                }
-                None => {
-                    let (buf, records) = render(&writer(&extracted_now())?, page.items)?;
-                    (buf, records, Vec::new())
-                }
-            };
-            Ok(Fetched::Page {
-                total: page.total,
-                got,
-                buf,
-                records,
-                ids,
-            })
-        }
+        (Fetch::List { message_stream }, how) => list(client, spec, how, message_stream.as_deref()),
+        (Fetch::Page { offset }, how @ FullTable::Paged { .. }) => page(client, spec, how, *offset),
         (fetch, _) => Err(Error::Internal(format!("{}: cannot {fetch:?}", def.name))),
     }
+}
+
+/// An object answer: one record.
+fn object(client: &Client, spec: &Spec, path: &str, endpoint: &str) -> Result<Fetched, Error> {
+    let def = spec.sel.def;
+    let record = pager::object(
+        client,
+        &spec.token,
+        path,
+        endpoint,
+        def.identity,
+        Some(&spec.tally),
+    )?;
+    lines(spec, vec![record])
+}
+
+/// A list read whole (of one message stream, its items stamped with it).
+fn list(
+    client: &Client,
+    spec: &Spec,
+    how: FullTable,
+    message_stream: Option<&str>,
+) -> Result<Fetched, Error> {
+    let def = spec.sel.def;
+    let (envelope, query, path) = match (how, message_stream) {
+        (FullTable::List { envelope, query }, None) => (envelope, query, def.path.to_string()),
+        (FullTable::PerMessageStream { envelope }, Some(ms)) => {
+            (envelope, &[][..], def.path.replace("{id}", ms))
+        }
+        _ => return Err(Error::Internal(format!("{}: not a list", def.name))),
+    };
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let req = ListRequest {
+        path: &path,
+        endpoint: def.path,
+        query: &query,
+        envelope,
+        identity: def.identity,
+    };
+    let mut items = pager::list(client, &spec.token, &req, Some(&spec.tally))?.items;
+    if let Some(ms) = message_stream {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.insert("MessageStream".into(), Value::String(ms.to_string()));
+        }
+    }
+    lines(spec, items)
+}
+
+/// A page of a count/offset list: its items' lines, or their IDs when each is read whole.
+fn page(client: &Client, spec: &Spec, how: FullTable, offset: u64) -> Result<Fetched, Error> {
+    let def = spec.sel.def;
+    let FullTable::Paged {
+        envelope,
+        count_param,
+        offset_param,
+        detail,
+        id_field,
+    } = how
+    else {
+        return Err(Error::Internal(format!("{}: not a paged list", def.name)));
+    };
+    let query = Pager { offset }.query(count_param, offset_param);
+    let req = ListRequest {
+        path: def.path,
+        endpoint: def.path,
+        query: &query,
+        envelope,
+        identity: def.identity,
+    };
+    let page = pager::list(client, &spec.token, &req, Some(&spec.tally))?;
+    let got = page.items.len();
+    let (buf, records, ids) = match detail {
+        Some(_) => {
+            let ids = page
+                .items
+                .iter()
+                .map(|item| item_id(item, id_field, def.path))
+                .collect::<Result<_, _>>()?;
+            (Vec::new(), 0, ids)
+        }
+        None => match lines(spec, page.items)? {
+            Fetched::Lines { buf, records } => (buf, records, Vec::new()),
+            Fetched::Page { buf, records, .. } => (buf, records, Vec::new()),
+        },
+    };
+    Ok(Fetched::Page {
+        total: page.total,
+        got,
+        buf,
+        records,
+        ids,
+    })
 }
 
 /// The ID an item is read whole by.
@@ -285,17 +301,13 @@ fn item_id(item: &Value, id_field: &str, path: &str) -> Result<String, Error> {
     }
 }
 
-fn lines(writer: RecordWriter, records: Vec<Value>) -> Result<Fetched, Error> {
-    let (buf, records) = render(&writer, records)?;
-    Ok(Fetched::Lines { buf, records })
-}
-
-/// The RECORD lines of records, and how many they are.
-fn render(writer: &RecordWriter, records: Vec<Value>) -> Result<(Vec<u8>, u64), Error> {
+/// The RECORD lines of records extracted now.
+fn lines(spec: &Spec, records: Vec<Value>) -> Result<Fetched, Error> {
+    let writer = RecordWriter::new(spec.sel, spec.server_id(), &extracted_now())?;
     let mut buf = Vec::new();
     let n = records.len() as u64;
     for record in records {
         writer.value(record, &mut buf)?;
     }
-    Ok((buf, n))
+    Ok(Fetched::Lines { buf, records: n })
 }

@@ -1,8 +1,9 @@
 //! The requests of a run as the pipeline carries them: the task that asked, what to fetch, and
 //! the fetch itself, which runs on a worker thread and hands back an answer already shaped.
 
+use super::search::expand;
 use super::servers::{self, Listed, Server};
-use super::{expand, full_table, search, stats};
+use super::{full_table, search, stats};
 use crate::client::Client;
 use crate::error::Error;
 use std::sync::Arc;

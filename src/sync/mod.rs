@@ -10,9 +10,9 @@
 //! request fails is dropped (its other requests skipped, its bookmarks left where its last
 //! complete window put them) and the others go on; the run then ends with exit code 4.
 
+pub mod books;
 pub mod context;
 pub mod digest;
-pub mod expand;
 pub mod full_table;
 pub mod job;
 pub mod pager;
@@ -20,9 +20,10 @@ pub mod pipeline;
 pub mod search;
 pub mod servers;
 pub mod stats;
+pub mod task;
 pub mod windows;
 
-use crate::client::{Client, Counters, Token};
+use crate::client::{Client, Token};
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
@@ -30,17 +31,18 @@ use crate::singer::catalog::Selected;
 use crate::singer::metrics;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::{Kind, Partitions, TokenKind};
+use crate::streams::TokenKind;
 use crate::timefmt::{floor_second, format_utc};
+use books::Books;
 use chrono::{Duration, Utc};
 use context::{Ctx, Report, Totals};
 use job::{Answer, Job, Request};
-use search::fetch::Partition;
 use servers::Server;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
+use task::{Plan, Tally, Task};
 
 /// Search windows end this long before now, so records still being written are left for the
 /// next run (a window must be closed before it is paged; Postmark lists newest first).
@@ -103,86 +105,12 @@ pub fn run<W: Write>(
     conductor.finish(client, started)
 }
 
-/// A task not started yet.
-enum Plan<'a> {
-    /// A server's message streams, then its streams' tasks.
-    Setup,
-    Search(Arc<Partition<'a>>),
-    Stats(Arc<stats::Spec<'a>>),
-    Table(Arc<full_table::Spec<'a>>),
-}
-
-enum Task<'a> {
-    Setup,
-    Search(search::Reader<'a>),
-    Stats(stats::Task<'a>),
-    Table(full_table::Task<'a>),
-}
-
-impl Task<'_> {
-    fn done(&self) -> bool {
-        match self {
-            Task::Setup => false,
-            Task::Search(t) => t.done(),
-            Task::Stats(t) => t.done(),
-            Task::Table(t) => t.done(),
-        }
-    }
-}
-
 /// A task being run: which server and stream it reads.
 struct Slot<'a> {
     task: Task<'a>,
     server: Option<usize>,
     stream: &'static str,
     tally: Arc<dyn Tally + 'a>,
-}
-
-/// A task's requests and retries so far.
-trait Tally: Send + Sync {
-    fn counters(&self) -> &Counters;
-}
-
-impl Tally for Partition<'_> {
-    fn counters(&self) -> &Counters {
-        &self.tally
-    }
-}
-
-impl Tally for stats::Spec<'_> {
-    fn counters(&self) -> &Counters {
-        &self.tally
-    }
-}
-
-impl Tally for full_table::Spec<'_> {
-    fn counters(&self) -> &Counters {
-        &self.tally
-    }
-}
-
-impl Tally for Counters {
-    fn counters(&self) -> &Counters {
-        self
-    }
-}
-
-/// What a server's tasks came to.
-struct ServerBook {
-    server: Arc<Server>,
-    /// Its tasks planned and not finished (its setup included).
-    open: usize,
-    started: Option<Instant>,
-    totals: Totals,
-}
-
-/// What a stream's tasks on one server (or on the account) came to.
-struct StreamBook {
-    stream: &'static str,
-    server: Option<usize>,
-    open: usize,
-    started: Option<Instant>,
-    totals: Totals,
 }
 
 struct Conductor<'a> {
@@ -194,8 +122,7 @@ struct Conductor<'a> {
     pending: VecDeque<(Plan<'a>, Option<usize>, &'static str)>,
     /// Requests queued or in flight (asked for and not yet handled).
     outstanding: usize,
-    servers: Vec<ServerBook>,
-    streams: Vec<StreamBook>,
+    books: Books,
     failed: Vec<(u64, Error)>,
 }
 
@@ -213,44 +140,22 @@ impl<'a> Conductor<'a> {
             started: 0,
             pending: VecDeque::new(),
             outstanding: 0,
-            servers: Vec::new(),
-            streams: Vec::new(),
+            books: Books::default(),
             failed: Vec::new(),
         };
-        for sel in selection
-            .iter()
-            .filter(|s| s.def.token == TokenKind::Account)
-        {
-            let Some(token) = c.account_token.clone() else {
-                log::warn(&format!(
-                    "stream {} needs postmark_account_token, which the config does not have; skipped",
-                    sel.def.name
-                ));
-                continue;
-            };
-            let spec = Arc::new(full_table::Spec {
-                sel,
-                server: None,
-                token,
-                tally: Counters::default(),
-            });
-            c.plan(Plan::Table(spec), None, sel.def.name, false);
+        for (plan, stream) in task::account_plans(selection, c.account_token.as_ref()) {
+            c.plan(plan, None, stream, false);
         }
         for server in servers {
-            let index = c.servers.len();
             let listed = server.is_listed();
-            c.servers.push(ServerBook {
-                server: Arc::new(server),
-                open: 0,
-                started: None,
-                totals: Totals::default(),
-            });
+            let i = c.books.add_server(server);
+            let server = Arc::clone(c.books.server(i));
             if listed {
-                for (plan, stream) in c.server_plans(index) {
-                    c.plan(plan, Some(index), stream, false);
+                for (plan, stream) in task::server_plans(&server, selection) {
+                    c.plan(plan, Some(i), stream, false);
                 }
             } else {
-                c.plan(Plan::Setup, Some(index), "", false);
+                c.plan(Plan::Setup(server), Some(i), "", false);
             }
         }
         c
@@ -266,79 +171,12 @@ impl<'a> Conductor<'a> {
     /// Adds a task to the plan, at the end (or at the front, where a server's streams go once
     /// its message streams are known).
     fn plan(&mut self, plan: Plan<'a>, server: Option<usize>, stream: &'static str, front: bool) {
-        if let Some(i) = server {
-            self.servers[i].open += 1;
-        }
-        if !stream.is_empty() {
-            match self
-                .streams
-                .iter_mut()
-                .find(|b| b.stream == stream && b.server == server)
-            {
-                Some(book) => book.open += 1,
-                None => self.streams.push(StreamBook {
-                    stream,
-                    server,
-                    open: 1,
-                    started: None,
-                    totals: Totals::default(),
-                }),
-            }
-        }
+        self.books.planned(server, stream);
         if front {
             self.pending.push_front((plan, server, stream));
         } else {
             self.pending.push_back((plan, server, stream));
         }
-    }
-
-    /// The tasks of a server whose message streams are known, in the stream table's order.
-    fn server_plans(&self, index: usize) -> Vec<(Plan<'a>, &'static str)> {
-        let server = &self.servers[index].server;
-        let mut plans = Vec::new();
-        for sel in self
-            .selection
-            .iter()
-            .filter(|s| s.def.token == TokenKind::Server)
-        {
-            let name = sel.def.name;
-            match sel.def.kind {
-                Kind::Search(spec) => {
-                    for id in partitions(spec.partitions, server) {
-                        let part = Partition {
-                            sel,
-                            spec,
-                            server: Arc::clone(server),
-                            id,
-                            tally: Counters::default(),
-                        };
-                        plans.push((Plan::Search(Arc::new(part)), name));
-                    }
-                }
-                Kind::Stats(shape) => {
-                    for ms in server.message_streams().iter().filter(|m| !m.is_inbound()) {
-                        let spec = stats::Spec {
-                            sel,
-                            shape,
-                            server: Arc::clone(server),
-                            stream: ms.clone(),
-                            tally: Counters::default(),
-                        };
-                        plans.push((Plan::Stats(Arc::new(spec)), name));
-                    }
-                }
-                Kind::FullTable(_) => {
-                    let spec = full_table::Spec {
-                        sel,
-                        server: Some(Arc::clone(server)),
-                        token: server.token.clone(),
-                        tally: Counters::default(),
-                    };
-                    plans.push((Plan::Table(Arc::new(spec)), name));
-                }
-            }
-        }
-        plans
     }
 
     /// Starts planned tasks while few requests are outstanding; gives their first requests.
@@ -348,18 +186,25 @@ impl<'a> Conductor<'a> {
             let Some((plan, server, stream)) = self.pending.pop_front() else {
                 break;
             };
-            if server.is_some_and(|i| self.servers[i].server.failed()) {
+            if server.is_some_and(|i| self.books.server(i).failed()) {
                 continue;
             }
             let index = self.started;
             self.started += 1;
-            match self.start(ctx, plan, server, stream) {
-                Ok((slot, requests)) => {
+            self.books.started(server, stream);
+            match plan.start(ctx) {
+                Ok((task, requests, tally)) => {
                     self.outstanding += requests.len();
                     jobs.extend(requests.into_iter().map(|request| Job {
                         task: index,
                         request,
                     }));
+                    let slot = Slot {
+                        task,
+                        server,
+                        stream,
+                        tally,
+                    };
                     self.tasks.insert(index, slot);
                     self.finish_task(ctx, index);
                 }
@@ -367,62 +212,6 @@ impl<'a> Conductor<'a> {
             }
         }
         Ok(jobs)
-    }
-
-    fn start<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        plan: Plan<'a>,
-        server: Option<usize>,
-        stream: &'static str,
-    ) -> Result<(Slot<'a>, Vec<Request<'a>>), Error> {
-        let now = Some(Instant::now());
-        if let Some(i) = server {
-            self.servers[i].started = self.servers[i].started.or(now);
-        }
-        if let Some(book) = self.stream_book(stream, server) {
-            book.started = book.started.or(now);
-        }
-        let (task, requests, tally): (Task, Vec<Request>, Arc<dyn Tally>) = match plan {
-            Plan::Setup => {
-                let s = Arc::clone(&self.servers[server.unwrap_or_default()].server);
-                (
-                    Task::Setup,
-                    vec![Request::Streams(s)],
-                    Arc::new(Counters::default()),
-                )
-            }
-            Plan::Search(part) => {
-                let (t, r) = search::Reader::start(ctx, Arc::clone(&part))?;
-                let r = r.into_iter().map(Request::Search).collect();
-                (Task::Search(t), r, part)
-            }
-            Plan::Stats(spec) => {
-                let (t, r) = stats::Task::start(ctx, Arc::clone(&spec))?;
-                (
-                    Task::Stats(t),
-                    r.into_iter().map(Request::Stats).collect(),
-                    spec,
-                )
-            }
-            Plan::Table(spec) => {
-                let (t, r) = full_table::Task::start(ctx, Arc::clone(&spec))?;
-                (
-                    Task::Table(t),
-                    r.into_iter().map(Request::Table).collect(),
-                    spec,
-                )
-            }
-        };
-        Ok((
-            Slot {
-                task,
-                server,
-                stream,
-                tally,
-            },
-            requests,
-        ))
     }
 
     /// Handles one answer, in job order; starts more tasks.
@@ -494,37 +283,23 @@ impl<'a> Conductor<'a> {
     /// A server's message streams are listed: its streams' tasks go first in the plan.
     fn set_up(&mut self, server: Option<usize>, listed: servers::Listed) {
         let Some(i) = server else { return };
-        let book = &mut self.servers[i];
-        book.server = Arc::new(book.server.with_listed(listed));
-        book.open -= 1;
-        let plans = self.server_plans(i);
+        let listed = self.books.server(i).with_listed(listed);
+        self.books.replace_server(i, listed);
+        self.books.set_up(i);
+        let server = Arc::clone(self.books.server(i));
+        let plans = task::server_plans(&server, self.selection);
         for (plan, stream) in plans.into_iter().rev() {
             self.plan(plan, Some(i), stream, true);
         }
     }
 
-    fn stream_book(&mut self, stream: &str, server: Option<usize>) -> Option<&mut StreamBook> {
-        self.streams
-            .iter_mut()
-            .find(|b| b.stream == stream && b.server == server)
-    }
-
-    /// If the task is done: adds what it came to to its stream's and server's books, and
-    /// reports each of them that is complete.
+    /// If the task is done: what it came to goes into its stream's and server's books.
     fn finish_task<W: Write>(&mut self, ctx: &mut Ctx<'_, W>, index: usize) {
-        let Some(slot) = self.tasks.get(&index) else {
+        let Some(slot) = self.tasks.get(&index).filter(|s| s.task.done()) else {
             return;
         };
-        if !slot.task.done() {
-            return;
-        }
         let (requests, retries) = slot.tally.counters().snapshot();
-        let (records, expired) = match &slot.task {
-            Task::Search(t) => (t.written, t.expired),
-            Task::Stats(t) => (t.written, 0),
-            Task::Table(t) => (t.written, 0),
-            Task::Setup => (0, 0),
-        };
+        let (records, expired) = slot.task.records();
         let t = Totals {
             records,
             requests,
@@ -534,38 +309,7 @@ impl<'a> Conductor<'a> {
         };
         let (server, stream) = (slot.server, slot.stream);
         self.tasks.remove(&index);
-        if let Some(book) = self.stream_book(stream, server) {
-            book.totals.add(&t);
-            book.open -= 1;
-            if book.open == 0 {
-                let mut totals = book.totals;
-                totals.seconds = book.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-                stream_done(
-                    ctx,
-                    stream,
-                    server.map(|i| self.servers[i].server.id),
-                    &totals,
-                );
-            }
-        }
-        if let Some(i) = server {
-            let book = &mut self.servers[i];
-            book.totals.add(&t);
-            book.open -= 1;
-            if book.open == 0 {
-                let seconds = book.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-                let totals = Totals {
-                    seconds,
-                    ..book.totals
-                };
-                log::info(&format!(
-                    "server {} ({}) finished: {}",
-                    book.server.id,
-                    book.server.name,
-                    totals.describe()
-                ));
-            }
-        }
+        self.books.finished(ctx, server, stream, &t);
     }
 
     /// A task failed. Account-level streams, a run of one server, and errors that are not
@@ -577,16 +321,16 @@ impl<'a> Conductor<'a> {
         ) {
             return Err(e);
         }
-        let Some(i) = server.filter(|_| self.servers.len() > 1) else {
+        let Some(i) = server.filter(|_| self.books.server_count() > 1) else {
             return Err(e);
         };
-        let book = &self.servers[i];
-        book.server.fail();
+        let failed = self.books.server(i);
+        failed.fail();
         log::error(&format!(
             "server {}: {e}; continuing with the other servers",
-            book.server.id
+            failed.id
         ));
-        self.failed.push((book.server.id, e));
+        self.failed.push((failed.id, e));
         self.tasks.retain(|_, slot| slot.server != Some(i));
         self.pending.retain(|(_, s, _)| *s != Some(i));
         Ok(())
@@ -604,7 +348,7 @@ impl<'a> Conductor<'a> {
             return Err(Error::Partial(format!(
                 "{} of {} servers failed (the others finished; the last STATE resumes the failed ones): {}",
                 self.failed.len(),
-                self.servers.len(),
+                self.books.server_count(),
                 detail.join("; ")
             )));
         }
@@ -617,42 +361,5 @@ impl<'a> Conductor<'a> {
             busy / wall.max(1e-9)
         ));
         Ok(())
-    }
-}
-
-/// Reports what a stream came to on a server (or on the account): metric, log line, summary.
-fn stream_done<W: Write>(
-    ctx: &mut Ctx<'_, W>,
-    stream: &'static str,
-    server: Option<u64>,
-    t: &Totals,
-) {
-    let tags = match server {
-        Some(id) => serde_json::json!({"server_id": id}),
-        None => serde_json::json!({}),
-    };
-    metrics::record_count(stream, t.records, tags);
-    if let Some(id) = server {
-        log::info(&format!("{stream}: server {id}: {}", t.describe()));
-    }
-    ctx.report.add(stream, t);
-}
-
-/// The partitions a search is read in on a server: message stream IDs (the inbound search has
-/// one, named after the server's inbound stream).
-fn partitions(which: Partitions, server: &Server) -> Vec<String> {
-    let streams = server.message_streams();
-    match which {
-        Partitions::Outbound => streams
-            .iter()
-            .filter(|ms| !ms.is_inbound())
-            .map(|ms| ms.id.clone())
-            .collect(),
-        Partitions::Every => streams.iter().map(|ms| ms.id.clone()).collect(),
-        Partitions::Inbound => vec![streams
-            .iter()
-            .find(|ms| ms.is_inbound())
-            .map_or("inbound", |ms| ms.id.as_str())
-            .to_string()],
     }
 }

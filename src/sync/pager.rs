@@ -4,7 +4,8 @@
 
 use crate::client::{Client, Counters, Token};
 use crate::error::Error;
-use crate::record::page::{self, Items, Records, Total};
+use crate::record::items::{self, Items};
+use crate::record::page::{Records, Total};
 use crate::streams::{CEILING, PAGE_SIZE};
 use serde_json::Value;
 
@@ -30,7 +31,7 @@ pub fn list(
     let (path, envelope, identity) = (req.path, req.envelope, req.identity);
     let answer = client
         .get_with(token, path, req.query, req.endpoint, tally, |body| {
-            page::parse_items(&body, envelope, identity)
+            items::parse_items(&body, envelope, identity)
         })
         .map_err(|e| e.into_error(path))?
         .map_err(|e| Error::Api(format!("Postmark's {path} answer has {e}")))?;
@@ -54,7 +55,7 @@ pub fn object(
 ) -> Result<Value, Error> {
     client
         .get_with(token, path, &[], endpoint, tally, |body| {
-            page::parse_object(&body, identity)
+            items::parse_object(&body, identity)
         })
         .map_err(|e| e.into_error(path))?
         .map_err(|e| Error::Api(format!("Postmark's {path} answer {e}")))

@@ -17,19 +17,21 @@
 //! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
 //! once that window and every earlier one are complete.
 
+pub mod expand;
 pub mod fetch;
+mod open;
 
 use super::context::Ctx;
-use super::digest::{Key, KeyMap, KeySet};
-use super::expand::{self, DetailsRequest};
+use super::digest::Key;
 use super::windows::{Planner, Window};
 use crate::error::Error;
 use crate::log;
 use crate::streams::{CEILING, PAGE_SIZE};
 use crate::timefmt::{floor_second, format_utc, parse_timestamp};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use expand::DetailsRequest;
 use fetch::{Fetched, Lines, MessageRef, Page, PageRequest, Partition};
-use std::collections::VecDeque;
+use open::{Check, Reading};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,26 +52,6 @@ pub enum Answer {
     Details(expand::Fetched),
 }
 
-/// A window being read, and what is known of it so far.
-struct Open {
-    window: Window,
-    /// Reads of the window so far, less one.
-    attempt: u32,
-    /// What this read's first page announced (`None` until it is in).
-    total: Option<u64>,
-    pages_left: u64,
-    received: u64,
-    distinct: KeySet,
-    consistent: bool,
-    /// Every page is in and they agree.
-    verified: bool,
-    /// Messages whose details are still to come.
-    details_left: u64,
-    /// Keys written (or whose details were asked for) in this window: a re-read or an overlap
-    /// writes nothing twice.
-    seen: KeySet,
-}
-
 /// Reads one partition: the write side.
 pub struct Reader<'a> {
     part: Arc<Partition<'a>>,
@@ -79,9 +61,7 @@ pub struct Reader<'a> {
     planner: Planner,
     /// The next window's first page is awaited (windows are planned from the one before).
     planning: bool,
-    open: VecDeque<Open>,
-    /// Inbound only: IDs written recently (with their window's end), to drop boundary repeats.
-    recent_ids: KeyMap<DateTime<Utc>>,
+    reading: Reading,
     pub written: u64,
     pub expired: u64,
     windows_done: u64,
@@ -116,8 +96,7 @@ impl<'a> Reader<'a> {
             end,
             planner: Planner::new(start, end),
             planning: false,
-            open: VecDeque::new(),
-            recent_ids: KeyMap::default(),
+            reading: Reading::default(),
             written: 0,
             expired: 0,
             windows_done: 0,
@@ -136,7 +115,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn done(&self) -> bool {
-        !self.planning && self.open.is_empty() && self.planner.next_window().is_none()
+        !self.planning && self.reading.is_empty() && self.planner.next_window().is_none()
     }
 
     fn name(&self) -> &'static str {
@@ -214,11 +193,7 @@ impl<'a> Reader<'a> {
         if req.offset == 0 {
             self.first_page(window, req.attempt, &page, requests);
         } else {
-            let open = self.open_mut(window)?;
-            open.consistent &= Some(page.total) == open.total;
-            open.received += page.got;
-            open.pages_left -= 1;
-            open.distinct.extend(page.ids.iter().copied());
+            self.reading.get(window)?.add(&page);
         }
         self.write(ctx, window, page.lines)?;
         self.expand(window, page.messages, requests)?;
@@ -237,31 +212,8 @@ impl<'a> Reader<'a> {
         let offsets: Vec<u64> = (PAGE_SIZE..page.total.min(CEILING))
             .step_by(PAGE_SIZE as usize)
             .collect();
-        let reading = Open {
-            window,
-            attempt,
-            total: Some(page.total),
-            pages_left: offsets.len() as u64,
-            received: page.got,
-            distinct: page.ids.iter().copied().collect(),
-            consistent: true,
-            verified: false,
-            details_left: 0,
-            seen: KeySet::default(),
-        };
-        match self.open.iter_mut().find(|o| o.window == window) {
-            // A re-read: what was written stays written.
-            Some(open) => {
-                let seen = std::mem::take(&mut open.seen);
-                let details_left = open.details_left;
-                *open = Open {
-                    seen,
-                    details_left,
-                    ..reading
-                };
-            }
-            None => self.open.push_back(reading),
-        }
+        let pages = offsets.len() as u64 + 1;
+        self.reading.first_page(window, attempt, page, pages);
         requests.extend(offsets.into_iter().map(|o| self.page(window, o, attempt)));
         if attempt == 0 {
             self.planner.done(window, page.total);
@@ -295,19 +247,6 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn open_mut(&mut self, window: Window) -> Result<&mut Open, Error> {
-        self.open
-            .iter_mut()
-            .find(|o| o.window == window)
-            .ok_or_else(|| Error::Internal("an answer for a window not being read".into()))
-    }
-
-    /// Whether a record was already written (or asked for) in any window being read, or, for
-    /// inbound, recently.
-    fn seen(&self, key: &Key) -> bool {
-        self.recent_ids.contains_key(key) || self.open.iter().any(|o| o.seen.contains(key))
-    }
-
     /// Writes the page's records not written before.
     fn write<W: Write>(
         &mut self,
@@ -316,10 +255,9 @@ impl<'a> Reader<'a> {
         lines: Lines,
     ) -> Result<(), Error> {
         for (key, range) in lines.records {
-            if self.seen(&key) {
+            if !self.reading.take(window, key)? {
                 continue;
             }
-            self.open_mut(window)?.seen.insert(key);
             ctx.write(self.name(), &lines.buf[range])?;
             self.written += 1;
         }
@@ -334,12 +272,10 @@ impl<'a> Reader<'a> {
         requests: &mut Vec<Request<'a>>,
     ) -> Result<(), Error> {
         for (key, message) in messages {
-            if self.seen(&key) {
+            if !self.reading.take(window, key)? {
                 continue;
             }
-            let open = self.open_mut(window)?;
-            open.seen.insert(key);
-            open.details_left += 1;
+            self.reading.get(window)?.details_left += 1;
             requests.push(Request::Details(DetailsRequest {
                 part: Arc::clone(&self.part),
                 window,
@@ -369,7 +305,7 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
-        self.open_mut(req.window)?.details_left -= 1;
+        self.reading.get(req.window)?.details_left -= 1;
         Ok(())
     }
 
@@ -378,16 +314,15 @@ impl<'a> Reader<'a> {
     fn verify(&mut self, window: Window, requests: &mut Vec<Request<'a>>) -> Result<(), Error> {
         let name = self.name();
         let label = self.part.label();
-        let open = self.open_mut(window)?;
-        if open.pages_left > 0 || open.verified {
+        let open = self.reading.get(window)?;
+        let Check::Changed {
+            total,
+            received,
+            distinct,
+        } = open.check()
+        else {
             return Ok(());
-        }
-        let total = open.total.unwrap_or(0);
-        let distinct = open.distinct.len() as u64;
-        if open.consistent && open.received == total && distinct == total {
-            open.verified = true;
-            return Ok(());
-        }
+        };
         if open.attempt >= MAX_REREADS {
             return Err(Error::Api(format!(
                 "{name}: {label}: the window {} – {} kept changing while it was read; try again later",
@@ -396,14 +331,11 @@ impl<'a> Reader<'a> {
             )));
         }
         log::warn(&format!(
-            "{name}: window {} – {} changed while it was read ({total} records announced, {} received, {distinct} distinct); reading it again",
+            "{name}: window {} – {} changed while it was read ({total} records announced, {received} received, {distinct} distinct); reading it again",
             format_utc(window.start),
             format_utc(window.end),
-            open.received
         ));
-        open.attempt += 1;
-        open.total = None;
-        let attempt = open.attempt;
+        let attempt = open.next_attempt();
         requests.push(self.page(window, 0, attempt));
         Ok(())
     }
@@ -411,21 +343,8 @@ impl<'a> Reader<'a> {
     /// Completes the windows read whole, oldest first: moves the bookmark to their end and
     /// writes a STATE.
     fn complete<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
-        while self
-            .open
-            .front()
-            .is_some_and(|o| o.verified && o.details_left == 0)
-        {
-            let Some(open) = self.open.pop_front() else {
-                break;
-            };
-            let window = open.window;
-            if self.part.spec.time_field.is_none() {
-                let horizon = window.start - Duration::hours(2);
-                self.recent_ids.retain(|_, end| *end >= horizon);
-                self.recent_ids
-                    .extend(open.seen.into_iter().map(|id| (id, window.end)));
-            }
+        let remember = self.part.spec.time_field.is_none();
+        while let Some(window) = self.reading.pop_complete(remember) {
             self.windows_done += 1;
             if self.bookmark.is_none_or(|b| window.end > b) {
                 let p = &self.part;

@@ -2,13 +2,13 @@
 //! message (its details), read through the pipeline like any other request, and the records it
 //! expands to (`message_events`: one per entry of `MessageEvents`).
 
-use super::search::fetch::{MessageRef, Partition};
-use super::windows::Window;
+use super::fetch::{MessageRef, Partition};
 use crate::client::{parse_value, path_segment, CallError, Client};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
 use crate::streams::Expand;
 use crate::sync::context::extracted_now;
+use crate::sync::windows::Window;
 use serde_json::Value;
 use std::sync::Arc;
 
