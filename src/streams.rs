@@ -151,7 +151,6 @@ impl StreamDef {
     }
 }
 
-const SEARCH_KEYED: &[&str] = &["ServerID", "MessageID"];
 const STATS_KEYS: &[&str] = &["ServerID", "MessageStream", "Date"];
 
 macro_rules! schema {
@@ -163,6 +162,35 @@ macro_rules! schema {
             ".json"
         ))
     };
+}
+
+/// A search stream read on every outbound message stream, bookmarked on `time_field`, keyed by
+/// `ServerID` and `identity` (refine it with the methods below).
+const fn search(
+    name: &'static str,
+    path: &'static str,
+    envelope: &'static str,
+    time_field: &'static str,
+    schema: &'static str,
+) -> StreamDef {
+    StreamDef {
+        name,
+        path,
+        envelope,
+        token: TokenKind::Server,
+        kind: Kind::Search(Search {
+            time_field: Some(time_field),
+            partitions: Partitions::Outbound,
+            ceiling_error_code: 700,
+            expand: None,
+        }),
+        key_properties: &[],
+        identity: &[],
+        replication_key: Some(time_field),
+        selected_by_default: true,
+        schema,
+        secret_fields: &[],
+    }
 }
 
 const fn stats(
@@ -187,14 +215,12 @@ const fn stats(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A full-table stream keyed by `keys`, its records identified by `identity`.
 const fn full(
     name: &'static str,
     path: &'static str,
     token: TokenKind,
     how: FullTable,
-    keys: &'static [&'static str],
-    identity: &'static [&'static str],
     schema: &'static str,
 ) -> StreamDef {
     StreamDef {
@@ -203,8 +229,8 @@ const fn full(
         envelope: "",
         token,
         kind: Kind::FullTable(how),
-        key_properties: keys,
-        identity,
+        key_properties: &[],
+        identity: &[],
         replication_key: None,
         selected_by_default: true,
         schema,
@@ -212,123 +238,141 @@ const fn full(
     }
 }
 
+impl StreamDef {
+    /// The key properties, and the fields of Postmark's record among them.
+    const fn keys(
+        mut self,
+        keys: &'static [&'static str],
+        identity: &'static [&'static str],
+    ) -> StreamDef {
+        self.key_properties = keys;
+        self.identity = identity;
+        self
+    }
+
+    /// A search: which message streams it is read on.
+    const fn partitions(mut self, partitions: Partitions) -> StreamDef {
+        if let Kind::Search(mut spec) = self.kind {
+            spec.partitions = partitions;
+            self.kind = Kind::Search(spec);
+        }
+        self
+    }
+
+    /// A search: the ErrorCode Postmark answers past its paging ceiling.
+    const fn ceiling_error_code(mut self, code: i64) -> StreamDef {
+        if let Kind::Search(mut spec) = self.kind {
+            spec.ceiling_error_code = code;
+            self.kind = Kind::Search(spec);
+        }
+        self
+    }
+
+    /// A search whose records carry no timestamp: windows are trusted, and the bookmark is
+    /// named `field`.
+    const fn untimed(mut self, field: &'static str) -> StreamDef {
+        if let Kind::Search(mut spec) = self.kind {
+            spec.time_field = None;
+            self.kind = Kind::Search(spec);
+        }
+        self.replication_key = Some(field);
+        self
+    }
+
+    /// A search that emits what each found record's details expand to.
+    const fn expand(mut self, expand: Expand) -> StreamDef {
+        if let Kind::Search(mut spec) = self.kind {
+            spec.expand = Some(expand);
+            self.kind = Kind::Search(spec);
+        }
+        self
+    }
+
+    /// Read only when a catalog selects it.
+    const fn opt_in(mut self) -> StreamDef {
+        self.selected_by_default = false;
+        self
+    }
+
+    /// Record fields never emitted.
+    const fn secrets(mut self, fields: &'static [&'static [&'static str]]) -> StreamDef {
+        self.secret_fields = fields;
+        self
+    }
+}
+
 /// Every stream, in the order they are synced.
 pub static STREAMS: &[StreamDef] = &[
-    StreamDef {
-        name: "messages_outbound",
-        path: "/messages/outbound",
-        envelope: "Messages",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: Some("ReceivedAt"),
-            partitions: Partitions::Outbound,
-            ceiling_error_code: 700,
-            expand: None,
-        }),
-        key_properties: SEARCH_KEYED,
-        identity: &["MessageID"],
-        replication_key: Some("ReceivedAt"),
-        selected_by_default: true,
-        schema: schema!("messages_outbound"),
-        secret_fields: &[],
-    },
-    StreamDef {
-        name: "messages_opens",
-        path: "/messages/outbound/opens",
-        envelope: "Opens",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: Some("ReceivedAt"),
-            partitions: Partitions::Outbound,
-            ceiling_error_code: 700,
-            expand: None,
-        }),
-        key_properties: &["ServerID", "MessageID", "Recipient", "ReceivedAt"],
-        identity: &["MessageID", "Recipient", "ReceivedAt"],
-        replication_key: Some("ReceivedAt"),
-        selected_by_default: true,
-        schema: schema!("messages_opens"),
-        secret_fields: &[],
-    },
-    StreamDef {
-        name: "messages_clicks",
-        path: "/messages/outbound/clicks",
-        envelope: "Clicks",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: Some("ReceivedAt"),
-            partitions: Partitions::Outbound,
-            ceiling_error_code: 700,
-            expand: None,
-        }),
-        key_properties: &[
+    search(
+        "messages_outbound",
+        "/messages/outbound",
+        "Messages",
+        "ReceivedAt",
+        schema!("messages_outbound"),
+    )
+    .keys(&["ServerID", "MessageID"], &["MessageID"]),
+    search(
+        "messages_opens",
+        "/messages/outbound/opens",
+        "Opens",
+        "ReceivedAt",
+        schema!("messages_opens"),
+    )
+    .keys(
+        &["ServerID", "MessageID", "Recipient", "ReceivedAt"],
+        &["MessageID", "Recipient", "ReceivedAt"],
+    ),
+    search(
+        "messages_clicks",
+        "/messages/outbound/clicks",
+        "Clicks",
+        "ReceivedAt",
+        schema!("messages_clicks"),
+    )
+    .keys(
+        &[
             "ServerID",
             "MessageID",
             "Recipient",
             "ReceivedAt",
             "OriginalLink",
         ],
-        identity: &["MessageID", "Recipient", "ReceivedAt", "OriginalLink"],
-        replication_key: Some("ReceivedAt"),
-        selected_by_default: true,
-        schema: schema!("messages_clicks"),
-        secret_fields: &[],
-    },
-    StreamDef {
-        name: "messages_inbound",
-        path: "/messages/inbound",
-        envelope: "InboundMessages",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: None,
-            partitions: Partitions::Inbound,
-            ceiling_error_code: 700,
-            expand: None,
-        }),
-        key_properties: SEARCH_KEYED,
-        identity: &["MessageID"],
-        replication_key: Some("Date"),
-        selected_by_default: true,
-        schema: schema!("messages_inbound"),
-        secret_fields: &[],
-    },
-    StreamDef {
-        name: "bounces",
-        path: "/bounces",
-        envelope: "Bounces",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: Some("BouncedAt"),
-            partitions: Partitions::Every,
-            ceiling_error_code: 1000,
-            expand: None,
-        }),
-        key_properties: &["ServerID", "ID"],
-        identity: &["ID"],
-        replication_key: Some("BouncedAt"),
-        selected_by_default: true,
-        schema: schema!("bounces"),
-        secret_fields: &[],
-    },
-    StreamDef {
-        name: "message_events",
-        path: "/messages/outbound",
-        envelope: "Messages",
-        token: TokenKind::Server,
-        kind: Kind::Search(Search {
-            time_field: Some("ReceivedAt"),
-            partitions: Partitions::Outbound,
-            ceiling_error_code: 700,
-            expand: Some(Expand::MessageEvents),
-        }),
-        key_properties: &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
-        identity: &["MessageID"],
-        replication_key: Some("ReceivedAt"),
-        // One details request per message: opt in.
-        selected_by_default: false,
-        schema: schema!("message_events"),
-        secret_fields: &[],
-    },
+        &["MessageID", "Recipient", "ReceivedAt", "OriginalLink"],
+    ),
+    search(
+        "messages_inbound",
+        "/messages/inbound",
+        "InboundMessages",
+        "Date",
+        schema!("messages_inbound"),
+    )
+    .untimed("Date")
+    .partitions(Partitions::Inbound)
+    .keys(&["ServerID", "MessageID"], &["MessageID"]),
+    search(
+        "bounces",
+        "/bounces",
+        "Bounces",
+        "BouncedAt",
+        schema!("bounces"),
+    )
+    .partitions(Partitions::Every)
+    .ceiling_error_code(1000)
+    .keys(&["ServerID", "ID"], &["ID"]),
+    // One details request per message: opt in.
+    search(
+        "message_events",
+        "/messages/outbound",
+        "Messages",
+        "ReceivedAt",
+        schema!("message_events"),
+    )
+    .expand(Expand::MessageEvents)
+    .opt_in()
+    .keys(
+        &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
+        &["MessageID"],
+    ),
     full(
         "templates",
         "/templates",
@@ -340,19 +384,17 @@ pub static STREAMS: &[StreamDef] = &[
             detail: Some("/templates/"),
             id_field: "TemplateId",
         },
-        &["ServerID", "TemplateId"],
-        &["TemplateId"],
         schema!("templates"),
-    ),
+    )
+    .keys(&["ServerID", "TemplateId"], &["TemplateId"]),
     full(
         "message_streams",
         "/message-streams",
         TokenKind::Server,
         FullTable::MessageStreams,
-        &["ServerID", "ID"],
-        &["ID"],
         schema!("message_streams"),
-    ),
+    )
+    .keys(&["ServerID", "ID"], &["ID"]),
     full(
         "suppressions",
         "/message-streams/{id}/suppressions/dump",
@@ -360,46 +402,41 @@ pub static STREAMS: &[StreamDef] = &[
         FullTable::PerMessageStream {
             envelope: "Suppressions",
         },
+        schema!("suppressions"),
+    )
+    .keys(
         &["ServerID", "MessageStream", "EmailAddress"],
         &["EmailAddress"],
-        schema!("suppressions"),
     ),
     full(
         "delivery_stats",
         "/deliverystats",
         TokenKind::Server,
         FullTable::Object,
-        &["ServerID"],
-        &[],
         schema!("delivery_stats"),
-    ),
-    StreamDef {
-        secret_fields: &[&["ApiTokens"]],
-        ..full(
-            "server",
-            "/server",
-            TokenKind::Server,
-            FullTable::Object,
-            &["ServerID", "ID"],
-            &["ID"],
-            schema!("server"),
-        )
-    },
-    StreamDef {
-        secret_fields: &[&["HttpAuth", "Password"]],
-        ..full(
-            "webhooks",
-            "/webhooks",
-            TokenKind::Server,
-            FullTable::List {
-                envelope: "Webhooks",
-                query: &[],
-            },
-            &["ServerID", "ID"],
-            &["ID"],
-            schema!("webhooks"),
-        )
-    },
+    )
+    .keys(&["ServerID"], &[]),
+    full(
+        "server",
+        "/server",
+        TokenKind::Server,
+        FullTable::Object,
+        schema!("server"),
+    )
+    .keys(&["ServerID", "ID"], &["ID"])
+    .secrets(&[&["ApiTokens"]]),
+    full(
+        "webhooks",
+        "/webhooks",
+        TokenKind::Server,
+        FullTable::List {
+            envelope: "Webhooks",
+            query: &[],
+        },
+        schema!("webhooks"),
+    )
+    .keys(&["ServerID", "ID"], &["ID"])
+    .secrets(&[&["HttpAuth", "Password"]]),
     full(
         "inbound_rules",
         "/triggers/inboundrules",
@@ -411,28 +448,24 @@ pub static STREAMS: &[StreamDef] = &[
             detail: None,
             id_field: "ID",
         },
-        &["ServerID", "ID"],
-        &["ID"],
         schema!("inbound_rules"),
-    ),
-    StreamDef {
-        secret_fields: &[&["ApiTokens"]],
-        ..full(
-            "servers",
-            "/servers",
-            TokenKind::Account,
-            FullTable::Paged {
-                envelope: "Servers",
-                count_param: "count",
-                offset_param: "offset",
-                detail: None,
-                id_field: "ID",
-            },
-            &["ID"],
-            &["ID"],
-            schema!("servers"),
-        )
-    },
+    )
+    .keys(&["ServerID", "ID"], &["ID"]),
+    full(
+        "servers",
+        "/servers",
+        TokenKind::Account,
+        FullTable::Paged {
+            envelope: "Servers",
+            count_param: "count",
+            offset_param: "offset",
+            detail: None,
+            id_field: "ID",
+        },
+        schema!("servers"),
+    )
+    .keys(&["ID"], &["ID"])
+    .secrets(&[&["ApiTokens"]]),
     full(
         "domains",
         "/domains",
@@ -444,10 +477,9 @@ pub static STREAMS: &[StreamDef] = &[
             detail: Some("/domains/"),
             id_field: "ID",
         },
-        &["ID"],
-        &["ID"],
         schema!("domains"),
-    ),
+    )
+    .keys(&["ID"], &["ID"]),
     full(
         "sender_signatures",
         "/senders",
@@ -459,10 +491,9 @@ pub static STREAMS: &[StreamDef] = &[
             detail: Some("/senders/"),
             id_field: "ID",
         },
-        &["ID"],
-        &["ID"],
         schema!("sender_signatures"),
-    ),
+    )
+    .keys(&["ID"], &["ID"]),
     stats(
         "stats_outbound_overview",
         "/stats/outbound",
@@ -560,7 +591,6 @@ mod tests {
 
     #[test]
     fn every_catalog_file_is_a_stream() {
-        assert_eq!(STREAMS.len(), 28);
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog");
         let files = std::fs::read_dir(dir).unwrap().count();
         assert_eq!(files, STREAMS.len());
