@@ -114,11 +114,7 @@ impl Books {
             book.totals.add(t);
             book.open -= 1;
             if book.open == 0 {
-                let totals = Totals {
-                    seconds: elapsed(book.started),
-                    ..book.totals
-                };
-                stream_done(ctx, stream, server_id, &totals);
+                stream_done(ctx, stream, server_id, &closing(&book.totals, book.started));
             }
         }
         if let Some(i) = server {
@@ -126,23 +122,23 @@ impl Books {
             book.totals.add(t);
             book.open -= 1;
             if book.open == 0 {
-                let totals = Totals {
-                    seconds: elapsed(book.started),
-                    ..book.totals
-                };
                 log::info(&format!(
                     "server {} ({}) finished: {}",
                     book.server.id,
                     book.server.name,
-                    totals.describe()
+                    closing(&book.totals, book.started).describe()
                 ));
             }
         }
     }
 }
 
-fn elapsed(started: Option<Instant>) -> f64 {
-    started.map_or(0.0, |s| s.elapsed().as_secs_f64())
+/// The totals of a book closed now: its time is the time since its first task started.
+fn closing(totals: &Totals, started: Option<Instant>) -> Totals {
+    Totals {
+        seconds: started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+        ..*totals
+    }
 }
 
 /// Reports what a stream came to on a server (or on the account): metric, log line, summary.
