@@ -567,7 +567,7 @@ pub static STREAMS: &[StreamDef] = &[
     stats(
         "stats_outbound_click_platforms",
         "/stats/outbound/clicks/platforms",
-        Stats::Wide(&["Desktop", "Mobile", "Unknown"]),
+        Stats::Wide(&["Desktop", "WebMail", "Mobile", "Unknown"]),
         STATS_KEYS,
         schema!("stats_outbound_click_platforms"),
     ),

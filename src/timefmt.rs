@@ -6,8 +6,8 @@
 //! across every daylight-saving change.
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, SecondsFormat,
-    TimeZone, Utc,
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offset,
+    SecondsFormat, TimeZone, Utc,
 };
 use chrono_tz::America::New_York;
 use chrono_tz::Tz;
@@ -21,22 +21,54 @@ pub fn format_utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Parses a Postmark timestamp: RFC 3339 with 0–9 fractional digits and a numeric offset or `Z`.
-/// Also accepts a space instead of `T` and an offset without a colon, which some endpoints have
-/// been seen to produce.
+/// Parses a Postmark timestamp: RFC 3339 with any number of fractional digits (nanoseconds
+/// kept, the rest dropped) and a numeric offset or `Z`. Also accepts a space instead of `T` and
+/// an offset without a colon, which some endpoints have been seen to produce, and no offset at
+/// all, which is Eastern wall time (the clock Postmark's filters use): in the autumn's repeated
+/// hour the earlier instant is taken, and a wall time skipped in spring is read an hour later.
 /// Years 1–9999 only: RFC 3339 cannot write others, and Eastern conversion needs headroom.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    let parsed = DateTime::parse_from_rfc3339(s).ok().or_else(|| {
-        [
-            "%Y-%m-%dT%H:%M:%S%.f%z",
-            "%Y-%m-%d %H:%M:%S%.f%z",
-            "%Y-%m-%d %H:%M:%S%.f%:z",
-        ]
+    let s = at_most_nine_digits(s.trim());
+    let parsed = DateTime::parse_from_rfc3339(&s)
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f%z",
+                "%Y-%m-%d %H:%M:%S%.f%z",
+                "%Y-%m-%d %H:%M:%S%.f%:z",
+            ]
+            .iter()
+            .find_map(|fmt| DateTime::parse_from_str(&s, fmt).ok())
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| eastern_naive(&s))?;
+    in_range(parsed)
+}
+
+/// A wall time without offset, read as US-Eastern.
+fn eastern_naive(s: &str) -> Option<DateTime<Utc>> {
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
         .iter()
-        .find_map(|fmt| DateTime::parse_from_str(s, fmt).ok())
-    })?;
-    in_range(parsed.with_timezone(&Utc))
+        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())?;
+    match EASTERN.from_local_datetime(&naive) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t.with_timezone(&Utc)),
+        LocalResult::None => EASTERN
+            .from_local_datetime(&(naive + Duration::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The text with its fractional seconds cut to nine digits (chrono reads no more).
+fn at_most_nine_digits(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(dot) = s.find('.') else {
+        return s.into();
+    };
+    let digits = s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits <= 9 {
+        return s.into();
+    }
+    format!("{}{}", &s[..dot + 10], &s[dot + 1 + digits..]).into()
 }
 
 /// Keeps instants whose year (in UTC and in Eastern time) is 1–9999.
@@ -161,7 +193,34 @@ mod tests {
             "2024-07-22T15:39:49.372369Z"
         );
         assert!(parse_timestamp("not a date").is_none());
-        assert!(parse_timestamp("2024-07-22T15:39:49").is_none());
+        assert!(parse_timestamp("").is_none());
+        assert_eq!(
+            format_utc(utc("2019-03-10T03:15:07.123456789123-04:00")),
+            "2019-03-10T07:15:07.123456Z"
+        );
+    }
+
+    #[test]
+    fn a_time_without_offset_is_eastern_wall_time() {
+        // Winter, summer, a space instead of T, seven digits.
+        assert_eq!(
+            format_utc(utc("2024-01-15T10:00:00")),
+            "2024-01-15T15:00:00.000000Z"
+        );
+        assert_eq!(
+            format_utc(utc("2024-07-22 11:39:49.3723691")),
+            "2024-07-22T15:39:49.372369Z"
+        );
+        // 2024-11-03 01:30 happens twice: the first (EDT) is taken.
+        assert_eq!(
+            format_utc(utc("2024-11-03T01:30:00")),
+            "2024-11-03T05:30:00.000000Z"
+        );
+        // 2024-03-10 02:30 does not exist: read as 03:30 EDT.
+        assert_eq!(
+            format_utc(utc("2024-03-10T02:30:00")),
+            "2024-03-10T07:30:00.000000Z"
+        );
     }
 
     #[test]

@@ -2,51 +2,62 @@
 //! messages: from a record's members (written straight from their text when the transcoder
 //! can, through a `Value` otherwise) or from a `Value`. No I/O, so workers run it.
 
+use super::drift::Event;
 use super::page::Record;
 use super::shape::remove_secrets;
+use super::transcode::Stamps;
 use crate::error::Error;
 use crate::singer::catalog::Selected;
 use crate::singer::output::record_frame;
 use serde_json::Value;
 
-/// Writes the RECORD lines of one stream's records extracted at one time, on one server.
+/// Writes the RECORD lines of one stream's records extracted at one time, on one server (and
+/// message stream).
 pub struct RecordWriter<'a> {
     sel: &'a Selected,
-    server: Option<u64>,
+    stamps: Stamps,
     /// Every line's start, up to the record, and its end after it.
     prefix: Vec<u8>,
     suffix: Vec<u8>,
 }
 
 impl<'a> RecordWriter<'a> {
-    /// `server` sets `ServerID` on every record.
+    /// `stamps` sets `ServerID` on every record, and `MessageStream` where Postmark left it out.
     pub fn new(
         sel: &'a Selected,
-        server: Option<u64>,
+        stamps: Stamps,
         time_extracted: &str,
     ) -> Result<RecordWriter<'a>, Error> {
         let (prefix, suffix) = record_frame(sel.def.name, time_extracted)?;
         Ok(RecordWriter {
             sel,
-            server,
+            stamps,
             prefix,
             suffix,
         })
     }
 
     /// Appends the RECORD line of a record as read from its page to `out`; `clean` says the
-    /// page holds no NUL character and no line break.
-    pub fn text(&self, record: &Record, clean: bool, out: &mut Vec<u8>) -> Result<(), Error> {
+    /// page holds no NUL character and no line break. `false`: not written (no key).
+    pub fn text(&self, record: &Record, clean: bool, out: &mut Vec<u8>) -> Result<bool, Error> {
         let start = out.len();
-        if let (Record::Object(members), []) = (record, self.sel.def.secret_fields) {
+        let fast = match (record, self.sel.def.secret_fields) {
+            (Record::Object(members), []) if self.keys_present(members) => Some(members),
+            _ => None,
+        };
+        if let Some(members) = fast {
             out.extend_from_slice(&self.prefix);
+            let mut undeclared = Vec::new();
             let shape = &self.sel.shape;
             if shape
-                .transcode_record(members, self.server, clean, out)
+                .transcode_record(members, &self.stamps, clean, out, &mut undeclared)
                 .is_ok()
             {
                 out.extend_from_slice(&self.suffix);
-                return Ok(());
+                for key in undeclared {
+                    self.note(Event::Undeclared { path: key });
+                }
+                return Ok(true);
             }
             out.truncate(start);
         }
@@ -56,29 +67,65 @@ impl<'a> RecordWriter<'a> {
         self.value(value, out)
     }
 
-    /// Appends the RECORD line of a record given as a `Value` to `out`: `ServerID` added,
-    /// secrets removed, shaped. A record without a declared key property is refused: it could
-    /// be neither told apart nor loaded.
-    pub fn value(&self, mut record: Value, out: &mut Vec<u8>) -> Result<(), Error> {
+    /// Appends the RECORD line of a record given as a `Value` to `out`: stamped, secrets
+    /// removed, shaped. A record whose key property would be null is not written (`false`):
+    /// it could be neither told apart nor loaded; it is counted as drift.
+    pub fn value(&self, mut record: Value, out: &mut Vec<u8>) -> Result<bool, Error> {
         let sel = self.sel;
-        if let (Some(id), Some(map)) = (self.server, record.as_object_mut()) {
-            map.insert("ServerID".into(), Value::from(id));
+        if let Some(map) = record.as_object_mut() {
+            if let Some(id) = self.stamps.server_id {
+                map.insert("ServerID".into(), Value::from(id));
+            }
+            if let Some(ms) = &self.stamps.message_stream {
+                if map.get("MessageStream").is_none_or(Value::is_null) {
+                    let stream = serde_json::from_str(ms).unwrap_or(Value::Null);
+                    map.insert("MessageStream".into(), stream);
+                }
+            }
         }
         remove_secrets(&mut record, sel.def.secret_fields);
-        let shaped = sel.shape.apply(record, sel.def.name)?;
+        let shaped = sel.shape.apply(record, sel.def.name, &sel.drift);
         let declared = sel.schema.get("properties");
         if let Some(key) = sel.key_properties.iter().find(|k| {
             declared.is_some_and(|p| p.get(k.as_str()).is_some()) && shaped[k.as_str()].is_null()
         }) {
-            return Err(Error::Api(format!(
-                "Postmark returned a {} record without {key}; a record must carry its key to be told apart and loaded",
-                sel.def.name
-            )));
+            let known: Vec<String> = sel
+                .key_properties
+                .iter()
+                .filter(|k| !shaped[k.as_str()].is_null())
+                .map(|k| format!("{k} {}", shaped[k.as_str()]))
+                .collect();
+            self.note(Event::Keyless {
+                field: key,
+                key: &known.join(", "),
+            });
+            return Ok(false);
         }
         out.extend_from_slice(&self.prefix);
         serde_json::to_writer(&mut *out, &shaped)
             .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
         out.extend_from_slice(&self.suffix);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether every key property the schema declares has a value, from the record or the
+    /// stamps (the fast path writes no record without its key; the `Value` path counts it).
+    fn keys_present(&self, members: &super::Members) -> bool {
+        let declared = &self.sel.schema["properties"];
+        self.sel.key_properties.iter().all(|k| {
+            let stamped = match k.as_str() {
+                "ServerID" => self.stamps.server_id.is_some(),
+                "MessageStream" => self.stamps.message_stream.is_some(),
+                _ => false,
+            };
+            stamped
+                || declared.get(k.as_str()).is_none()
+                || members.get(k).is_some_and(|v| v != "null")
+        })
+    }
+
+    /// Notes drift of this stream.
+    pub fn note(&self, event: Event) {
+        self.sel.drift.note(self.sel.def.name, event);
     }
 }

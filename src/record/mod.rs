@@ -7,6 +7,7 @@
 //! `line` frames either into RECORD lines, and is all the sync engines use.
 
 pub mod depth;
+pub mod drift;
 pub mod items;
 pub mod line;
 pub mod members;
@@ -15,5 +16,6 @@ pub mod shape;
 pub mod transcode;
 
 pub use members::Members;
-pub use shape::{remove_secrets, Prop, Shape};
+pub use drift::Drift;
+pub use shape::{remove_secrets, Kind, Prop, Shape, Types};
 pub use transcode::Declined;

@@ -1,30 +1,139 @@
-//! Turns a Postmark object into the record the stream's schema promises.
+//! Turns a Postmark object into the record the stream's schema promises: the `Value` path.
 //!
 //! Driven by the (possibly user-edited) schema: every declared property is present (null where
 //! Postmark omitted it), undeclared ones are dropped, `date-time` strings become UTC RFC 3339
-//! with six fractional digits, and NUL characters are removed from strings. Secrets are removed
-//! before any of this, whatever the schema says.
+//! with six fractional digits, and NUL characters are removed from strings. A value of another
+//! type than the schema allows is converted when nothing is lost (a number into a string
+//! property, `"42"` into an integer one), and written as null otherwise; both are noted as
+//! [`Drift`], so a record always fits its schema. Secrets are removed before any of this,
+//! whatever the schema says.
 
-use crate::error::Error;
+use super::drift::{Drift, Event};
 use crate::timefmt::{format_utc, parse_timestamp};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
+
+/// The JSON types a schema allows (its `type`; all of them when it names none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Types(u8);
+
+impl Types {
+    const NULL: u8 = 1;
+    const BOOLEAN: u8 = 2;
+    const INTEGER: u8 = 4;
+    const NUMBER: u8 = 8;
+    const STRING: u8 = 16;
+    const OBJECT: u8 = 32;
+    const ARRAY: u8 = 64;
+    pub const ANY: Types = Types(127);
+
+    fn from_schema(schema: &Value) -> Types {
+        let bit = |name: &str| match name {
+            "null" => Types::NULL,
+            "boolean" => Types::BOOLEAN,
+            "integer" => Types::INTEGER,
+            "number" => Types::NUMBER | Types::INTEGER,
+            "string" => Types::STRING,
+            "object" => Types::OBJECT,
+            "array" => Types::ARRAY,
+            _ => 0,
+        };
+        match schema.get("type") {
+            Some(Value::String(t)) => Types(bit(t)),
+            Some(Value::Array(list)) => {
+                Types(list.iter().filter_map(Value::as_str).map(bit).fold(0, |a, b| a | b))
+            }
+            _ => Types::ANY,
+        }
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The type bit of a value.
+    fn of(v: &Value) -> u8 {
+        match v {
+            Value::Null => Types::NULL,
+            Value::Bool(_) => Types::BOOLEAN,
+            Value::Number(n) if n.is_i64() || n.is_u64() => Types::INTEGER,
+            Value::Number(_) => Types::NUMBER,
+            Value::String(_) => Types::STRING,
+            Value::Array(_) => Types::ARRAY,
+            Value::Object(_) => Types::OBJECT,
+        }
+    }
+
+    /// The type bit of a value written as JSON text, from its first character.
+    pub fn of_text(text: &str) -> u8 {
+        match text.as_bytes().first() {
+            Some(b'"') => Types::STRING,
+            Some(b'{') => Types::OBJECT,
+            Some(b'[') => Types::ARRAY,
+            Some(b't' | b'f') => Types::BOOLEAN,
+            Some(b'n') => Types::NULL,
+            _ if text.contains(['.', 'e', 'E']) => Types::NUMBER,
+            _ => Types::INTEGER,
+        }
+    }
+
+    pub fn allows_bit(self, bit: u8) -> bool {
+        self.has(bit)
+    }
+
+    fn allows(self, v: &Value) -> bool {
+        self.has(Types::of(v))
+    }
+
+    /// The schema's types in words (`string or null`).
+    fn describe(self) -> &'static str {
+        const NAMES: [(u8, &str); 7] = [
+            (Types::STRING, "string"),
+            (Types::INTEGER, "integer"),
+            (Types::NUMBER, "number"),
+            (Types::BOOLEAN, "boolean"),
+            (Types::OBJECT, "object"),
+            (Types::ARRAY, "array"),
+            (Types::NULL, "null"),
+        ];
+        let first = NAMES.iter().find(|(b, _)| self.has(*b) && *b != Types::NULL);
+        first.map_or("null", |(_, n)| n)
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
 
 /// A schema compiled for fast record shaping.
 #[derive(Clone, Debug)]
-pub enum Shape {
+pub struct Shape {
+    pub types: Types,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+pub enum Kind {
     /// A string with `format: date-time`.
     DateTime,
-    /// An object with declared properties; `open` keeps undeclared keys too (the schema gives
-    /// `additionalProperties` a schema of its own, as for free-form detail maps).
+    /// An object with declared properties; `extra` shapes undeclared keys too (the schema gives
+    /// `additionalProperties` a schema of its own, as for free-form detail maps), which are
+    /// dropped otherwise.
     Object {
         props: Vec<Prop>,
-        open: bool,
+        extra: Option<Box<Shape>>,
         /// Finds a property by name without comparing it to the others.
         index: KeyIndex,
     },
     /// An array whose items have a shape.
     Array(Box<Shape>),
-    /// Anything else: kept as it is (NULs removed from strings).
+    /// Anything else: kept as it is when its type is allowed (NULs removed from strings).
     Plain,
 }
 
@@ -39,11 +148,94 @@ pub struct Prop {
 
 impl Shape {
     pub fn compile(schema: &Value) -> Shape {
-        if schema.get("format").and_then(Value::as_str) == Some("date-time") {
-            return Shape::DateTime;
+        Shape {
+            types: Types::from_schema(schema),
+            kind: Kind::compile(schema),
         }
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-            if !props.is_empty() {
+    }
+
+    /// Shapes a record of `stream`, noting its drift.
+    pub fn apply(&self, mut value: Value, stream: &str, drift: &Drift) -> Value {
+        let mut path = String::new();
+        self.fit(&mut value, &mut path, &mut |e| drift.note(stream, e));
+        value
+    }
+
+    /// Shapes a value in place; `path` is where it is (`.To[0].Email`).
+    fn fit(&self, value: &mut Value, path: &mut String, note: &mut dyn FnMut(Event)) {
+        match (&self.kind, &mut *value) {
+            (_, Value::Null) => {}
+            (Kind::DateTime, Value::String(s)) => match parse_timestamp(s) {
+                Some(t) => *s = format_utc(t),
+                None => self.null(value, path, note),
+            },
+            (Kind::Object { props, extra, .. }, Value::Object(map)) => {
+                fit_object(props, extra.as_deref(), map, path, note)
+            }
+            (Kind::Array(items), Value::Array(list)) => {
+                for (i, item) in list.iter_mut().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    items.fit(item, path, note);
+                    path.truncate(len);
+                }
+            }
+            (Kind::DateTime, _) => self.null(value, path, note),
+            // A value the schema allows as it is (a plain value, or an object or list where the
+            // schema also allows one).
+            (_, v) if self.types.allows(v) => strip_nul(v),
+            (_, _) => self.convert(value, path, note),
+        }
+    }
+
+    /// A value of a type the schema does not allow: converted when nothing is lost, else null.
+    fn convert(&self, value: &mut Value, path: &str, note: &mut dyn FnMut(Event)) {
+        match convert(value, self.types) {
+            Some(mut converted) => {
+                strip_nul(&mut converted);
+                note(Event::Converted {
+                    path: display(path),
+                    from: type_name(value),
+                    to: self.types.describe(),
+                });
+                *value = converted;
+            }
+            None => self.null(value, path, note),
+        }
+    }
+
+    fn null(&self, value: &mut Value, path: &str, note: &mut dyn FnMut(Event)) {
+        note(Event::Nulled {
+            path: display(path),
+            original: value,
+        });
+        *value = Value::Null;
+    }
+}
+
+/// The record itself, where the path is empty.
+fn display(path: &str) -> &str {
+    if path.is_empty() {
+        "the record"
+    } else {
+        path.trim_start_matches('.')
+    }
+}
+
+impl Kind {
+    fn compile(schema: &Value) -> Kind {
+        if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+            return Kind::DateTime;
+        }
+        let extra = schema
+            .get("additionalProperties")
+            .filter(|a| a.is_object())
+            .map(|a| Box::new(Shape::compile(a)));
+        let props = schema.get("properties").and_then(Value::as_object);
+        if props.is_some() || extra.is_some() {
+            let empty = serde_json::Map::new();
+            let props = props.unwrap_or(&empty);
+            if !props.is_empty() || extra.is_some() {
                 let mut compiled: Vec<Prop> = props
                     .iter()
                     .map(|(k, v)| Prop {
@@ -52,89 +244,99 @@ impl Shape {
                         shape: Shape::compile(v),
                     })
                     .collect();
-                // Sorted (as serde_json writes a map's keys), so a record's keys are merged or
-                // looked up by binary search.
+                // Sorted (as serde_json writes a map's keys), so a record's keys are merged in
+                // one pass.
                 compiled.sort_by(|a, b| a.name.cmp(&b.name));
-                return Shape::Object {
+                return Kind::Object {
                     index: KeyIndex::new(&compiled),
                     props: compiled,
-                    open: schema
-                        .get("additionalProperties")
-                        .is_some_and(Value::is_object),
+                    extra,
                 };
             }
         }
         if let Some(items) = schema.get("items") {
-            return Shape::Array(Box::new(Shape::compile(items)));
+            return Kind::Array(Box::new(Shape::compile(items)));
         }
-        Shape::Plain
+        Kind::Plain
     }
+}
 
-    /// Shapes a record of `stream`.
-    pub fn apply(&self, mut value: Value, stream: &str) -> Result<Value, Error> {
-        self.shape(&mut value).map_err(|(path, s)| {
-            Error::Api(format!(
-                "Postmark returned {stream}{path} = {s:?}, which is not a timestamp"
-            ))
-        })?;
-        Ok(value)
-    }
-
-    /// Shapes a value in place; on failure gives the field path (built on the way out) and the
-    /// bad value.
-    fn shape(&self, value: &mut Value) -> Result<(), (String, String)> {
-        match (self, value) {
-            (_, Value::Null) => Ok(()),
-            (Shape::DateTime, Value::String(s)) => match parse_timestamp(s) {
-                Some(t) => {
-                    *s = format_utc(t);
-                    Ok(())
-                }
-                None => Err((String::new(), s.clone())),
-            },
-            (Shape::Object { props, open, .. }, Value::Object(map)) => {
-                // One merge pass: the map iterates its keys in sorted order (serde_json's
-                // BTreeMap; a test pins that) and `props` is sorted the same way.
-                let mut next = 0;
-                let mut missing: Vec<&String> = Vec::new();
-                let mut undeclared: Vec<String> = Vec::new();
-                for (k, v) in map.iter_mut() {
-                    while next < props.len() && props[next].name.as_str() < k.as_str() {
-                        missing.push(&props[next].name);
-                        next += 1;
-                    }
-                    if next < props.len() && props[next].name == *k {
-                        props[next]
-                            .shape
-                            .shape(v)
-                            .map_err(|(path, s)| (format!(".{k}{path}"), s))?;
-                        next += 1;
-                    } else if *open {
-                        strip_nul(v);
-                    } else {
-                        undeclared.push(k.clone());
-                    }
-                }
-                missing.extend(props[next..].iter().map(|p| &p.name));
-                for k in undeclared {
-                    map.remove(&k);
-                }
-                for name in missing {
-                    map.insert(name.clone(), Value::Null);
-                }
-                if *open {
-                    strip_nul_keys(map);
-                }
-                Ok(())
-            }
-            (Shape::Array(items), Value::Array(list)) => {
-                list.iter_mut().try_for_each(|v| items.shape(v))
-            }
-            (_, v) => {
-                strip_nul(v);
-                Ok(())
-            }
+/// Shapes an object's members: declared ones by their property, undeclared ones by `extra` (or
+/// dropped), absent ones written as null.
+fn fit_object(
+    props: &[Prop],
+    extra: Option<&Shape>,
+    map: &mut Map<String, Value>,
+    path: &mut String,
+    note: &mut dyn FnMut(Event),
+) {
+    // One merge pass: the map iterates its keys in sorted order (serde_json's BTreeMap; a test
+    // pins that) and `props` is sorted the same way.
+    let mut next = 0;
+    let mut missing: Vec<&String> = Vec::new();
+    let mut undeclared: Vec<String> = Vec::new();
+    for (k, v) in map.iter_mut() {
+        while next < props.len() && props[next].name.as_str() < k.as_str() {
+            missing.push(&props[next].name);
+            next += 1;
         }
+        let len = path.len();
+        path.push('.');
+        path.push_str(k);
+        if next < props.len() && props[next].name == *k {
+            props[next].shape.fit(v, path, note);
+            next += 1;
+        } else if let Some(extra) = extra {
+            extra.fit(v, path, note);
+        } else {
+            note(Event::Undeclared {
+                path: display(path),
+            });
+            undeclared.push(k.clone());
+        }
+        path.truncate(len);
+    }
+    missing.extend(props[next..].iter().map(|p| &p.name));
+    for k in undeclared {
+        map.remove(&k);
+    }
+    for name in missing {
+        map.insert(name.clone(), Value::Null);
+    }
+    if extra.is_some() {
+        strip_nul_keys(map);
+    }
+}
+
+/// `value` as one of `types`, when nothing is lost on the way: a number or a boolean as its
+/// text, an object or an array as its JSON text, a string holding a number or a boolean as that
+/// value, an integral float as an integer.
+fn convert(value: &Value, types: Types) -> Option<Value> {
+    match value {
+        Value::Bool(b) if types.has(Types::STRING) => Some(Value::String(b.to_string())),
+        Value::Number(n) if types.has(Types::STRING) => Some(Value::String(n.to_string())),
+        Value::Array(_) | Value::Object(_) if types.has(Types::STRING) => {
+            Some(Value::String(value.to_string()))
+        }
+        Value::Number(n) if types.has(Types::INTEGER) => {
+            let f = n.as_f64()?;
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then(|| Value::from(f as i64))
+        }
+        Value::String(s)
+            if types.has(Types::INTEGER) && s.parse::<i64>().is_ok_and(|i| i.to_string() == *s) =>
+        {
+            s.parse::<i64>().ok().map(Value::from)
+        }
+        Value::String(s) if types.has(Types::NUMBER) => serde_json::from_str::<Number>(s)
+            .ok()
+            .filter(|_| !s.starts_with(['+', ' ']) && s.trim() == s)
+            .map(Value::Number),
+        Value::String(s) if types.has(Types::BOOLEAN) => match s.as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -240,7 +442,14 @@ fn fnv1a(s: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::drift::Counts;
     use serde_json::json;
+
+    fn apply(shape: &Shape, rec: Value) -> (Value, Counts) {
+        let drift = Drift::default();
+        let out = shape.apply(rec, "r", &drift);
+        (out, drift.counts())
+    }
 
     #[test]
     fn shapes_a_record() {
@@ -255,20 +464,55 @@ mod tests {
         let shape = Shape::compile(&schema);
         let rec = json!({"ID": 1, "At": "2017-02-25T13:59:44.0453616-05:00", "Extra": 1,
             "To": [{"Email": "a\u{0}b@x"}], "Metadata": {"k": "v\u{0}"}});
-        let out = shape.apply(rec, "r").unwrap();
+        let (out, counts) = apply(&shape, rec);
         assert_eq!(
             out,
             json!({"ID": 1, "At": "2017-02-25T18:59:44.045361Z", "Tag": null,
             "To": [{"Email": "ab@x", "Name": null}], "Metadata": {"k": "v"}})
         );
-        assert!(shape.apply(json!({"At": "yesterday"}), "r").is_err());
+        assert_eq!(counts.undeclared, 1);
         let open = Shape::compile(
             &json!({"properties": {"A": {}}, "additionalProperties": {"type": "string"}}),
         );
-        assert_eq!(
-            open.apply(json!({"B": "x"}), "r").unwrap(),
-            json!({"A": null, "B": "x"})
+        assert_eq!(apply(&open, json!({"B": "x"})).0, json!({"A": null, "B": "x"}));
+    }
+
+    #[test]
+    fn values_of_another_type_are_converted_without_loss_or_written_as_null() {
+        let shape = Shape::compile(&json!({"properties": {
+            "S": {"type": ["string", "null"]},
+            "I": {"type": ["integer", "null"]},
+            "N": {"type": ["number", "null"]},
+            "B": {"type": ["boolean", "null"]},
+            "At": {"type": ["string", "null"], "format": "date-time"},
+            "O": {"type": ["object", "null"], "properties": {"x": {"type": ["string", "null"]}}},
+            "Any": {}
+        }}));
+        let (out, counts) = apply(
+            &shape,
+            json!({"S": 1033567275, "I": "42", "N": "1.5", "B": "true", "At": "yesterday",
+                   "O": [1], "Any": {"deep": [true]}}),
         );
+        assert_eq!(
+            out,
+            json!({"S": "1033567275", "I": 42, "N": 1.5, "B": true, "At": null, "O": null,
+                   "Any": {"deep": [true]}})
+        );
+        assert_eq!((counts.converted, counts.nulled), (4, 2));
+        let (out, counts) = apply(
+            &shape,
+            json!({"S": {"a": [1]}, "I": 2.0, "N": true, "B": 1, "O": {"x": false}}),
+        );
+        assert_eq!(
+            out,
+            json!({"S": "{\"a\":[1]}", "I": 2, "N": null, "B": null, "At": null,
+                   "O": {"x": "false"}, "Any": null})
+        );
+        assert_eq!((counts.converted, counts.nulled), (3, 2));
+        // Strings that are not exactly a number stay strings where strings are allowed, and
+        // become null where they are not.
+        let (out, _) = apply(&shape, json!({"I": "042", "N": " 1", "B": "yes"}));
+        assert_eq!((&out["I"], &out["N"], &out["B"]), (&json!(null), &json!(null), &json!(null)));
     }
 
     /// Shaping merges a record's keys with the schema's in one sorted pass, which relies on

@@ -12,10 +12,11 @@
 //! it): the same JSON value, and nothing lost.
 
 use super::members::{Key, Members};
-use super::shape::{KeyIndex, Prop, Shape};
+use super::shape::{Kind, KeyIndex, Prop, Shape, Types};
 use crate::timefmt::{format_utc, parse_timestamp};
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::fmt;
 
 /// The transcoder cannot carry this value; take the `Value` path.
@@ -25,49 +26,79 @@ pub struct Declined;
 /// Object shapes with at most this many properties keep their slots on the stack.
 const STACK_SLOTS: usize = 64;
 
+/// What the tap writes into every record of a page, whatever Postmark sent: `ServerID` (the
+/// server read), and `MessageStream` when Postmark left it out or null (the message stream read).
+#[derive(Clone, Debug, Default)]
+pub struct Stamps {
+    pub server_id: Option<u64>,
+    /// The message stream read, as JSON text.
+    pub message_stream: Option<String>,
+}
+
+impl Stamps {
+    pub fn new(server_id: Option<u64>, message_stream: Option<&str>) -> Stamps {
+        Stamps {
+            server_id,
+            message_stream: message_stream.map(|m| Value::String(m.to_string()).to_string()),
+        }
+    }
+}
+
 impl Shape {
-    /// Writes a top-level record from its members; `server_id` sets `ServerID` when the schema
-    /// declares it. `clean` says the text is known to hold no NUL character (`\u0000`) and no
-    /// line break, so values are copied without looking. On `Declined`, `out` may hold part of
-    /// the record.
-    pub fn transcode_record(
+    /// Writes a top-level record from its members, stamped. `clean` says the text is known to
+    /// hold no NUL character (`\u0000`) and no line break, so values are copied without
+    /// looking. The names of undeclared members are pushed to `undeclared`. On `Declined`,
+    /// `out` may hold part of the record.
+    pub fn transcode_record<'m>(
         &self,
-        members: &Members,
-        server_id: Option<u64>,
+        members: &'m Members,
+        stamps: &Stamps,
         clean: bool,
         out: &mut Vec<u8>,
+        undeclared: &mut Vec<&'m str>,
     ) -> Result<(), Declined> {
-        let Shape::Object {
+        let Kind::Object {
             props,
-            open: false,
+            extra: None,
             index,
-        } = self
+        } = &self.kind
         else {
             return Err(Declined);
         };
-        let server_id = server_id.map(|id| id.to_string());
+        let server_id = stamps.server_id.map(|id| id.to_string());
         with_slots(props.len(), |slots| {
             for (k, v) in &members.0 {
-                if let Some(i) = index.find(props, k) {
-                    slots[i] = Some(v.get());
+                match index.find(props, k) {
+                    Some(i) => slots[i] = Some(v.get()),
+                    None => undeclared.push(k),
                 }
             }
             if let (Some(id), Some(i)) = (&server_id, index.find(props, "ServerID")) {
                 slots[i] = Some(id.as_str());
             }
+            if let (Some(ms), Some(i)) = (&stamps.message_stream, index.find(props, "MessageStream")) {
+                if slots[i].is_none_or(|v| v == "null") {
+                    slots[i] = Some(ms.as_str());
+                }
+            }
             write_object(props, slots, clean, out)
         })
     }
 
-    /// Writes one value (JSON text) shaped. On `Declined`, `out` may hold part of it.
+    /// Writes one value (JSON text) shaped, when it fits the schema's types as it is. On
+    /// `Declined`, `out` may hold part of it.
     fn transcode(&self, text: &str, clean: bool, out: &mut Vec<u8>) -> Result<(), Declined> {
+        let is = Types::of_text(text);
+        if !self.types.allows_bit(is) {
+            return Err(Declined);
+        }
         if text == "null" {
             out.extend_from_slice(b"null");
             return Ok(());
         }
-        match self {
-            Shape::Plain => copy(text, clean, out),
-            Shape::DateTime => {
+        match &self.kind {
+            Kind::Plain => copy(text, clean, out),
+            Kind::DateTime => {
                 let inner = text
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
@@ -79,8 +110,8 @@ impl Shape {
                 out.push(b'"');
                 Ok(())
             }
-            Shape::Array(items) => {
-                if matches!(**items, Shape::Plain) {
+            Kind::Array(items) if text.starts_with('[') => {
+                if matches!(items.kind, Kind::Plain) && items.types == Types::ANY {
                     return copy(text, clean, out);
                 }
                 let mut de = serde_json::Deserializer::from_str(text);
@@ -88,11 +119,11 @@ impl Shape {
                     .map_err(|_| Declined)?;
                 de.end().map_err(|_| Declined)
             }
-            Shape::Object {
+            Kind::Object {
                 props,
-                open: false,
+                extra: None,
                 index,
-            } => with_slots(props.len(), |slots| {
+            } if text.starts_with('{') => with_slots(props.len(), |slots| {
                 let mut de = serde_json::Deserializer::from_str(text);
                 de.deserialize_map(SlotFiller {
                     props,
@@ -103,7 +134,7 @@ impl Shape {
                 de.end().map_err(|_| Declined)?;
                 write_object(props, slots, clean, out)
             }),
-            Shape::Object { open: true, .. } => Err(Declined),
+            _ => Err(Declined),
         }
     }
 }
@@ -234,8 +265,8 @@ mod tests {
             "At": {"type": ["string", "null"], "format": "date-time"},
             "Tag": {"type": ["string", "null"]},
             "Tags": {"type": "array", "items": {"type": "string"}},
-            "Times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
-            "To": {"type": "array", "items": {"type": "object", "properties": {
+            "Times": {"type": "array", "items": {"type": ["string", "null"], "format": "date-time"}},
+            "To": {"type": ["array", "null"], "items": {"type": "object", "properties": {
                 "Email": {"type": "string"}, "Name": {"type": ["string", "null"]}}}},
             "Metadata": {"type": ["object", "null"]},
             "Open": {"type": "object", "properties": {"A": {}}, "additionalProperties": {}}
@@ -247,7 +278,7 @@ mod tests {
         let members = Members::parse(text)?;
         let mut out = Vec::new();
         shape()
-            .transcode_record(&members, Some(7), false, &mut out)
+            .transcode_record(&members, &Stamps::new(Some(7), None), false, &mut out, &mut Vec::new())
             .ok()?;
         Some(serde_json::from_slice(&out).expect("the fast path writes JSON"))
     }
@@ -257,7 +288,7 @@ mod tests {
         v.as_object_mut()
             .unwrap()
             .insert("ServerID".into(), json!(7));
-        shape().apply(v, "r").unwrap()
+        shape().apply(v, "r", &Default::default())
     }
 
     #[test]
@@ -276,12 +307,12 @@ mod tests {
         let members = Members::parse(r#"{"Tag": "t", "ID": 1}"#).unwrap();
         let mut out = Vec::new();
         shape()
-            .transcode_record(&members, None, true, &mut out)
+            .transcode_record(&members, &Stamps::default(), true, &mut out, &mut Vec::new())
             .unwrap();
+        let slow = shape().apply(json!({"Tag": "t", "ID": 1}), "r", &Default::default());
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            serde_json::to_string(&shape().apply(json!({"Tag": "t", "ID": 1}), "r").unwrap())
-                .unwrap()
+            serde_json::to_string(&slow).unwrap()
         );
     }
 
@@ -296,6 +327,12 @@ mod tests {
             r#"{"To": "a@x"}"#,
             r#"{"To": [{"Email": "a\u0000"}]}"#,
             r#"{"Open": {"A": 1}}"#,
+            // A value of another type than the schema's: the Value path converts it.
+            r#"{"Tag": 5}"#,
+            r#"{"ID": "5"}"#,
+            r#"{"Tags": ["a", 1]}"#,
+            r#"{"To": [{"Email": 7}]}"#,
+            r#"{"Metadata": []}"#,
         ] {
             assert_eq!(fast(text), None, "{text}");
         }

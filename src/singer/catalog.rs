@@ -5,7 +5,8 @@
 //! carries is the one emitted, minus deselected fields, so user schema overrides take effect.
 
 use crate::error::Error;
-use crate::record::Shape;
+use crate::record::{Drift, Shape};
+use std::sync::Arc;
 use crate::streams::{StreamDef, STREAMS};
 use serde_json::{json, Map, Value};
 
@@ -17,6 +18,8 @@ pub struct Selected {
     pub key_properties: Vec<String>,
     pub bookmark_properties: Vec<String>,
     pub shape: Shape,
+    /// How this run's records of the stream drift from its schema.
+    pub drift: Arc<Drift>,
 }
 
 /// The parsed schema of a stream definition.
@@ -116,6 +119,7 @@ fn selected_from(def: &'static StreamDef, schema: Value) -> Result<Selected, Err
         key_properties,
         bookmark_properties,
         shape,
+        drift: Arc::new(Drift::default()),
     })
 }
 

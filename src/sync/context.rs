@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
+use crate::singer::catalog::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::timefmt::format_utc;
@@ -54,7 +55,9 @@ pub struct Totals {
     pub requests: u64,
     pub retries: u64,
     pub seconds: f64,
-    /// Messages that expired (retention) between their search and their per-message read.
+    /// Messages whose details were asked for, and those that expired (retention) between their
+    /// search and that request.
+    pub details: u64,
     pub expired: u64,
 }
 
@@ -64,15 +67,16 @@ impl Totals {
         self.requests += t.requests;
         self.retries += t.retries;
         self.seconds += t.seconds;
+        self.details += t.details;
         self.expired += t.expired;
     }
 
     /// `N records, R requests, T retries, S s` (and the expired messages, if any).
     pub fn describe(&self) -> String {
-        let expired = if self.expired > 0 {
+        let expired = if self.details > 0 {
             format!(
-                ", {} messages expired before their details were read",
-                self.expired
+                ", {} of {} messages expired before their details were read",
+                self.expired, self.details
             )
         } else {
             String::new()
@@ -106,10 +110,22 @@ impl Report {
         }
     }
 
-    /// One `summary:` line per stream.
-    pub fn summary(&self) {
+    /// One `summary:` line per stream, with how its records drifted from the schema; a
+    /// warning when more than 0.1 % of the messages whose details were asked for had expired.
+    pub fn summary(&self, selection: &[Selected]) {
         for (stream, t) in &self.totals {
-            log::info(&format!("summary: {stream}: {}", t.describe()));
+            let drift = selection
+                .iter()
+                .find(|s| s.def.name == *stream)
+                .map(|s| s.drift.counts().describe())
+                .unwrap_or_default();
+            log::info(&format!("summary: {stream}: {}{drift}", t.describe()));
+            if t.expired * 1000 > t.details {
+                log::warn(&format!(
+                    "{stream}: {} of {} messages expired (Postmark's retention) between their search and the read of their details; their content is gone from Postmark. Run more often than the retention period to keep it.",
+                    t.expired, t.details
+                ));
+            }
         }
     }
 }

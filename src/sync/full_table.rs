@@ -7,6 +7,7 @@ use super::servers::Server;
 use crate::client::{path_segment, Client, Counters, Token};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
+use crate::record::transcode::Stamps;
 use crate::record::page::Total;
 use crate::singer::catalog::Selected;
 use crate::streams::{FullTable, Kind};
@@ -111,11 +112,11 @@ impl<'a> Task<'a> {
             written: 0,
         };
         if let (FullTable::MessageStreams, Some(server)) = (task.spec.how()?, &task.spec.server) {
-            let writer = RecordWriter::new(task.spec.sel, Some(server.id), &extracted_now())?;
+            let stamps = Stamps::new(Some(server.id), None);
+            let writer = RecordWriter::new(task.spec.sel, stamps, &extracted_now())?;
             let mut buf = Vec::new();
             for item in server.listed_items() {
-                writer.value(item.clone(), &mut buf)?;
-                task.written += 1;
+                task.written += u64::from(writer.value(item.clone(), &mut buf)?);
             }
             ctx.write(task.spec.sel.def.name, &buf)?;
         }
@@ -209,7 +210,7 @@ fn object(client: &Client, spec: &Spec, path: &str, endpoint: &str) -> Result<Fe
         def.identity,
         Some(&spec.tally),
     )?;
-    lines(spec, vec![record])
+    lines(spec, None, vec![record])
 }
 
 /// A list read whole (of one message stream, its items stamped with it).
@@ -235,13 +236,8 @@ fn list(
         envelope,
         identity: def.identity,
     };
-    let mut items = pager::list(client, &spec.token, &req, Some(&spec.tally))?.items;
-    if let Some(ms) = message_stream {
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            item.insert("MessageStream".into(), Value::String(ms.to_string()));
-        }
-    }
-    lines(spec, items)
+    let items = pager::list(client, &spec.token, &req, Some(&spec.tally))?.items;
+    lines(spec, message_stream, items)
 }
 
 /// A page of a count/offset list: its items' lines, or their IDs when each is read whole.
@@ -276,7 +272,7 @@ fn page(client: &Client, spec: &Spec, how: FullTable, offset: u64) -> Result<Fet
                 .collect::<Result<_, _>>()?;
             (Vec::new(), 0, ids)
         }
-        None => match lines(spec, page.items)? {
+        None => match lines(spec, None, page.items)? {
             Fetched::Lines { buf, records } => (buf, records, Vec::new()),
             Fetched::Page { buf, records, .. } => (buf, records, Vec::new()),
         },
@@ -301,13 +297,17 @@ fn item_id(item: &Value, id_field: &str, path: &str) -> Result<String, Error> {
     }
 }
 
-/// The RECORD lines of records extracted now.
-fn lines(spec: &Spec, records: Vec<Value>) -> Result<Fetched, Error> {
-    let writer = RecordWriter::new(spec.sel, spec.server_id(), &extracted_now())?;
+/// The RECORD lines of records extracted now (of one message stream, stamped with it).
+fn lines(spec: &Spec, message_stream: Option<&str>, records: Vec<Value>) -> Result<Fetched, Error> {
+    let stamps = Stamps::new(spec.server_id(), message_stream);
+    let writer = RecordWriter::new(spec.sel, stamps, &extracted_now())?;
     let mut buf = Vec::new();
-    let n = records.len() as u64;
+    let mut written = 0;
     for record in records {
-        writer.value(record, &mut buf)?;
+        written += u64::from(writer.value(record, &mut buf)?);
     }
-    Ok(Fetched::Lines { buf, records: n })
+    Ok(Fetched::Lines {
+        buf,
+        records: written,
+    })
 }

@@ -101,7 +101,7 @@ pub fn run<W: Write>(
         |job, answer, queue| conductor.handle(&mut ctx, job, answer, queue),
     )?;
     ctx.checkpoint()?;
-    ctx.report.summary();
+    ctx.report.summary(selection);
     conductor.finish(client, started)
 }
 
@@ -299,12 +299,13 @@ impl<'a> Conductor<'a> {
             return;
         };
         let (requests, retries) = slot.tally.counters().snapshot();
-        let (records, expired) = slot.task.records();
+        let (records, details, expired) = slot.task.records();
         let t = Totals {
             records,
             requests,
             retries,
             seconds: 0.0,
+            details,
             expired,
         };
         let (server, stream) = (slot.server, slot.stream);

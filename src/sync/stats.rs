@@ -13,6 +13,7 @@ use super::servers::{MessageStream, Server};
 use crate::client::{Client, Counters};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
+use crate::record::transcode::Stamps;
 use crate::singer::catalog::Selected;
 use crate::streams::Stats;
 use crate::timefmt::eastern_date;
@@ -163,16 +164,12 @@ pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
             crate::client::parse_value,
         )
         .map_err(|e| e.into_error(path))?;
-    let writer = RecordWriter::new(spec.sel, Some(spec.server.id), &extracted_now())?;
+    let stamps = Stamps::new(Some(spec.server.id), Some(&spec.stream.id));
+    let writer = RecordWriter::new(spec.sel, stamps, &extracted_now())?;
     let mut buf = Vec::new();
     let mut records = 0;
-    for mut row in rows(&answer, spec.shape, req.from, path)? {
-        row.insert(
-            "MessageStream".into(),
-            Value::String(spec.stream.id.clone()),
-        );
-        writer.value(Value::Object(row), &mut buf)?;
-        records += 1;
+    for row in rows(&answer, spec.shape, req.from, path)? {
+        records += u64::from(writer.value(Value::Object(row), &mut buf)?);
     }
     Ok(Fetched { buf, records })
 }
@@ -224,13 +221,12 @@ fn rows(
             .to_string();
         match shape {
             Stats::Wide(keys) => {
-                let mut row = Map::new();
+                // Every count of the day, the ones Postmark adds beyond `keys` too; a listed
+                // key Postmark left out (it omits zeros) is 0.
+                let mut row = entry.clone();
                 row.insert("Date".into(), Value::String(date));
                 for k in keys {
-                    row.insert(
-                        (*k).into(),
-                        entry.get(*k).cloned().unwrap_or(Value::from(0)),
-                    );
+                    row.entry(*k).or_insert(Value::from(0));
                 }
                 out.push(row);
             }
@@ -265,6 +261,16 @@ mod tests {
         assert_eq!(
             Value::Object(rows[0].clone()),
             json!({"Date": "2017-01-30", "Desktop": 1, "Mobile": 0})
+        );
+    }
+
+    #[test]
+    fn wide_rows_keep_the_counts_postmark_adds() {
+        let answer = json!({"Days": [{"Date": "2017-01-30", "Desktop": 1, "Tablet": 2}]});
+        let rows = rows(&answer, Stats::Wide(&["Desktop", "Mobile"]), day(), "/p").unwrap();
+        assert_eq!(
+            Value::Object(rows[0].clone()),
+            json!({"Date": "2017-01-30", "Desktop": 1, "Mobile": 0, "Tablet": 2})
         );
     }
 

@@ -101,13 +101,13 @@ impl Task<'_> {
         }
     }
 
-    /// Records written, and messages that expired before their details were read.
-    pub fn records(&self) -> (u64, u64) {
+    /// Records written, messages whose details were asked for, and those that had expired.
+    pub fn records(&self) -> (u64, u64, u64) {
         match self {
-            Task::Search(t) => (t.written, t.expired),
-            Task::Stats(t) => (t.written, 0),
-            Task::Table(t) => (t.written, 0),
-            Task::Setup => (0, 0),
+            Task::Search(t) => (t.written, t.details, t.expired),
+            Task::Stats(t) => (t.written, 0, 0),
+            Task::Table(t) => (t.written, 0, 0),
+            Task::Setup => (0, 0, 0),
         }
     }
 }

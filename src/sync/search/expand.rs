@@ -6,6 +6,7 @@ use super::fetch::{MessageRef, Partition};
 use crate::client::{parse_value, path_segment, CallError, Client};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
+use crate::record::transcode::Stamps;
 use crate::streams::Expand;
 use crate::sync::context::extracted_now;
 use crate::sync::windows::Window;
@@ -56,7 +57,8 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
         }) => return Ok(Fetched::Expired),
         Err(e) => return Err(e.into_error(endpoint)),
     };
-    let writer = RecordWriter::new(part.sel, Some(part.server.id), &extracted_now())?;
+    let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
+    let writer = RecordWriter::new(part.sel, stamps, &extracted_now())?;
     match expand {
         Expand::MessageEvents => events(&writer, &details, &req.message, &path),
     }
@@ -74,8 +76,11 @@ fn events(
         .stream
         .as_deref()
         .and_then(|text| serde_json::from_str::<Value>(text).ok());
+    // The message's stream as its details or its search record name it; the writer's stamp
+    // (the message stream read) where neither does.
     let stream = details
         .get("MessageStream")
+        .filter(|s| !s.is_null())
         .cloned()
         .or(found_stream)
         .unwrap_or(Value::Null);
@@ -85,16 +90,17 @@ fn events(
         Some(_) => return Err(Error::Api(format!("{path}: MessageEvents is not a list"))),
     };
     let mut buf = Vec::new();
+    let mut written = 0;
     for event in events {
         let mut record = event.clone();
         if let Some(map) = record.as_object_mut() {
             map.insert("MessageID".into(), Value::String(message.id.clone()));
             map.insert("MessageStream".into(), stream.clone());
         }
-        writer.value(record, &mut buf)?;
+        written += u64::from(writer.value(record, &mut buf)?);
     }
     Ok(Fetched::Lines {
         buf,
-        records: events.len() as u64,
+        records: written,
     })
 }

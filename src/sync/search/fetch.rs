@@ -8,7 +8,9 @@ use super::super::servers::Server;
 use super::super::windows::Window;
 use crate::client::{CallError, Client, Counters, Parsed};
 use crate::error::Error;
+use crate::record::drift::Event;
 use crate::record::line::RecordWriter;
+use crate::record::transcode::Stamps;
 use crate::record::page::{self, Record, Records};
 use crate::record::Members;
 use crate::singer::catalog::Selected;
@@ -100,7 +102,8 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
     }
     let envelope = part.sel.def.envelope;
     let extracted = extracted_now();
-    let writer = RecordWriter::new(part.sel, Some(part.server.id), &extracted)?;
+    let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
+    let writer = RecordWriter::new(part.sel, stamps, &extracted)?;
     let first = req.offset == 0;
     // Records are filtered, keyed and written as the page is read; a retried attempt starts
     // again from nothing.
@@ -181,19 +184,25 @@ fn keep(
         Record::Object(members) => members,
         Record::Other(_) => &NO_MEMBERS,
     };
-    let key = identify(part, fields, window)?;
+    // The record's own timestamp; `None` inside when it is missing or unreadable.
+    let time = part.spec.time_field.map(|f| {
+        let t = fields.str(f).and_then(|raw| parse_timestamp(&raw));
+        (f, t)
+    });
+    let untimed = time.and_then(|(f, t)| t.is_none().then_some(f));
+    let key = identify(part, fields, window, untimed)?;
     kept.ids.push(key);
-    if let Some(field) = part.spec.time_field {
-        let raw = fields.str(field).unwrap_or_default();
-        let t = parse_timestamp(&raw).ok_or_else(|| {
-            Error::Api(format!(
-                "Postmark returned a {} record whose {field} {raw:?} is not a timestamp",
-                part.name()
-            ))
-        })?;
-        if t < window.start || t >= window.end {
-            return Ok(());
+    match time {
+        Some((_, Some(t))) if t < window.start || t >= window.end => return Ok(()),
+        Some((field, None)) => {
+            let who = key_text(fields, part.sel.def.identity, field);
+            if part.sel.def.identity.contains(&field) {
+                writer.note(Event::Keyless { field, key: &who });
+                return Ok(());
+            }
+            writer.note(Event::Untimed { field, key: &who });
         }
+        _ => {}
     }
     if part.spec.expand.is_some() {
         let message = MessageRef {
@@ -204,17 +213,29 @@ fn keep(
         return Ok(());
     }
     let start = kept.lines.buf.len();
-    writer.text(&record, clean, &mut kept.lines.buf)?;
-    kept.lines.records.push((key, start..kept.lines.buf.len()));
+    if writer.text(&record, clean, &mut kept.lines.buf)? {
+        kept.lines.records.push((key, start..kept.lines.buf.len()));
+    }
     Ok(())
 }
 
 /// A search record's identity (the fields that tell it from every other record of its stream)
 /// as a digest. A record without one of them, with a null one or one written twice is an
-/// error: it could be neither told apart nor loaded.
-fn identify(part: &Partition, fields: &Members, window: Window) -> Result<Key, Error> {
+/// error: it could be neither told apart nor loaded. `untimed` (its timestamp field, missing)
+/// is left out of that check: such a record is counted, not failed on.
+fn identify(
+    part: &Partition,
+    fields: &Members,
+    window: Window,
+    untimed: Option<&str>,
+) -> Result<Key, Error> {
     let identity = part.sel.def.identity;
-    if let Some(problem) = fields.identity_problem(identity) {
+    let checked: Vec<&str> = identity
+        .iter()
+        .copied()
+        .filter(|f| Some(*f) != untimed)
+        .collect();
+    if let Some(problem) = fields.identity_problem(&checked) {
         return Err(Error::Api(format!(
             "Postmark returned a {} record that {problem} ({}, window {} – {}); a record must carry its key to be told apart and loaded",
             part.name(),
@@ -224,4 +245,14 @@ fn identify(part: &Partition, fields: &Members, window: Window) -> Result<Key, E
         )));
     }
     Ok(record_key(fields, identity))
+}
+
+/// The record's identity in words, for a warning (`MessageID "…"`), without `skip`.
+fn key_text(fields: &Members, identity: &[&str], skip: &str) -> String {
+    identity
+        .iter()
+        .filter(|f| **f != skip)
+        .map(|f| format!("{f} {}", fields.get(f).unwrap_or("null")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

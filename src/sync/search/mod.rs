@@ -63,6 +63,8 @@ pub struct Reader<'a> {
     planning: bool,
     reading: Reading,
     pub written: u64,
+    /// Messages whose details were asked for, and those that had expired.
+    pub details: u64,
     pub expired: u64,
     windows_done: u64,
     started: Instant,
@@ -98,6 +100,7 @@ impl<'a> Reader<'a> {
             planning: false,
             reading: Reading::default(),
             written: 0,
+            details: 0,
             expired: 0,
             windows_done: 0,
             started: Instant::now(),
@@ -276,6 +279,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             self.reading.get(window)?.details_left += 1;
+            self.details += 1;
             requests.push(Request::Details(DetailsRequest {
                 part: Arc::clone(&self.part),
                 window,
