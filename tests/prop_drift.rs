@@ -72,22 +72,25 @@ fn key_value(schema: &Value) -> BoxedStrategy<Value> {
     if is("integer") {
         return prop_oneof![(1i64..1_000_000).prop_map(Value::from), Just(json!("4242"))].boxed();
     }
-    prop_oneof!["[a-z0-9-]{1,12}".prop_map(Value::from), (1i64..99).prop_map(Value::from)].boxed()
+    prop_oneof![
+        "[a-z0-9-]{1,12}".prop_map(Value::from),
+        (1i64..99).prop_map(Value::from)
+    ]
+    .boxed()
 }
 
 /// A record of `sel`: each declared property absent, drifted, or (for keys) of a usable type;
 /// now and then a key the schema does not declare.
 fn record(sel: &Selected) -> BoxedStrategy<Value> {
-    let props = sel.schema["properties"].as_object().cloned().unwrap_or_default();
+    let props = sel.schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = props
         .into_iter()
         .map(|(name, schema)| {
             let key = sel.key_properties.contains(&name);
-            let value = if key {
-                key_value(&schema)
-            } else {
-                drifted()
-            };
+            let value = if key { key_value(&schema) } else { drifted() };
             let weight = if key { 0.98 } else { 0.7 };
             prop::option::weighted(weight, value.prop_map(move |v| (name.clone(), v))).boxed()
         })

@@ -103,7 +103,10 @@ impl Counts {
     pub fn describe(&self) -> String {
         let parts = [
             (self.converted, "values converted to the schema's type"),
-            (self.nulled, "values written as null (no lossless conversion)"),
+            (
+                self.nulled,
+                "values written as null (no lossless conversion)",
+            ),
             (self.undeclared, "undeclared keys not written"),
             (self.untimed, "records without a readable timestamp"),
             (self.keyless, "records without their key, not written"),

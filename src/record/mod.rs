@@ -15,7 +15,7 @@ pub mod page;
 pub mod shape;
 pub mod transcode;
 
-pub use members::Members;
 pub use drift::Drift;
+pub use members::Members;
 pub use shape::{remove_secrets, Kind, Prop, Shape, Types};
-pub use transcode::Declined;
+pub use transcode::{Declined, Stamps};

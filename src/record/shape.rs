@@ -39,9 +39,12 @@ impl Types {
         };
         match schema.get("type") {
             Some(Value::String(t)) => Types(bit(t)),
-            Some(Value::Array(list)) => {
-                Types(list.iter().filter_map(Value::as_str).map(bit).fold(0, |a, b| a | b))
-            }
+            Some(Value::Array(list)) => Types(
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(bit)
+                    .fold(0, |a, b| a | b),
+            ),
             _ => Types::ANY,
         }
     }
@@ -71,7 +74,10 @@ impl Types {
             Some(b'[') => Types::ARRAY,
             Some(b't' | b'f') => Types::BOOLEAN,
             Some(b'n') => Types::NULL,
-            _ if text.contains(['.', 'e', 'E']) => Types::NUMBER,
+            // What serde_json reads as a float: a fraction or exponent, `-0`, or an integer
+            // past 64 bits.
+            _ if text.contains(['.', 'e', 'E']) || text == "-0" => Types::NUMBER,
+            _ if text.parse::<i64>().is_err() && text.parse::<u64>().is_err() => Types::NUMBER,
             _ => Types::INTEGER,
         }
     }
@@ -95,7 +101,9 @@ impl Types {
             (Types::ARRAY, "array"),
             (Types::NULL, "null"),
         ];
-        let first = NAMES.iter().find(|(b, _)| self.has(*b) && *b != Types::NULL);
+        let first = NAMES
+            .iter()
+            .find(|(b, _)| self.has(*b) && *b != Types::NULL);
         first.map_or("null", |(_, n)| n)
     }
 }
@@ -474,7 +482,10 @@ mod tests {
         let open = Shape::compile(
             &json!({"properties": {"A": {}}, "additionalProperties": {"type": "string"}}),
         );
-        assert_eq!(apply(&open, json!({"B": "x"})).0, json!({"A": null, "B": "x"}));
+        assert_eq!(
+            apply(&open, json!({"B": "x"})).0,
+            json!({"A": null, "B": "x"})
+        );
     }
 
     #[test]
@@ -512,7 +523,10 @@ mod tests {
         // Strings that are not exactly a number stay strings where strings are allowed, and
         // become null where they are not.
         let (out, _) = apply(&shape, json!({"I": "042", "N": " 1", "B": "yes"}));
-        assert_eq!((&out["I"], &out["N"], &out["B"]), (&json!(null), &json!(null), &json!(null)));
+        assert_eq!(
+            (&out["I"], &out["N"], &out["B"]),
+            (&json!(null), &json!(null), &json!(null))
+        );
     }
 
     /// Shaping merges a record's keys with the schema's in one sorted pass, which relies on

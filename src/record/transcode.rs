@@ -12,7 +12,7 @@
 //! it): the same JSON value, and nothing lost.
 
 use super::members::{Key, Members};
-use super::shape::{Kind, KeyIndex, Prop, Shape, Types};
+use super::shape::{KeyIndex, Kind, Prop, Shape, Types};
 use crate::timefmt::{format_utc, parse_timestamp};
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -76,7 +76,9 @@ impl Shape {
             if let (Some(id), Some(i)) = (&server_id, index.find(props, "ServerID")) {
                 slots[i] = Some(id.as_str());
             }
-            if let (Some(ms), Some(i)) = (&stamps.message_stream, index.find(props, "MessageStream")) {
+            if let (Some(ms), Some(i)) =
+                (&stamps.message_stream, index.find(props, "MessageStream"))
+            {
                 if slots[i].is_none_or(|v| v == "null") {
                     slots[i] = Some(ms.as_str());
                 }
@@ -278,7 +280,13 @@ mod tests {
         let members = Members::parse(text)?;
         let mut out = Vec::new();
         shape()
-            .transcode_record(&members, &Stamps::new(Some(7), None), false, &mut out, &mut Vec::new())
+            .transcode_record(
+                &members,
+                &Stamps::new(Some(7), None),
+                false,
+                &mut out,
+                &mut Vec::new(),
+            )
             .ok()?;
         Some(serde_json::from_slice(&out).expect("the fast path writes JSON"))
     }
@@ -307,7 +315,13 @@ mod tests {
         let members = Members::parse(r#"{"Tag": "t", "ID": 1}"#).unwrap();
         let mut out = Vec::new();
         shape()
-            .transcode_record(&members, &Stamps::default(), true, &mut out, &mut Vec::new())
+            .transcode_record(
+                &members,
+                &Stamps::default(),
+                true,
+                &mut out,
+                &mut Vec::new(),
+            )
             .unwrap();
         let slow = shape().apply(json!({"Tag": "t", "ID": 1}), "r", &Default::default());
         assert_eq!(

@@ -6,9 +6,9 @@
 
 use crate::error::Error;
 use crate::record::{Drift, Shape};
-use std::sync::Arc;
 use crate::streams::{StreamDef, STREAMS};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// A stream chosen for this run, with the schema to emit and the shape its records take.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use super::servers::{MessageStream, Server};
 use crate::client::{Client, Counters};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
-use crate::record::transcode::Stamps;
+use crate::record::Stamps;
 use crate::singer::catalog::Selected;
 use crate::streams::Stats;
 use crate::timefmt::eastern_date;

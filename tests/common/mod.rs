@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod replay;
 
 use chrono::{DateTime, Utc};
 use postmark_sim::Simulator;

@@ -6,7 +6,7 @@ use super::fetch::{MessageRef, Partition};
 use crate::client::{parse_value, path_segment, CallError, Client};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
-use crate::record::transcode::Stamps;
+use crate::record::Stamps;
 use crate::streams::Expand;
 use crate::sync::context::extracted_now;
 use crate::sync::windows::Window;
