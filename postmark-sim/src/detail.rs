@@ -9,10 +9,11 @@ use super::facts::{self, MsgFacts};
 use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
 use super::inbound;
 use super::messages;
-use super::model::{StreamType, BOUNCE_BASE};
+use super::model::BOUNCE_BASE;
 use super::query::{paging, ApiError, ApiResult};
 use super::routes::Env;
 use super::search::MESSAGES;
+use super::stream_type::StreamType;
 
 fn not_found() -> ApiError {
     ApiError::unprocessable(701, "This message was not found.")

@@ -5,8 +5,8 @@
 
 use super::eastern::TICKS_PER_SEC;
 use super::ids;
-use super::model::StreamType;
 use super::names;
+use super::stream_type::StreamType;
 
 /// Where a message lives, plus what its derivation depends on.
 #[derive(Clone, Copy, Debug)]

@@ -10,9 +10,10 @@ use super::eastern::{
 };
 use super::facts::{self, Ctx};
 use super::ids;
-use super::model::{self, Bounce, Hit, Model, StreamType, Suppression};
+use super::model::{self, Bounce, Hit, Model, Suppression};
 use super::names;
 use super::stats;
+use super::stream_type::StreamType;
 use super::SimConfig;
 
 /// Relative hourly volume by Eastern hour (sums to 24).

@@ -28,6 +28,7 @@ mod routes;
 mod search;
 mod state;
 mod stats;
+mod stream_type;
 mod streams;
 mod truth;
 

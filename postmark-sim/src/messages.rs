@@ -10,8 +10,8 @@ use super::eastern::format_postmark;
 use super::events;
 use super::facts::{self, Ctx, MsgFacts, TRACK_LINKS};
 use super::ids::{self, MessageKey, KIND_OUTBOUND};
-use super::model::StreamType;
 use super::names;
+use super::stream_type::StreamType;
 
 /// An address in `To`/`Cc`/`Bcc`.
 #[derive(Serialize)]

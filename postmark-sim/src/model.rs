@@ -5,28 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::stats::DayStats;
+use super::stream_type::StreamType;
 
 /// First bounce ID (bounce IDs are sequential over the account, in `BouncedAt` order).
 pub const BOUNCE_BASE: u64 = 4_210_000_000;
-
-/// A message stream's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamType {
-    Transactional,
-    Broadcasts,
-    Inbound,
-}
-
-impl StreamType {
-    /// The API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamType::Transactional => "Transactional",
-            StreamType::Broadcasts => "Broadcasts",
-            StreamType::Inbound => "Inbound",
-        }
-    }
-}
 
 /// An open or a click in a stream's time index: the record is re-derived from its message.
 #[derive(Clone, Copy, Debug)]

@@ -8,10 +8,11 @@ use super::events;
 use super::facts::{self, MsgFacts};
 use super::inbound;
 use super::messages;
-use super::model::{Hit, StreamType, BOUNCE_BASE};
+use super::model::{Hit, BOUNCE_BASE};
 use super::names;
 use super::query::{paging, window_since, ApiError, ApiResult, Paging, Query};
 use super::routes::Env;
+use super::stream_type::StreamType;
 
 /// Paging rules of the message searches (ErrorCode 700).
 pub const MESSAGES: Paging = Paging {

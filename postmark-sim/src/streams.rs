@@ -4,12 +4,13 @@
 use serde_json::{json, Value};
 
 use super::eastern::{self, format_postmark_seconds, TICKS_PER_DAY};
-use super::model::{Server, Stream, StreamType};
+use super::model::{Server, Stream};
 use super::names::{self, BOUNCE_TYPES};
 use super::query::{window, ApiError, ApiResult};
 use super::routes::{unknown_stream, Env};
 use super::search::{desc, ranges_by};
 use super::stats;
+use super::stream_type::StreamType;
 
 fn stream_not_found() -> ApiError {
     ApiError::unprocessable(

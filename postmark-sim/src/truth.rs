@@ -8,11 +8,12 @@ use super::events;
 use super::facts;
 use super::inbound;
 use super::messages;
-use super::model::{Model, StreamType, BOUNCE_BASE};
+use super::model::{Model, BOUNCE_BASE};
 use super::query::Query;
 use super::routes::Env;
 use super::search::{desc, ranges_by};
 use super::stats;
+use super::stream_type::StreamType;
 use super::streams;
 
 /// Keys of one stream.
