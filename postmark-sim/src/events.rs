@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use super::eastern::format_postmark;
 use super::facts::{self, ClickFact, Ctx, MsgFacts, OpenFact};
-use super::messages::{self, StreamView};
 use super::names::{self, BOUNCE_TYPES};
+use super::view::{self, StreamView};
 
 /// One element of `MessageEvents`.
 #[derive(Serialize, Clone, Debug)]
@@ -133,10 +133,7 @@ fn geo(place: u8, salt: usize) -> Value {
 fn base(v: &StreamView, f: &MsgFacts, record_type: &str, slot: u8, at: i64) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("RecordType".into(), json!(record_type));
-    m.insert(
-        "MessageID".into(),
-        json!(messages::message_id(&v.ctx, f.index)),
-    );
+    m.insert("MessageID".into(), json!(view::message_id(&v.ctx, f.index)));
     m.insert("MessageStream".into(), json!(v.stream_id));
     m.insert("Recipient".into(), json!(recipient(&v.ctx, f, slot)));
     m.insert("ReceivedAt".into(), json!(format_postmark(at)));
@@ -201,7 +198,7 @@ pub fn render_click(v: &StreamView, f: &MsgFacts, c: &ClickFact) -> Value {
 pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, single: bool) -> Value {
     let Some(b) = f.bounce else { return json!({}) };
     let bt = &BOUNCE_TYPES[b.kind];
-    let c = messages::cosmetic(&v.ctx, v.stream_id, v.from_domain, f);
+    let c = view::cosmetic(&v.ctx, v.stream_id, v.from_domain, f);
     let mut m = Map::new();
     m.insert("RecordType".into(), json!("Bounce"));
     m.insert("ID".into(), json!(id));
@@ -211,10 +208,7 @@ pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, sing
     if f.tag > 0 {
         m.insert("Tag".into(), json!(names::TAGS[f.tag - 1]));
     }
-    m.insert(
-        "MessageID".into(),
-        json!(messages::message_id(&v.ctx, f.index)),
-    );
+    m.insert("MessageID".into(), json!(view::message_id(&v.ctx, f.index)));
     m.insert("ServerID".into(), json!(server_id));
     m.insert("MessageStream".into(), json!(v.stream_id));
     m.insert("Description".into(), json!(bt.description));

@@ -31,6 +31,7 @@ mod stats;
 mod stream_type;
 mod streams;
 mod truth;
+mod view;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

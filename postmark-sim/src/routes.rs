@@ -6,13 +6,13 @@ use serde_json::json;
 
 use super::detail;
 use super::facts::Ctx;
-use super::messages::StreamView;
 use super::model::{Model, Server};
 use super::query::{percent_decode, ApiError, ApiResult, Query};
 use super::resources;
 use super::search;
 use super::state::Shared;
 use super::streams;
+use super::view::StreamView;
 
 /// Which token a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

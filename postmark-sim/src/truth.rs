@@ -7,7 +7,6 @@ use super::eastern::{day_string, eastern_day, format_normalised};
 use super::events;
 use super::facts;
 use super::inbound;
-use super::messages;
 use super::model::{Model, BOUNCE_BASE};
 use super::query::Query;
 use super::routes::Env;
@@ -15,6 +14,7 @@ use super::search::{desc, ranges_by};
 use super::stats;
 use super::stream_type::StreamType;
 use super::streams;
+use super::view;
 
 /// Keys of one stream.
 pub type Keys = BTreeSet<Vec<String>>;
@@ -164,7 +164,7 @@ pub fn ground_truth(
                 match stream {
                     "messages_outbound" => {
                         for i in desc(&ranges_by(&st.messages, |t| *t, &iv)) {
-                            out.insert(one(messages::message_id(&view.ctx, i)));
+                            out.insert(one(view::message_id(&view.ctx, i)));
                         }
                     }
                     "message_events" => {
@@ -174,7 +174,7 @@ pub fn ground_truth(
                                 .bounce_by_msg
                                 .get(&(i as u32))
                                 .map(|&b| BOUNCE_BASE + u64::from(b));
-                            let id = messages::message_id(&view.ctx, i);
+                            let id = view::message_id(&view.ctx, i);
                             for e in events::message_events(&view.ctx, &f, bounce) {
                                 out.insert(vec![
                                     id.clone(),
@@ -191,7 +191,7 @@ pub fn ground_truth(
                         for i in desc(&ranges_by(list, |h| h.at, &iv)) {
                             let h = list[i];
                             let f = facts_of(h.msg as usize);
-                            let id = messages::message_id(&view.ctx, f.index);
+                            let id = view::message_id(&view.ctx, f.index);
                             let n = usize::from(h.n);
                             let key = if clicks {
                                 f.clicks.get(n).map(|c| {
