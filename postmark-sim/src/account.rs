@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::config::SimConfig;
 use super::eastern::TICKS_PER_DAY;
 use super::ids;
 use super::model::{Domain, Model, Sender, Server, Stream, Template, Webhook};
 use super::names;
 use super::stream_type::StreamType;
-use super::SimConfig;
 
 fn token(seed: u64, parts: &[u64], marker: Option<&str>) -> String {
     let u = ids::uuid(seed, parts);

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::config::Faults;
 use super::ids;
-use super::Faults;
 
 /// A fault chosen for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use super::account;
+use super::config::SimConfig;
 use super::eastern::{
     day_start, eastern_day, offset_secs, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_SEC,
 };
@@ -14,7 +15,6 @@ use super::model::{self, Bounce, Hit, Model, Suppression};
 use super::names;
 use super::stats;
 use super::stream_type::StreamType;
-use super::SimConfig;
 
 /// Relative hourly volume by Eastern hour (sums to 24).
 const DIURNAL: [f64; 24] = [

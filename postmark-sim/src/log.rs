@@ -3,7 +3,26 @@
 
 use std::sync::Mutex;
 
-use super::RequestLogEntry;
+use chrono::{DateTime, Utc};
+
+/// One answered request.
+#[derive(Clone, Debug)]
+pub struct RequestLogEntry {
+    pub method: String,
+    /// Path as sent (no query string).
+    pub path: String,
+    /// Query pairs as sent (decoded).
+    pub query: Vec<(String, String)>,
+    /// Server whose token the request carried.
+    pub server_id: Option<u64>,
+    /// Whether it carried the valid account token.
+    pub account: bool,
+    pub status: u16,
+    /// The fault applied, if any (`burst_429`, `status_500`, `drop`, `truncate`, `short_page`,
+    /// `empty_page`, …).
+    pub fault: Option<String>,
+    pub at: DateTime<Utc>,
+}
 
 /// A thread-safe, append-only list of requests.
 #[derive(Default)]

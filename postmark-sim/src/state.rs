@@ -4,16 +4,16 @@
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
+use super::config::Faults;
 use super::eastern::from_ticks;
 use super::faults::{self, Fault, FaultState, PageFault};
 use super::generate;
 use super::http::{Reply, Request};
 use super::ids;
-use super::log::RequestLog;
+use super::log::{RequestLog, RequestLogEntry};
 use super::model::Model;
 use super::query::Query;
 use super::routes;
-use super::{Faults, RequestLogEntry};
 
 const JSON: &str = "application/json; charset=utf-8";
 

@@ -1,0 +1,92 @@
+//! What a simulator is asked to be: the data knobs (`SimConfig`, with the demo account of
+//! `SimConfig::small`) and the faults injected into its answers (`Faults`), with their defaults.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// What to generate and serve.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Data seed (default 42).
+    pub seed: u64,
+    /// Number of servers (default 3, at least 1).
+    pub servers: u32,
+    /// Generated traffic covers the `days` days before `now` (default 30).
+    pub days: u32,
+    /// Base outbound-stream messages per server per day (default 200).
+    pub messages_per_day: u32,
+    /// Multiplies every per-day volume (default 1.0).
+    pub scale: f64,
+    /// Extra messages on one Eastern day in the first server's `outbound` stream (default 12,000).
+    pub spike_messages: u32,
+    /// Records older than now − retention are gone (stats are kept forever). Default 45.
+    pub retention_days: u32,
+    /// Anchor of the generated data; `None` = the wall clock at start.
+    pub now: Option<DateTime<Utc>>,
+    /// When set, every token and webhook password contains this string.
+    pub secret_marker: Option<String>,
+    /// Faults active from the first request.
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            seed: 42,
+            servers: 3,
+            days: 30,
+            messages_per_day: 200,
+            scale: 1.0,
+            spike_messages: 12_000,
+            retention_days: 45,
+            now: None,
+            secret_marker: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// A fast account for demos: 2 servers, 7 days, no spike, every kind of record present.
+    pub fn small() -> SimConfig {
+        SimConfig {
+            servers: 2,
+            days: 7,
+            messages_per_day: 60,
+            spike_messages: 0,
+            ..SimConfig::default()
+        }
+    }
+}
+
+/// Injected faults (all off by default).
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Fraction of requests answered 500, 503 (ErrorCode 100) or 429, evenly.
+    pub error_rate: f64,
+    /// The next N requests are answered 429.
+    pub burst_429: u32,
+    /// Fraction whose connection is closed mid-response.
+    pub drop_rate: f64,
+    /// Fraction answered 200 with a JSON body cut short.
+    pub truncate_rate: f64,
+    /// Fraction answered 200 or 502 with an HTML page.
+    pub non_json_rate: f64,
+    /// Fraction answered 200 with a non-zero ErrorCode body.
+    pub error_code_200_rate: f64,
+    /// Fraction of the answers of the count/offset-paged full-table lists (`/servers`,
+    /// `/domains`, `/senders`, `/templates`, `/triggers/inboundrules`) that keep only the first
+    /// half of their items (rounded down; a page of one item is left whole), `TotalCount`
+    /// unchanged. Searches are never shortened.
+    pub short_page_rate: f64,
+    /// Fraction of the answers of those same lists that hold no items at all, `TotalCount`
+    /// unchanged.
+    pub empty_page_rate: f64,
+    /// New outbound messages (with opens) appended before each search request.
+    pub live_arrivals_per_request: u32,
+    /// Fault RNG seed (0 = derived from the data seed).
+    pub seed: u64,
+}
