@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::env::Env;
 use super::events;
 use super::facts::{self, MsgFacts};
 use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
@@ -11,7 +12,6 @@ use super::inbound;
 use super::messages;
 use super::model::BOUNCE_BASE;
 use super::query::{paging, ApiError, ApiResult};
-use super::routes::Env;
 use super::search::MESSAGES;
 use super::stream_type::StreamType;
 

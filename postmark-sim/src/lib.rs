@@ -12,6 +12,7 @@ mod account;
 mod config;
 mod detail;
 mod eastern;
+mod env;
 mod events;
 mod facts;
 mod faults;

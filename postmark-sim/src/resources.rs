@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
+use super::env::{unknown_stream, Env};
 use super::model::{Domain, Sender, Server, Template, Webhook};
 use super::query::{paging, ApiError, ApiResult, Paging};
-use super::routes::{unknown_stream, Env};
 
 const SERVERS: Paging = Paging {
     code: 600,

@@ -1,18 +1,16 @@
 //! Routing: path matching (case-insensitive, trailing slash tolerated), method check (405
-//! before auth), token checks (server vs account), live arrivals before searches, and the
-//! dispatch to handlers.
+//! before auth), token checks (server vs account), which routes are searches and paged lists,
+//! and the dispatch to handlers.
 
 use serde_json::json;
 
 use super::detail;
-use super::facts::Ctx;
-use super::model::{Model, Server};
-use super::query::{percent_decode, ApiError, ApiResult, Query};
+use super::env::Env;
+use super::model::Model;
+use super::query::{percent_decode, ApiError, ApiResult};
 use super::resources;
 use super::search;
-use super::state::Shared;
 use super::streams;
-use super::view::StreamView;
 
 /// Which token a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,62 +139,6 @@ pub fn resolve(path: &str) -> Option<(Route, String)> {
     Some(r)
 }
 
-/// What a handler sees.
-pub struct Env<'a> {
-    pub m: &'a Model,
-    /// Index of the authenticated server (0 for account routes).
-    pub s: usize,
-    pub q: &'a Query,
-    pub now: i64,
-    pub id: &'a str,
-}
-
-impl Env<'_> {
-    /// The authenticated server.
-    pub fn server(&self) -> &Server {
-        &self.m.servers[self.s]
-    }
-
-    /// Oldest instant still retained.
-    pub fn cutoff(&self) -> i64 {
-        self.now - self.m.retention
-    }
-
-    /// The `messagestream` parameter (default `outbound`); unknown → 422/1235.
-    pub fn stream_param(&self, _code: i64) -> Result<usize, ApiError> {
-        match self.q.text("messagestream") {
-            None => Ok(0),
-            Some(id) => self.server().stream_index(&id).ok_or_else(unknown_stream),
-        }
-    }
-
-    /// Rendering context of stream `k`.
-    pub fn view(&self, k: usize) -> StreamView<'_> {
-        let sv = self.server();
-        StreamView {
-            ctx: Ctx {
-                seed: self.m.seed,
-                server: self.s,
-                stream: k,
-                kind: sv.streams[k].kind,
-                pool: sv.pool,
-                anchor: self.m.anchor,
-            },
-            stream_id: &sv.streams[k].id,
-            from_domain: &sv.from_domain,
-            sandboxed: sv.sandbox,
-        }
-    }
-}
-
-/// 422/1235 for a `messagestream` the server does not have.
-pub fn unknown_stream() -> ApiError {
-    ApiError::unprocessable(
-        1235,
-        "The MessageStream provided does not exist on this server.",
-    )
-}
-
 /// A routed answer before faults: status and body (`None` = empty body).
 pub struct Answer {
     pub status: u16,
@@ -222,61 +164,55 @@ pub fn identify(m: &Model, headers: &[(String, String)]) -> (Option<usize>, bool
     (server, account)
 }
 
-/// Routes and answers one request (no faults here).
-pub fn answer(
-    shared: &Shared,
+/// Matches the path, checks the method and the credentials: the route, its ID segment and the
+/// index of the authenticated server (0 for account routes), or the answer refusing the request
+/// (404, then 405, then 403 or 401).
+pub fn admit(
+    m: &Model,
     method: &str,
     path: &str,
-    q: &Query,
     headers: &[(String, String)],
-) -> Answer {
+) -> Result<(Route, String, usize), Answer> {
     let Some((route, id)) = resolve(path) else {
-        return Answer {
+        return Err(Answer {
             status: 404,
             body: Some(
                 json!({"ErrorCode": 404, "Message": "The requested resource does not exist."})
                     .to_string()
                     .into_bytes(),
             ),
-        };
+        });
     };
     if method != "GET" {
-        return Answer {
+        return Err(Answer {
             status: 405,
             body: None,
-        };
+        });
     }
-    let (server, account) = identify(&shared.model_read(), headers);
-    let s = match (route.auth(), server, account) {
-        (Auth::Server, Some(s), _) if shared.model_read().servers[s].forbidden => {
-            return Answer {
+    let (server, account) = identify(m, headers);
+    let s =
+        match (route.auth(), server, account) {
+            (Auth::Server, Some(s), _) if m.servers[s].forbidden => return Err(Answer {
                 status: 403,
                 body: Some(
                     json!({"ErrorCode": 403, "Message": "This token cannot access this endpoint."})
                         .to_string()
                         .into_bytes(),
                 ),
-            }
-        }
-        (Auth::Server, Some(s), _) => s,
-        (Auth::Account, _, true) => 0,
-        (Auth::Server, None, _) => return unauthorized("Server"),
-        (Auth::Account, _, false) => return unauthorized("Account"),
-    };
-    if route.is_search() {
-        shared.live_arrivals();
-    }
-    let m = shared.model_read();
-    let env = Env {
-        m: &m,
-        s,
-        q,
-        now: shared.now_ticks(),
-        id: &id,
-    };
+            }),
+            (Auth::Server, Some(s), _) => s,
+            (Auth::Account, _, true) => 0,
+            (Auth::Server, None, _) => return Err(unauthorized("Server")),
+            (Auth::Account, _, false) => return Err(unauthorized("Account")),
+        };
+    Ok((route, id, s))
+}
+
+/// Answers an admitted request with its handler (no faults here).
+pub fn dispatch(route: Route, env: &Env) -> Answer {
     let result = match route {
-        Route::Outbound => search::outbound(&env).map(String::into_bytes),
-        _ => handle(route, &env).map(|v| v.to_string().into_bytes()),
+        Route::Outbound => search::outbound(env).map(String::into_bytes),
+        _ => handle(route, env).map(|v| v.to_string().into_bytes()),
     };
     match result {
         Ok(body) => Answer {

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::env::Env;
 use super::events;
 use super::facts::{self, MsgFacts};
 use super::inbound;
@@ -11,7 +12,6 @@ use super::messages;
 use super::model::{Hit, BOUNCE_BASE};
 use super::names;
 use super::query::{paging, window_since, ApiError, ApiResult, Paging, Query};
-use super::routes::Env;
 use super::stream_type::StreamType;
 
 /// Paging rules of the message searches (ErrorCode 700).

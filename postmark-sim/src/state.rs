@@ -1,11 +1,13 @@
-//! Shared simulator state and the per-request pipeline: latency, fault draw, routing, fault
-//! rewriting of the answer (a paged list's answer may then lose items), and the request log.
+//! Shared simulator state and the per-request pipeline: latency, fault draw, routing (live
+//! arrivals before searches, then the handler), fault rewriting of the answer (a paged list's
+//! answer may then lose items), and the request log.
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use super::config::Faults;
 use super::eastern::from_ticks;
+use super::env::Env;
 use super::faults::{self, Fault, FaultState, PageFault};
 use super::generate;
 use super::http::{Reply, Request};
@@ -13,7 +15,7 @@ use super::ids;
 use super::log::{RequestLog, RequestLogEntry};
 use super::model::Model;
 use super::query::Query;
-use super::routes;
+use super::routes::{self, Answer};
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -71,7 +73,7 @@ impl Shared {
     }
 
     /// Appends the configured number of live arrivals.
-    pub fn live_arrivals(&self) {
+    fn live_arrivals(&self) {
         let n = lock(&self.faults).faults.live_arrivals_per_request;
         if n == 0 {
             return;
@@ -80,6 +82,27 @@ impl Shared {
         let mut rng = lock(&self.live_rng);
         let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
         generate::live_arrivals(&mut m, now, n, &mut rng);
+    }
+
+    /// Routes and answers one request (no faults here); searches get their live arrivals first.
+    fn answer(&self, method: &str, path: &str, q: &Query, headers: &[(String, String)]) -> Answer {
+        let admitted = routes::admit(&self.model_read(), method, path, headers);
+        let (route, id, s) = match admitted {
+            Ok(admitted) => admitted,
+            Err(refusal) => return refusal,
+        };
+        if route.is_search() {
+            self.live_arrivals();
+        }
+        let m = self.model_read();
+        let env = Env {
+            m: &m,
+            s,
+            q,
+            now: self.now_ticks(),
+            id: &id,
+        };
+        routes::dispatch(route, &env)
     }
 
     /// Answers one HTTP request.
@@ -110,7 +133,7 @@ impl Shared {
             },
             Some(Fault::ErrorCode200) => json_reply(200, faults::error_code_200_body()),
             None | Some(Fault::Drop) | Some(Fault::Truncate) => {
-                let a = routes::answer(self, &req.method, path, &query, &req.headers);
+                let a = self.answer(&req.method, path, &query, &req.headers);
                 let body = a.body.unwrap_or_default();
                 match fault {
                     Some(Fault::Truncate) => json_reply(200, faults::truncate(&body)),

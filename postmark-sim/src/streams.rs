@@ -4,10 +4,10 @@
 use serde_json::{json, Value};
 
 use super::eastern::{self, format_postmark_seconds, TICKS_PER_DAY};
+use super::env::{unknown_stream, Env};
 use super::model::{Server, Stream};
 use super::names::{self, BOUNCE_TYPES};
 use super::query::{window, ApiError, ApiResult};
-use super::routes::{unknown_stream, Env};
 use super::search::{desc, ranges_by};
 use super::stats;
 use super::stream_type::StreamType;

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use super::eastern::{day_string, eastern_day, format_normalised};
+use super::env::Env;
 use super::events;
 use super::facts;
 use super::inbound;
 use super::model::{Model, BOUNCE_BASE};
 use super::query::Query;
-use super::routes::Env;
 use super::search::{desc, ranges_by};
 use super::stats;
 use super::stream_type::StreamType;
