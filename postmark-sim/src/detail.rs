@@ -165,7 +165,10 @@ pub fn bounce_dump(env: &Env) -> ApiResult {
 mod tests {
     use chrono::{TimeZone, Utc};
 
-    use super::super::{SimConfig, Simulator};
+    use super::super::config::SimConfig;
+    use super::super::eastern::to_ticks;
+    use super::super::generate;
+    use super::super::query::Query;
     use super::*;
 
     #[test]
@@ -180,38 +183,33 @@ mod tests {
             spike_messages: 0,
             ..SimConfig::default()
         };
-        let sim = Simulator::start(cfg).unwrap();
-        let (old, fresh) = {
-            let m = sim.shared.model_read();
-            let st = &m.servers[0].streams[0];
-            let key = |index| {
-                ids::encode_message_id(
-                    m.seed,
-                    ids::MessageKey {
-                        kind: KIND_OUTBOUND,
-                        server: 0,
-                        stream: 0,
-                        index,
-                    },
-                )
-            };
-            (key(0), key(st.messages.len() - 1))
+        let m = generate::build(&cfg, to_ticks(now));
+        let key = |index| {
+            ids::encode_message_id(
+                m.seed,
+                ids::MessageKey {
+                    kind: KIND_OUTBOUND,
+                    server: 0,
+                    stream: 0,
+                    index,
+                },
+            )
         };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let token = sim.servers()[0].token.clone();
+        let q = Query::default();
         let status = |id: &str| {
-            let url = format!("{}/messages/outbound/{id}/details", sim.base_url());
-            agent
-                .get(url)
-                .header("X-Postmark-Server-Token", &token)
-                .call()
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0)
+            let env = Env {
+                m: &m,
+                s: 0,
+                q: &q,
+                now: m.anchor,
+                id,
+            };
+            outbound_details(&env).map_or_else(|e| e.status, |_| 200)
         };
-        assert_eq!(status(&old), 422);
-        assert_eq!(status(&fresh), 200);
+        assert_eq!(status(&key(0)), 422);
+        assert_eq!(
+            status(&key(m.servers[0].streams[0].messages.len() - 1)),
+            200
+        );
     }
 }
