@@ -3,6 +3,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+use common::{agent, SERVER};
+
 #[test]
 fn binary_prints_credentials_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_postmark-sim"))
@@ -43,13 +46,9 @@ fn binary_prints_credentials_and_serves() {
     );
     assert!(generated.starts_with("generated messages="), "{generated}");
     let token = server1.rsplit(' ').next().expect("token").to_string();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut r = agent
+    let mut r = agent()
         .get(format!("{url}/server"))
-        .header("X-Postmark-Server-Token", &token)
+        .header(SERVER, &token)
         .call()
         .expect("request");
     let v: serde_json::Value =

@@ -6,12 +6,8 @@ use chrono::{TimeZone, Utc};
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
+mod common;
+use common::{get, get_json, try_get, Resp, ACCOUNT, SERVER};
 
 fn sim() -> Simulator {
     let now = Utc.with_ymd_and_hms(2024, 6, 12, 14, 0, 0).unwrap();
@@ -26,29 +22,9 @@ fn sim() -> Simulator {
     .unwrap()
 }
 
-/// (status, content type, body) or the transport error.
-fn fetch(sim: &Simulator, path: &str) -> Result<(u16, String, String), ureq::Error> {
-    let token = sim.servers()[0].token.clone();
-    let mut r = agent()
-        .get(format!("{}{path}", sim.base_url()))
-        .header("X-Postmark-Server-Token", &token)
-        .call()?;
-    let ct = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let cl: Option<usize> = r
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let body = r.body_mut().read_to_string()?;
-    if let Some(cl) = cl {
-        assert_eq!(cl, body.len(), "Content-Length matches the body sent");
-    }
-    Ok((r.status().as_u16(), ct, body))
+/// GETs `path` with the first server's token: the answer, or the transport error.
+fn fetch(sim: &Simulator, path: &str) -> Result<Resp, ureq::Error> {
+    try_get(sim, path, &[(SERVER, &sim.servers()[0].token)])
 }
 
 const SEARCH: &str = "/messages/outbound?count=20&offset=0";
@@ -61,7 +37,7 @@ fn latency_is_added() {
         ..Faults::default()
     });
     let t = Instant::now();
-    assert_eq!(fetch(&sim, "/server").unwrap().0, 200);
+    assert_eq!(fetch(&sim, "/server").unwrap().status, 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
 }
 
@@ -75,29 +51,26 @@ fn error_rate_answers_500_503_429() {
     });
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..30 {
-        let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
-        assert!(ct.starts_with("application/json"));
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if status == 503 {
+        let r = fetch(&sim, SEARCH).unwrap();
+        assert!(r.content_type.starts_with("application/json"));
+        let v = r.json();
+        if r.status == 503 {
             assert_eq!(v["ErrorCode"], 100);
             assert_eq!(v["Message"], "Maintenance");
         }
-        seen.insert(status);
+        seen.insert(r.status);
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![429, 500, 503]);
     // Faults come before auth: even a tokenless request gets one.
-    let r = agent()
-        .get(format!("{}/server", sim.base_url()))
-        .call()
-        .unwrap();
-    assert!([429, 500, 503].contains(&r.status().as_u16()));
+    let r = get(&sim, "/server", &[]);
+    assert!([429, 500, 503].contains(&r.status));
     sim.set_faults(Faults {
         error_rate: 0.5,
         seed: 3,
         ..Faults::default()
     });
     let ok = (0..40)
-        .filter(|_| fetch(&sim, "/server").unwrap().0 == 200)
+        .filter(|_| fetch(&sim, "/server").unwrap().status == 200)
         .count();
     assert!((8..=32).contains(&ok), "{ok}");
 }
@@ -109,7 +82,9 @@ fn burst_of_429_counts_down() {
         burst_429: 3,
         ..Faults::default()
     });
-    let statuses: Vec<u16> = (0..5).map(|_| fetch(&sim, "/server").unwrap().0).collect();
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| fetch(&sim, "/server").unwrap().status)
+        .collect();
     assert_eq!(statuses, vec![429, 429, 429, 200, 200]);
     let log = sim.request_log();
     let faults: Vec<Option<&str>> = log.iter().map(|e| e.fault.as_deref()).collect();
@@ -140,7 +115,7 @@ fn dropped_connection_is_an_io_error() {
         );
     }
     sim.set_faults(Faults::default());
-    assert_eq!(fetch(&sim, SEARCH).unwrap().0, 200);
+    assert_eq!(fetch(&sim, SEARCH).unwrap().status, 200);
     assert!(sim
         .request_log()
         .iter()
@@ -155,11 +130,11 @@ fn truncated_body_is_invalid_json() {
         truncate_rate: 1.0,
         ..Faults::default()
     });
-    let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
-    assert_eq!(status, 200);
-    assert!(ct.starts_with("application/json"));
-    assert!(!body.is_empty());
-    assert!(serde_json::from_str::<Value>(&body).is_err());
+    let r = fetch(&sim, SEARCH).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("application/json"));
+    assert!(!r.text.is_empty());
+    assert!(serde_json::from_str::<Value>(&r.text).is_err());
 }
 
 #[test]
@@ -171,10 +146,10 @@ fn html_instead_of_json() {
     });
     let mut statuses = std::collections::BTreeSet::new();
     for _ in 0..12 {
-        let (status, ct, body) = fetch(&sim, SEARCH).unwrap();
-        assert_eq!(ct, "text/html; charset=utf-8");
-        assert!(body.starts_with("<!DOCTYPE html>"));
-        statuses.insert(status);
+        let r = fetch(&sim, SEARCH).unwrap();
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        assert!(r.text.starts_with("<!DOCTYPE html>"));
+        statuses.insert(r.status);
     }
     assert_eq!(statuses.into_iter().collect::<Vec<_>>(), vec![200, 502]);
 }
@@ -186,9 +161,9 @@ fn http_200_with_error_code() {
         error_code_200_rate: 1.0,
         ..Faults::default()
     });
-    let (status, _, body) = fetch(&sim, SEARCH).unwrap();
-    assert_eq!(status, 200);
-    let v: Value = serde_json::from_str(&body).unwrap();
+    let r = fetch(&sim, SEARCH).unwrap();
+    assert_eq!(r.status, 200);
+    let v = r.json();
     assert_ne!(v["ErrorCode"].as_i64().unwrap(), 0);
     assert!(v["Message"].is_string());
     assert!(v.get("Messages").is_none());
@@ -200,7 +175,7 @@ fn live_arrivals_are_newest_and_in_ground_truth() {
     let server = sim.servers()[0].id;
     let before: u64 = (0..2)
         .map(|_| {
-            serde_json::from_str::<Value>(&fetch(&sim, SEARCH).unwrap().2).unwrap()["TotalCount"]
+            fetch(&sim, SEARCH).unwrap().json()["TotalCount"]
                 .as_u64()
                 .unwrap()
         })
@@ -213,7 +188,7 @@ fn live_arrivals_are_newest_and_in_ground_truth() {
     });
     let mut last_total = before;
     for _ in 0..3 {
-        let v: Value = serde_json::from_str(&fetch(&sim, SEARCH).unwrap().2).unwrap();
+        let v = fetch(&sim, SEARCH).unwrap().json();
         let total = v["TotalCount"].as_u64().unwrap();
         assert!(total >= last_total);
         last_total = total;
@@ -222,7 +197,7 @@ fn live_arrivals_are_newest_and_in_ground_truth() {
         last_total > before,
         "some of the 120 arrivals landed on server 1's outbound stream"
     );
-    let v: Value = serde_json::from_str(&fetch(&sim, SEARCH).unwrap().2).unwrap();
+    let v = fetch(&sim, SEARCH).unwrap().json();
     let newest = &v["Messages"][0];
     let at = chrono::DateTime::parse_from_rfc3339(newest["ReceivedAt"].as_str().unwrap())
         .unwrap()
@@ -253,8 +228,8 @@ fn live_arrivals_are_newest_and_in_ground_truth() {
         opens.iter().any(|k| k[0] == id),
         "live messages come with opens"
     );
-    let (status, _, body) = fetch(&sim, &format!("/messages/outbound/{id}/details")).unwrap();
-    assert_eq!(status, 200, "{body}");
+    let r = fetch(&sim, &format!("/messages/outbound/{id}/details")).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text);
     let times: Vec<String> = v["Messages"]
         .as_array()
         .unwrap()
@@ -276,32 +251,22 @@ fn request_log_records_everything() {
     let sim = sim();
     let s = sim.servers()[1].clone();
     sim.clear_request_log();
-    agent()
-        .get(format!(
-            "{}/Messages/Outbound/?count=3&OFFSET=0&fromdate=2024-06-10",
-            sim.base_url()
-        ))
-        .header("X-Postmark-Server-Token", &s.token)
-        .call()
-        .unwrap();
-    agent()
-        .get(format!("{}/servers?count=5&offset=0", sim.base_url()))
-        .header("X-Postmark-Account-Token", &sim.account_token())
-        .call()
-        .unwrap();
-    agent()
-        .get(format!("{}/server", sim.base_url()))
-        .call()
-        .unwrap();
+    get(
+        &sim,
+        "/Messages/Outbound/?count=3&OFFSET=0&fromdate=2024-06-10",
+        &[(SERVER, &s.token)],
+    );
+    get(
+        &sim,
+        "/servers?count=5&offset=0",
+        &[(ACCOUNT, &sim.account_token())],
+    );
+    get(&sim, "/server", &[]);
     sim.set_faults(Faults {
         burst_429: 1,
         ..Faults::default()
     });
-    agent()
-        .get(format!("{}/server", sim.base_url()))
-        .header("X-Postmark-Server-Token", &s.token)
-        .call()
-        .unwrap();
+    get(&sim, "/server", &[(SERVER, &s.token)]);
     let log = sim.request_log();
     assert_eq!(log.len(), 4);
     assert_eq!(log[0].method, "GET");
@@ -351,7 +316,11 @@ fn concurrent_clients_are_served() {
         .map(|_| {
             let sim = sim.clone();
             std::thread::spawn(move || {
-                (0..25).all(|_| fetch(&sim, SEARCH).map(|r| r.0 == 200).unwrap_or(false))
+                (0..25).all(|_| {
+                    fetch(&sim, SEARCH)
+                        .map(|r| r.status == 200)
+                        .unwrap_or(false)
+                })
             })
         })
         .collect();
@@ -374,18 +343,11 @@ const PAGED_LISTS: &[(&str, &str, bool)] = &[
 
 /// A JSON answer (status 200 required), with the account token or the first server's.
 fn fetch_list(sim: &Simulator, path: &str, account: bool) -> Value {
-    let (header, token) = if account {
-        ("X-Postmark-Account-Token", sim.account_token())
+    if account {
+        get_json(sim, path, ACCOUNT, &sim.account_token())
     } else {
-        ("X-Postmark-Server-Token", sim.servers()[0].token.clone())
-    };
-    let mut r = agent()
-        .get(format!("{}{path}", sim.base_url()))
-        .header(header, &token)
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{path}");
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+        get_json(sim, path, SERVER, &sim.servers()[0].token)
+    }
 }
 
 /// Every paged list as served without faults.

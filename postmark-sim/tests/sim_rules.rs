@@ -6,57 +6,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-const SERVER: &str = "X-Postmark-Server-Token";
-const ACCOUNT: &str = "X-Postmark-Account-Token";
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-struct Resp {
-    status: u16,
-    content_type: String,
-    request_id: Option<String>,
-    text: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", self.text))
-    }
-}
-
-fn get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Resp {
-    let mut req = agent().get(format!("{}{path}", sim.base_url()));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut r = req.call().expect("request");
-    let h = |n: &str| {
-        r.headers()
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (content_type, request_id) = (h("content-type").unwrap_or_default(), h("x-request-id"));
-    Resp {
-        status: r.status().as_u16(),
-        content_type,
-        request_id,
-        text: r.body_mut().read_to_string().expect("body"),
-    }
-}
-
-fn sget(sim: &Simulator, path: &str) -> Value {
-    let token = sim.servers()[0].token.clone();
-    let r = get(sim, path, &[(SERVER, &token)]);
-    assert_eq!(r.status, 200, "{path}: {}", r.text);
-    r.json()
-}
+mod common;
+use common::{agent, get, sget, Resp, ACCOUNT, SERVER};
 
 fn anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 11, 20, 15, 0, 0).unwrap()
@@ -785,11 +736,7 @@ fn a_revoked_server_token_is_rejected_but_still_listed() {
     let sim = small();
     let server = sim.servers()[0].clone();
     sim.set_server_token_revoked(server.id, true);
-    let r = get(
-        &sim,
-        "/server",
-        &[("X-Postmark-Server-Token", server.token.as_str())],
-    );
+    let r = get(&sim, "/server", &[(SERVER, &server.token)]);
     assert_eq!(
         error(&r),
         (
@@ -799,25 +746,13 @@ fn a_revoked_server_token_is_rejected_but_still_listed() {
         )
     );
     let other = sim.servers()[1].clone();
-    let r = get(
-        &sim,
-        "/server",
-        &[("X-Postmark-Server-Token", other.token.as_str())],
-    );
+    let r = get(&sim, "/server", &[(SERVER, &other.token)]);
     assert_eq!(r.status, 200);
     let account = sim.account_token();
-    let r = get(
-        &sim,
-        "/servers?count=10&offset=0",
-        &[("X-Postmark-Account-Token", account.as_str())],
-    );
+    let r = get(&sim, "/servers?count=10&offset=0", &[(ACCOUNT, &account)]);
     assert!(r.text.contains(&server.token), "still listed");
     sim.set_server_token_revoked(server.id, false);
-    let r = get(
-        &sim,
-        "/server",
-        &[("X-Postmark-Server-Token", server.token.as_str())],
-    );
+    let r = get(&sim, "/server", &[(SERVER, &server.token)]);
     assert_eq!(r.status, 200);
 }
 
@@ -838,11 +773,7 @@ fn every_default_message_page_is_served() {
                 let path = format!(
                     "/messages/outbound?count=500&offset=0&messagestream={stream}&fromdate={date}&todate={date}"
                 );
-                let r = get(
-                    &sim,
-                    &path,
-                    &[("X-Postmark-Server-Token", server.token.as_str())],
-                );
+                let r = get(&sim, &path, &[(SERVER, &server.token)]);
                 assert_eq!(r.status, 200, "{path}: {}", r.text);
             }
         }

@@ -3,7 +3,10 @@
 
 use chrono::{TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
-use serde_json::{json, Value};
+use serde_json::json;
+
+mod common;
+use common::sget;
 
 const ENDPOINTS: &[&str] = &[
     "sends",
@@ -52,33 +55,19 @@ fn sim() -> Simulator {
     .unwrap()
 }
 
-fn get(sim: &Simulator, path: &str) -> Value {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut r = agent
-        .get(format!("{}{path}", sim.base_url()))
-        .header("X-Postmark-Server-Token", &sim.servers()[0].token)
-        .call()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{path}");
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-}
-
 #[test]
 fn shapes_omit_zeros_and_empty_days() {
     let sim = sim();
     for ep in ENDPOINTS {
         assert_eq!(
-            get(
+            sget(
                 &sim,
                 &format!("/stats/outbound/{ep}?fromdate=2020-01-01&todate=2020-01-31")
             ),
             json!({"Days": []}),
             "{ep}"
         );
-        let v = get(&sim, &format!("/stats/outbound/{ep}"));
+        let v = sget(&sim, &format!("/stats/outbound/{ep}"));
         let days = v["Days"].as_array().unwrap();
         assert!(!days.is_empty(), "{ep}");
         let dates: Vec<&str> = days.iter().map(|d| d["Date"].as_str().unwrap()).collect();
@@ -110,7 +99,7 @@ fn shapes_omit_zeros_and_empty_days() {
         }
     }
     // Some row lacks a key another row has (zero keys are omitted, not written as 0).
-    let v = get(&sim, "/stats/outbound/bounces");
+    let v = sget(&sim, "/stats/outbound/bounces");
     let keys: Vec<usize> = v["Days"]
         .as_array()
         .unwrap()
@@ -118,7 +107,7 @@ fn shapes_omit_zeros_and_empty_days() {
         .map(|d| d.as_object().unwrap().len())
         .collect();
     assert!(keys.iter().min() < keys.iter().max());
-    let empty = get(
+    let empty = sget(
         &sim,
         "/stats/outbound?fromdate=2020-01-01&todate=2020-01-31",
     );
@@ -128,11 +117,11 @@ fn shapes_omit_zeros_and_empty_days() {
         assert_eq!(o[*k].as_f64(), Some(0.0), "{k}");
     }
     assert!(empty["BounceRate"].is_f64());
-    let full = get(&sim, "/stats/outbound");
+    let full = sget(&sim, "/stats/outbound");
     assert!(full["Sent"].as_u64().unwrap() > 1000);
     assert!(full["BounceRate"].as_f64().unwrap() > 0.0);
     assert_eq!(
-        get(&sim, "/stats/outbound/sends?fromdate=2024-09-10T00:00:00Z"),
+        sget(&sim, "/stats/outbound/sends?fromdate=2024-09-10T00:00:00Z"),
         json!({"Days": []})
     );
 }
@@ -142,12 +131,12 @@ fn omitted_stream_aggregates_all_streams() {
     let sim = sim();
     let days = "fromdate=2024-09-01&todate=2024-09-15";
     for ep in ["sends", "opens", "clicks"] {
-        let all = get(&sim, &format!("/stats/outbound/{ep}?{days}"));
+        let all = sget(&sim, &format!("/stats/outbound/{ep}?{days}"));
         let key = if ep == "sends" { "Sent" } else { "Unique" };
         let sum: u64 = ["outbound", "broadcast", "password-resets", "legacy-alerts"]
             .iter()
             .map(|s| {
-                get(
+                sget(
                     &sim,
                     &format!("/stats/outbound/{ep}?messagestream={s}&{days}"),
                 )[key]
@@ -158,16 +147,16 @@ fn omitted_stream_aggregates_all_streams() {
         assert_eq!(all[key].as_u64().unwrap(), sum, "{ep}");
     }
     assert_eq!(
-        get(
+        sget(
             &sim,
             &format!("/stats/outbound/sends?messagestream=inbound&{days}")
         ),
         json!({"Days": []})
     );
-    let tagged = get(&sim, &format!("/stats/outbound/sends?tag=receipt&{days}"))["Sent"]
+    let tagged = sget(&sim, &format!("/stats/outbound/sends?tag=receipt&{days}"))["Sent"]
         .as_u64()
         .unwrap();
-    let total = get(&sim, &format!("/stats/outbound/sends?{days}"))["Sent"]
+    let total = sget(&sim, &format!("/stats/outbound/sends?{days}"))["Sent"]
         .as_u64()
         .unwrap();
     assert!(tagged > 0 && tagged < total);
@@ -179,29 +168,29 @@ fn stats_agree_with_searches_for_a_day() {
     let day = "2024-09-16";
     for stream in ["outbound", "broadcast"] {
         let q = format!("messagestream={stream}&fromdate={day}&todate={day}");
-        let sends = get(&sim, &format!("/stats/outbound/sends?{q}"));
-        let search = get(&sim, &format!("/messages/outbound?count=1&offset=0&{q}"));
+        let sends = sget(&sim, &format!("/stats/outbound/sends?{q}"));
+        let search = sget(&sim, &format!("/messages/outbound?count=1&offset=0&{q}"));
         assert_eq!(sends["Sent"], search["TotalCount"], "{stream} sends");
-        let opens = get(&sim, &format!("/stats/outbound/opens?{q}"));
+        let opens = sget(&sim, &format!("/stats/outbound/opens?{q}"));
         assert_eq!(
             opens["Opens"],
-            get(
+            sget(
                 &sim,
                 &format!("/messages/outbound/opens?count=1&offset=0&{q}")
             )["TotalCount"],
             "{stream} opens"
         );
-        let clicks = get(&sim, &format!("/stats/outbound/clicks?{q}"));
+        let clicks = sget(&sim, &format!("/stats/outbound/clicks?{q}"));
         assert_eq!(
             clicks["Clicks"],
-            get(
+            sget(
                 &sim,
                 &format!("/messages/outbound/clicks?count=1&offset=0&{q}")
             )["TotalCount"],
             "{stream} clicks"
         );
-        let bounce_stats = get(&sim, &format!("/stats/outbound/bounces?{q}"));
-        let spam = get(&sim, &format!("/stats/outbound/spam?{q}"))["SpamComplaint"]
+        let bounce_stats = sget(&sim, &format!("/stats/outbound/bounces?{q}"));
+        let spam = sget(&sim, &format!("/stats/outbound/spam?{q}"))["SpamComplaint"]
             .as_u64()
             .unwrap_or(0);
         let bounced: u64 = bounce_stats
@@ -211,11 +200,11 @@ fn stats_agree_with_searches_for_a_day() {
             .filter(|(k, _)| *k != "Days")
             .map(|(_, n)| n.as_u64().unwrap())
             .sum();
-        let search = get(&sim, &format!("/bounces?count=1&offset=0&{q}"))["TotalCount"]
+        let search = sget(&sim, &format!("/bounces?count=1&offset=0&{q}"))["TotalCount"]
             .as_u64()
             .unwrap();
         assert_eq!(bounced + spam, search, "{stream} bounces");
-        let overview = get(&sim, &format!("/stats/outbound?{q}"));
+        let overview = sget(&sim, &format!("/stats/outbound?{q}"));
         assert_eq!(overview["Sent"], sends["Sent"]);
         assert_eq!(overview["Opens"], opens["Opens"]);
         assert_eq!(overview["SpamComplaints"].as_u64().unwrap(), spam);

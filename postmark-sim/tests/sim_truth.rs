@@ -7,14 +7,10 @@ use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-type Keys = BTreeSet<Vec<String>>;
+mod common;
+use common::{get_json, ACCOUNT, SERVER};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
+type Keys = BTreeSet<Vec<String>>;
 
 struct Client<'a> {
     sim: &'a Simulator,
@@ -24,15 +20,7 @@ struct Client<'a> {
 
 impl Client<'_> {
     fn get(&self, path: &str) -> Value {
-        let mut r = agent()
-            .get(format!("{}{path}", self.sim.base_url()))
-            .header(self.header, &self.token)
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().unwrap();
-        assert_eq!(status, 200, "{path}: {text}");
-        serde_json::from_str(&text).unwrap()
+        get_json(self.sim, path, self.header, &self.token)
     }
 
     /// Every item of a paged list.
@@ -100,7 +88,7 @@ impl Setup {
     fn client(&self, server: usize) -> Client<'_> {
         Client {
             sim: &self.sim,
-            header: "X-Postmark-Server-Token",
+            header: SERVER,
             token: self.sim.servers()[server].token.clone(),
         }
     }
@@ -284,7 +272,7 @@ fn full_table_streams_match() {
     );
     let a = Client {
         sim: &t.sim,
-        header: "X-Postmark-Account-Token",
+        header: ACCOUNT,
         token: t.sim.account_token(),
     };
     assert!(a.token.contains("CANARY"));
@@ -416,7 +404,7 @@ fn small_config_has_every_kind_of_record() {
     }
     let c = Client {
         sim: &sim,
-        header: "X-Postmark-Server-Token",
+        header: SERVER,
         token: sim.servers()[0].token.clone(),
     };
     let nul = ["outbound", "broadcast", "password-resets", "legacy-alerts"]

@@ -1,0 +1,85 @@
+//! What the simulator's HTTP tests share: a client that hands back every status as an answer,
+//! GETs with credentials (any answer, or a 200 and its JSON), and the credential headers.
+
+// Each test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+use postmark_sim::Simulator;
+use serde_json::Value;
+
+pub const SERVER: &str = "X-Postmark-Server-Token";
+pub const ACCOUNT: &str = "X-Postmark-Account-Token";
+
+/// An HTTP client that returns 4xx and 5xx answers instead of errors.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// One answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub request_id: Option<String>,
+    pub text: String,
+}
+
+impl Resp {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", self.text))
+    }
+}
+
+/// GETs `path` with `headers`: the answer whatever its status, or the transport error (a
+/// connection closed mid-body). A `Content-Length` sent must be the length of the body sent.
+pub fn try_get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Result<Resp, ureq::Error> {
+    let mut req = agent().get(format!("{}{path}", sim.base_url()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut r = req.call()?;
+    let h = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (content_type, request_id) = (h("content-type").unwrap_or_default(), h("x-request-id"));
+    let length = h("content-length").and_then(|v| v.parse::<usize>().ok());
+    let text = r.body_mut().read_to_string()?;
+    if let Some(length) = length {
+        assert_eq!(
+            length,
+            text.len(),
+            "{path}: Content-Length matches the body sent"
+        );
+    }
+    Ok(Resp {
+        status: r.status().as_u16(),
+        content_type,
+        request_id,
+        text,
+    })
+}
+
+/// [`try_get`] where the answer must arrive.
+pub fn get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Resp {
+    try_get(sim, path, headers).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// GETs `path` with one credential header; requires a 200 and returns its JSON.
+pub fn get_json(sim: &Simulator, path: &str, header: &str, token: &str) -> Value {
+    let r = get(sim, path, &[(header, token)]);
+    assert_eq!(r.status, 200, "{path}: {}", r.text);
+    r.json()
+}
+
+/// [`get_json`] with the first server's token.
+pub fn sget(sim: &Simulator, path: &str) -> Value {
+    get_json(sim, path, SERVER, &sim.servers()[0].token)
+}
