@@ -241,6 +241,16 @@ pub fn endless_chunks(conn: &mut TcpStream, chunk: &[u8], limit: u64, time: Dura
     }
 }
 
+/// A 200 answer with `headers` (each ending in CRLF), then spaces for a body, written chunk by
+/// chunk until the client goes away, `limit` bytes are out, or `time` has passed.
+pub fn endless_spaces(headers: &str, limit: u64, time: Duration) -> Reply {
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{headers}\r\n");
+    Reply::Stream(
+        head,
+        Box::new(move |conn| endless_chunks(conn, &[b' '; 65536], limit, time)),
+    )
+}
+
 /// A listener that only counts the connections it gets (a host a token must never reach).
 pub struct Bystander {
     pub port: u16,

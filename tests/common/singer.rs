@@ -1,0 +1,113 @@
+//! Singer output as a target reads it: the protocol rules it relies on, records against their
+//! SCHEMA, and what a cut-off run delivered.
+
+use super::run::Run;
+use chrono::DateTime;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Parses Singer lines, checking the protocol rules a target relies on.
+pub fn parse_singer(stdout: &str) -> Vec<Value> {
+    let mut schemas: HashMap<String, Value> = HashMap::new();
+    let mut messages = Vec::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let m: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line {} is not JSON ({e}): {line}", i + 1));
+        match m["type"].as_str() {
+            Some("SCHEMA") => {
+                let stream = m["stream"].as_str().expect("SCHEMA stream").to_string();
+                assert!(
+                    m["key_properties"].is_array(),
+                    "SCHEMA without key_properties: {line}"
+                );
+                assert!(
+                    m["schema"]["properties"].is_object(),
+                    "SCHEMA without properties"
+                );
+                assert!(!schemas.contains_key(&stream), "second SCHEMA for {stream}");
+                schemas.insert(stream, m["schema"].clone());
+            }
+            Some("RECORD") => {
+                let stream = m["stream"].as_str().expect("RECORD stream");
+                assert!(
+                    schemas.contains_key(stream),
+                    "RECORD for {stream} before its SCHEMA"
+                );
+                assert!(m["record"].is_object());
+                let t = m["time_extracted"].as_str().expect("time_extracted");
+                assert!(
+                    t.ends_with('Z') && DateTime::parse_from_rfc3339(t).is_ok(),
+                    "{t}"
+                );
+            }
+            Some("STATE") => assert!(m["value"].is_object(), "STATE value not an object"),
+            other => panic!("unexpected message type {other:?}: {line}"),
+        }
+        messages.push(m);
+    }
+    messages
+}
+
+/// Validates every RECORD against its stream's SCHEMA with `jsonschema` (formats checked), and
+/// checks that key properties are present and non-null and that every schema key is present.
+pub fn validate_records(run: &Run) {
+    let mut validators: HashMap<String, (jsonschema::Validator, Value, Vec<String>)> =
+        HashMap::new();
+    for m in &run.messages {
+        match m["type"].as_str() {
+            Some("SCHEMA") => {
+                let v = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&m["schema"])
+                    .expect("schema compiles");
+                let keys = m["key_properties"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap().to_string())
+                    .collect();
+                validators.insert(
+                    m["stream"].as_str().unwrap().to_string(),
+                    (v, m["schema"].clone(), keys),
+                );
+            }
+            Some("RECORD") => {
+                let stream = m["stream"].as_str().unwrap();
+                let (validator, schema, keys) = &validators[stream];
+                let record = &m["record"];
+                let errors: Vec<String> = validator
+                    .iter_errors(record)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "{stream} record invalid: {errors:?}\n{record}"
+                );
+                for k in keys {
+                    assert!(!record[k].is_null(), "{stream}: key {k} null in {record}");
+                }
+                for p in schema["properties"].as_object().unwrap().keys() {
+                    assert!(
+                        record.get(p).is_some(),
+                        "{stream}: property {p} missing in {record}"
+                    );
+                }
+                assert!(
+                    !record.to_string().contains("\\u0000"),
+                    "{stream}: NUL in {record}"
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The messages a target keeps of a run cut off before its end: those up to and including the
+/// last STATE (none without one).
+pub fn covered_by_last_state(messages: &[Value]) -> &[Value] {
+    let end = messages
+        .iter()
+        .rposition(|m| m["type"] == "STATE")
+        .map_or(0, |i| i + 1);
+    &messages[..end]
+}
