@@ -1,44 +1,16 @@
 //! Checks the stream schemas in `catalog/`: that they are valid JSON Schemas, use only
 //! Draft-4 keywords, type their key properties as non-null and everything else as nullable,
 //! keep `date-time` values at the top level, never declare secrets, and stay in step with the
-//! stream table of `docs/streams.md`.
+//! stream table (`tap_postmark::streams::STREAMS`) and its copy in `docs/streams.md`.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
+use common::repo::{repo_file, repo_path};
+use common::table::{is_account, is_stats};
 use serde_json::{json, Map, Value};
-
-/// The streams of `docs/streams.md`, one schema file each.
-const STREAMS: [&str; 28] = [
-    "messages_outbound",
-    "messages_opens",
-    "messages_clicks",
-    "messages_inbound",
-    "message_events",
-    "bounces",
-    "templates",
-    "message_streams",
-    "suppressions",
-    "delivery_stats",
-    "server",
-    "webhooks",
-    "inbound_rules",
-    "servers",
-    "domains",
-    "sender_signatures",
-    "stats_outbound_overview",
-    "stats_outbound_sends",
-    "stats_outbound_bounces",
-    "stats_outbound_spam",
-    "stats_outbound_tracked",
-    "stats_outbound_opens",
-    "stats_outbound_platform",
-    "stats_outbound_clients",
-    "stats_outbound_clicks",
-    "stats_outbound_browser_families",
-    "stats_outbound_click_platforms",
-    "stats_outbound_click_location",
-];
+use tap_postmark::streams::STREAMS;
 
 /// Keywords a schema may use: all understood by Draft 4 (singer-check-tap) and later drafts.
 const ALLOWED_KEYWORDS: [&str; 6] = [
@@ -50,15 +22,9 @@ const ALLOWED_KEYWORDS: [&str; 6] = [
     "description",
 ];
 
-/// Streams whose records are not scoped to one server, so they carry no `ServerID`.
-const ACCOUNT_STREAMS: [&str; 3] = ["servers", "domains", "sender_signatures"];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// `catalog/<stream>.json`, by stream.
 fn catalog() -> BTreeMap<String, Value> {
-    let dir = root().join("catalog");
+    let dir = repo_path("catalog");
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).expect("catalog/ is readable") {
         let path = entry.expect("catalog entry").path();
@@ -70,23 +36,18 @@ fn catalog() -> BTreeMap<String, Value> {
             .and_then(|s| s.to_str())
             .expect("UTF-8 file name")
             .to_string();
-        out.insert(name, read_json(&path));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let schema = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        out.insert(name, schema);
     }
     out
-}
-
-fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// `stream -> key properties`, read from the table of `docs/streams.md` (stream name in
 /// backticks in column 1, key properties in backticks in column 3).
 fn documented_keys() -> BTreeMap<String, Vec<String>> {
-    let path = root().join("docs").join("streams.md");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = repo_file("docs/streams.md");
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
@@ -156,20 +117,32 @@ fn walk_subschemas(schema: &Value, path: &str, f: &mut dyn FnMut(&str, &Value)) 
 }
 
 #[test]
-fn catalog_holds_exactly_the_documented_streams() {
+fn catalog_and_docs_hold_exactly_the_streams_of_the_table() {
+    let expected: BTreeSet<String> = STREAMS.iter().map(|d| d.name.to_string()).collect();
+    assert_eq!(
+        expected.len(),
+        STREAMS.len(),
+        "a stream name is in the table twice"
+    );
     let files: BTreeSet<String> = catalog().into_keys().collect();
-    let expected: BTreeSet<String> = STREAMS.iter().map(|s| s.to_string()).collect();
-    assert_eq!(expected.len(), 28, "duplicate name in STREAMS");
     assert_eq!(
         files, expected,
-        "catalog/*.json must be exactly the 28 streams"
+        "catalog/*.json must be exactly the streams of the table"
     );
 
-    let documented: BTreeSet<String> = documented_keys().into_keys().collect();
+    let documented = documented_keys();
     assert_eq!(
-        documented, expected,
-        "docs/streams.md must list exactly the 28 streams"
+        documented.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "docs/streams.md must list exactly the streams of the table"
     );
+    for def in STREAMS {
+        assert_eq!(
+            documented[def.name], def.key_properties,
+            "docs/streams.md: key properties of {}",
+            def.name
+        );
+    }
 }
 
 #[test]
@@ -315,9 +288,10 @@ fn documented_key_properties_are_non_null_and_the_rest_nullable() {
 #[test]
 fn server_scoped_streams_carry_server_id() {
     let catalog = catalog();
-    for (stream, keys) in documented_keys() {
-        let properties = props(&catalog[&stream]);
-        if ACCOUNT_STREAMS.contains(&stream.as_str()) {
+    for def in STREAMS {
+        let (stream, keys) = (def.name, def.key_properties);
+        let properties = props(&catalog[stream]);
+        if is_account(def) {
             assert!(
                 !properties.contains_key("ServerID"),
                 "{stream}: account-level records carry no ServerID"
@@ -332,7 +306,7 @@ fn server_scoped_streams_carry_server_id() {
                 "{stream}: ServerID must be a non-null integer"
             );
             assert!(
-                keys.iter().any(|k| k == "ServerID"),
+                keys.contains(&"ServerID"),
                 "{stream}: ServerID must be a key property"
             );
         }
@@ -341,11 +315,10 @@ fn server_scoped_streams_carry_server_id() {
 
 #[test]
 fn stats_rows_have_a_date_column() {
-    for (name, schema) in catalog() {
-        if !name.starts_with("stats_") {
-            continue;
-        }
-        let properties = props(&schema);
+    let catalog = catalog();
+    for def in STREAMS.iter().filter(|d| is_stats(d)) {
+        let name = def.name;
+        let properties = props(&catalog[name]);
         assert_eq!(
             properties.get("Date"),
             Some(&json!({
@@ -360,17 +333,9 @@ fn stats_rows_have_a_date_column() {
             ["string"],
             "{name}: MessageStream must be a non-null string"
         );
+        // Every column but the key (server, message stream, day and the pivoted name) counts.
         for (prop, sub) in properties {
-            if ![
-                "ServerID",
-                "MessageStream",
-                "Date",
-                "Type",
-                "Client",
-                "Family",
-            ]
-            .contains(&prop.as_str())
-            {
+            if !def.key_properties.contains(&prop.as_str()) {
                 let t = types(sub);
                 assert!(
                     t.contains(&"integer") || t.contains(&"number"),

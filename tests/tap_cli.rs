@@ -3,14 +3,20 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
+use tap_postmark::streams::STREAMS;
 
 #[test]
 fn discover_needs_no_credentials_and_is_pinned() {
     let run = run_raw(&["--discover"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let catalog: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(catalog["streams"].as_array().unwrap().len(), 28);
+    let table: Vec<&str> = STREAMS.iter().map(|d| d.name).collect();
+    assert_eq!(
+        stream_ids(&catalog),
+        table,
+        "every stream of the table, in its order"
+    );
     insta::assert_snapshot!("discover", run.stdout);
 }
 
@@ -35,34 +41,48 @@ fn discover_ignores_stray_state_and_catalog() {
 
 #[test]
 fn discovered_catalog_has_standard_metadata() {
-    let run = run_raw(&["--discover"], &[]);
-    let catalog: Value = serde_json::from_str(&run.stdout).unwrap();
-    for entry in catalog["streams"].as_array().unwrap() {
+    for entry in discover()["streams"].as_array().unwrap() {
         let name = entry["tap_stream_id"].as_str().unwrap();
+        let def = tap_postmark::streams::find(name).unwrap();
         let root = &entry["metadata"][0];
-        assert_eq!(root["breadcrumb"], serde_json::json!([]));
+        assert_eq!(root["breadcrumb"], json!([]));
         let meta = &root["metadata"];
         assert!(
             !meta["table-key-properties"].as_array().unwrap().is_empty(),
             "{name}"
         );
+        assert_eq!(
+            meta["table-key-properties"],
+            json!(def.key_properties),
+            "{name}"
+        );
         let method = meta["forced-replication-method"].as_str().unwrap();
         assert!(method == "INCREMENTAL" || method == "FULL_TABLE");
+        assert_eq!(method, def.replication().as_str(), "{name}");
         if method == "INCREMENTAL" {
             assert_eq!(
                 meta["valid-replication-keys"].as_array().unwrap().len(),
                 1,
                 "{name}"
             );
+            assert_eq!(
+                meta["valid-replication-keys"],
+                json!([def.replication_key.unwrap()]),
+                "{name}"
+            );
         }
         assert!(meta["selected-by-default"].is_boolean());
+        assert_eq!(
+            meta["selected-by-default"], def.selected_by_default,
+            "{name}"
+        );
         assert_eq!(meta["inclusion"], "available");
         for key in meta["table-key-properties"].as_array().unwrap() {
             let field = entry["metadata"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|m| m["breadcrumb"] == serde_json::json!(["properties", key]))
+                .find(|m| m["breadcrumb"] == json!(["properties", key]))
                 .unwrap_or_else(|| panic!("{name}: no metadata for key {key}"));
             assert_eq!(field["metadata"]["inclusion"], "automatic");
         }
@@ -152,13 +172,8 @@ fn sample_config_is_valid() {
 /// exist here under the same names.
 #[test]
 fn yoast_and_mage_configs_and_stream_names() {
-    let discovered: Value = serde_json::from_str(&run_raw(&["--discover"], &[]).stdout).unwrap();
-    let names: Vec<&str> = discovered["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["tap_stream_id"].as_str().unwrap())
-        .collect();
+    let discovered = discover();
+    let names = stream_ids(&discovered);
     for yoast in [
         "messages_outbound",
         "messages_opens",
@@ -171,7 +186,7 @@ fn yoast_and_mage_configs_and_stream_names() {
     }
     let now = chrono::Utc::now();
     for start in ["2026-10-01", "2023-01-01T00:00:00Z"] {
-        let yoast = serde_json::json!({"postmark_server_token": "token", "start_date": start});
+        let yoast = json!({"postmark_server_token": "token", "start_date": start});
         let config = tap_postmark::config::parse(&yoast, now).unwrap();
         assert_eq!(config.server_token.as_deref(), Some("token"));
         assert_eq!(config.start.format("%Y-%m-%d").to_string(), &start[..10]);
