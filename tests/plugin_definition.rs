@@ -3,24 +3,18 @@
 //! settings that `tap-postmark --about --format json` reports, with the same defaults, and every
 //! secret setting is marked sensitive.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::collections::BTreeSet;
+
+use common::repo::repo_file;
+use common::run_raw;
 use serde_json::Value;
 
 fn about() -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_tap-postmark"))
-        .args(["--about", "--format", "json"])
-        .output()
-        .expect("run tap-postmark --about");
-    assert!(out.status.success(), "--about failed: {out:?}");
-    serde_json::from_slice(&out.stdout).expect("--about --format json prints one JSON document")
-}
-
-fn repo_file(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    let run = run_raw(&["--about", "--format", "json"], &[]);
+    assert_eq!(run.code, 0, "--about failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).expect("--about --format json prints one JSON document")
 }
 
 fn definition() -> Value {

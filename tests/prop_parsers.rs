@@ -4,13 +4,16 @@
 //! Inputs are arbitrary JSON values, biased towards the keys and values these readers look for,
 //! and arbitrary strings. Nothing here talks to a server.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
+use common::props::seeded;
+use common::time::is_utc_text;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use serde_json::{json, Map, Number, Value};
 use tap_postmark::config;
 use tap_postmark::error::Error;
@@ -20,14 +23,6 @@ use tap_postmark::singer::state::State;
 use tap_postmark::streams::{StreamDef, STREAMS};
 use tap_postmark::timefmt::{eastern_wall, format_utc, parse_timestamp, wall_range};
 
-fn cfg(cases: u32, seed: u64) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
-
 /// The fixed instant configs are parsed at.
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000, 0).expect("in range")
@@ -36,20 +31,6 @@ fn now() -> DateTime<Utc> {
 /// Unknown config keys are logged as warnings; keep the test output quiet.
 fn quiet() {
     tap_postmark::log::set_level(tap_postmark::log::Level::Critical);
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, checked character by character.
-fn is_utc_text(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 27
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'.',
-            26 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 fn one_line(s: &str) -> bool {
@@ -338,7 +319,7 @@ fn bad_setting() -> BoxedStrategy<(&'static str, Value)> {
 }
 
 proptest! {
-    #![proptest_config(cfg(3000, 0x9a25_0001))]
+    #![proptest_config(seeded(3000, 0x9a25_0001))]
 
     /// Any JSON value: no panic; Ok, or Err(Input) in one line that never carries a string token.
     #[test]
@@ -430,7 +411,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cfg(500, 0x9a25_0002))]
+    #![proptest_config(seeded(500, 0x9a25_0002))]
 
     /// JSON Schema's `integer` includes numbers with a zero fraction (`48.0`), so the config
     /// schema accepts them; the Config must then hold them too.
@@ -569,7 +550,7 @@ fn check_state(input: &Value, state: &State) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(cfg(3000, 0x9a25_0003))]
+    #![proptest_config(seeded(3000, 0x9a25_0003))]
 
     /// Any JSON value: no panic; what parses round-trips through `to_value`, keeps every
     /// bookmark, and finds the bookmarks of canonical server ids.
@@ -630,7 +611,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cfg(500, 0x9a25_0004))]
+    #![proptest_config(seeded(500, 0x9a25_0004))]
 
     /// A state the tap accepts is one it reads: each accepted bookmark is found again. Server
     /// keys are checked with `str::parse::<u64>`, which also takes `+10001` and `010001`, but
@@ -908,7 +889,7 @@ fn root_selected(entry: &Value) -> Option<bool> {
 }
 
 proptest! {
-    #![proptest_config(cfg(1500, 0x9a25_0005))]
+    #![proptest_config(seeded(1500, 0x9a25_0005))]
 
     /// Edited discovered catalogs: no panic; Ok names only known streams, once each, in sync
     /// order, with schemas whose fields all come from the stream or the catalog; a root
@@ -1074,7 +1055,7 @@ fn strings(v: &Value, keys: bool, out: &mut Vec<String>) {
 }
 
 proptest! {
-    #![proptest_config(cfg(3000, 0x9a25_0006))]
+    #![proptest_config(seeded(3000, 0x9a25_0006))]
 
     /// Arbitrary schema and value: no panic, and shaping is idempotent.
     #[test]
@@ -1130,7 +1111,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cfg(500, 0x9a25_0007))]
+    #![proptest_config(seeded(500, 0x9a25_0007))]
 
     /// NUL characters are removed from every string of a record, object keys included (as
     /// `strip_nul` does for nested objects). The undeclared keys an open object keeps
@@ -1156,7 +1137,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cfg(500, 0x9a25_0009))]
+    #![proptest_config(seeded(500, 0x9a25_0009))]
 
     /// A date-time Postmark's parser accepts comes out as RFC 3339 (`YYYY-…`), which the tap
     /// itself reads back.
@@ -1232,7 +1213,7 @@ fn page_body() -> BoxedStrategy<(usize, String, Option<String>)> {
 }
 
 proptest! {
-    #![proptest_config(cfg(1500, 0x9a25_0008))]
+    #![proptest_config(seeded(1500, 0x9a25_0008))]
 
     /// Decoding a page and shaping its records never panics, and secrets never come out.
     #[test]

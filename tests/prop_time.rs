@@ -10,6 +10,8 @@
 //! The window planner is driven the way the search engine drives it, over synthetic record
 //! densities that include bursts of more than 10,000 records within a few seconds.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -18,8 +20,9 @@ use chrono::{
     Weekday,
 };
 use chrono_tz::America::New_York;
+use common::props::seeded;
+use common::time::is_utc_text;
 use proptest::prelude::*;
-use proptest::test_runner::RngSeed;
 use tap_postmark::sync::windows::{Planner, Unsplittable, Window, CEILING};
 use tap_postmark::timefmt::{eastern_wall, format_filter, format_utc, parse_timestamp, wall_range};
 
@@ -210,32 +213,10 @@ fn expected_utc_text(t: DateTime<Utc>) -> String {
     )
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, checked character by character.
-fn is_utc_text(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 27
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'.',
-            26 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
-
 /// What the tap sends for a naive bound: `format_filter` keeps whole seconds.
 fn as_sent(n: NaiveDateTime) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(&format_filter(n), "%Y-%m-%dT%H:%M:%S")
         .expect("format_filter output parses")
-}
-
-fn config(cases: u32, seed: u64) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +260,7 @@ fn eastern_wall_around_every_change_every_second() {
 }
 
 proptest! {
-    #![proptest_config(config(20_000, 0x5eed_0001))]
+    #![proptest_config(seeded(20_000, 0x5eed_0001))]
 
     /// Random instants within two hours of a change: the wall time is UTC plus the rule offset,
     /// and the Eastern rendering (0–7 digits, the offset in force) parses back to the instant.
@@ -374,7 +355,7 @@ fn has_fall_back(start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(config(12_000, 0x5eed_0002))]
+    #![proptest_config(seeded(12_000, 0x5eed_0002))]
 
     /// The naive range the tap sends for a window holds the wall time of every instant of the
     /// window, and is exactly the wall times of its ends when no autumn change is near.
@@ -407,7 +388,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(2_000, 0x5eed_0003))]
+    #![proptest_config(seeded(2_000, 0x5eed_0003))]
 
     /// `wall_range` documents whole-second bounds holding the wall time of every instant of the
     /// window. Near an autumn change the change instant is located by bisection with
@@ -451,7 +432,7 @@ fn offset_strategy() -> impl Strategy<Value = Option<i64>> {
 }
 
 proptest! {
-    #![proptest_config(config(12_000, 0x5eed_0004))]
+    #![proptest_config(seeded(12_000, 0x5eed_0004))]
 
     /// Postmark's forms (0–7 digits, and more: chrono keeps nine), any offset or `Z`, `T` or a
     /// space, offsets with or without a colon: the exact instant, truncated to the digits given;
@@ -538,7 +519,7 @@ fn mutated_timestamp() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(20_000, 0x5eed_0005))]
+    #![proptest_config(seeded(20_000, 0x5eed_0005))]
 
     /// Arbitrary strings never panic; what parses within years 1–9999 formats to the documented
     /// shape and parses back to itself.
@@ -586,7 +567,7 @@ fn extreme_timestamp() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(2_000, 0x5eed_0006))]
+    #![proptest_config(seeded(2_000, 0x5eed_0006))]
 
     /// An instant `parse_timestamp` accepts has an Eastern wall time. chrono's `%Y` reads signed
     /// years down to chrono's limit, and within five hours of it the Eastern wall time is out of
@@ -738,7 +719,7 @@ fn check_tiling(
 }
 
 proptest! {
-    #![proptest_config(config(3_000, 0x5eed_0007))]
+    #![proptest_config(seeded(3_000, 0x5eed_0007))]
 
     /// The windows read whole tile the range exactly, each within the ceiling, and the loop ends.
     #[test]

@@ -15,21 +15,16 @@
 //! written, a value of another kind than its shape), so the property cannot hold by declining
 //! everything.
 
+mod common;
+
+use common::props::seeded;
 use proptest::prelude::*;
-use proptest::test_runner::{RngSeed, TestRunner};
+use proptest::test_runner::TestRunner;
 use serde_json::{json, Map, Value};
 use std::fmt;
 use tap_postmark::record::{Declined, Members};
 use tap_postmark::record::{Drift, Shape, Stamps};
 use tap_postmark::timefmt::parse_timestamp;
-
-fn cfg(cases: u32, seed: u64) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        ..ProptestConfig::default()
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Schemas.
@@ -683,7 +678,7 @@ fn check(case: &Case) -> Result<Outcome, TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(cfg(256, 0x7a25_0001))]
+    #![proptest_config(seeded(256, 0x7a25_0001))]
 
     /// Any schema and record text: the fast path writes one JSON line equal to the `Value`
     /// path's record, or declines; it declines only what it cannot carry.
@@ -700,7 +695,7 @@ proptest! {
 #[test]
 fn fast_path_takes_a_good_share_of_generated_records() {
     const CASES: usize = 256;
-    let mut runner = TestRunner::new(cfg(CASES as u32, 0x7a25_0002));
+    let mut runner = TestRunner::new(seeded(CASES as u32, 0x7a25_0002));
     let strategy = case();
     let (mut fitting, mut written, mut declined) = (0, 0, 0);
     for _ in 0..CASES {
