@@ -18,10 +18,7 @@ fn assert_input_error(run: &Run, needle: &str) {
 
 fn with_config(config: serde_json::Value, extra: &[&str]) -> Run {
     let scratch = Scratch::new();
-    let path = scratch.write("config.json", &config);
-    let mut args = vec!["--config", path.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    run_raw(&args, &[])
+    scratch.tap(&config).with(extra).run_raw()
 }
 
 fn token() -> serde_json::Value {
@@ -117,75 +114,44 @@ fn plain_http_to_a_remote_host() {
 #[test]
 fn malformed_state() {
     let scratch = Scratch::new();
-    let config = scratch.write("config.json", &token());
+    let tap = scratch.tap(&token());
     for (text, needle) in [
         ("{", "state file"),
         ("[1, 2]", "state must be a JSON object"),
         ("{\"bookmarks\": 5}", "\"bookmarks\" must be an object"),
     ] {
-        let state = scratch.write_text("state.json", text);
-        let run = run_raw(
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--state",
-                state.to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_input_error(&run, needle);
+        assert_input_error(&tap.state_text(text).run_raw(), needle);
     }
 }
 
 #[test]
 fn state_from_an_older_format() {
     let scratch = Scratch::new();
-    let config = scratch.write("config.json", &token());
+    let tap = scratch.tap(&token());
     // The Yoast tap's shape, and a future version of ours.
     for state in [
         json!({"bookmarks": {"messages_outbound": {"start_date": "2024-01-01"}}}),
         json!({"version": 9, "bookmarks": {}}),
     ] {
-        let path = scratch.write("state.json", &state);
-        let run = run_raw(
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--state",
-                path.to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_input_error(&run, "state");
+        assert_input_error(&tap.state(&state).run_raw(), "state");
     }
 }
 
 #[test]
 fn unreadable_files() {
     let scratch = Scratch::new();
-    let config = scratch.write("config.json", &token());
-    let dir = scratch.dir.path().to_str().unwrap().to_string();
-    let run = run_raw(
-        &["--config", config.to_str().unwrap(), "--state", &dir],
-        &[],
-    );
+    let tap = scratch.tap(&token());
+    let dir = scratch.dir.path().to_str().unwrap();
+    let run = tap.with(&["--state", dir]).run_raw();
     assert_input_error(&run, "cannot read state file");
-    let run = run_raw(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--catalog",
-            "/nonexistent.json",
-        ],
-        &[],
-    );
+    let run = tap.with(&["--catalog", "/nonexistent.json"]).run_raw();
     assert_input_error(&run, "cannot read catalog file");
 }
 
 #[test]
 fn catalog_problems() {
     let scratch = Scratch::new();
-    let config = scratch.write("config.json", &token());
+    let tap = scratch.tap(&token());
     for (catalog, needle) in [
         (
             json!({"streams": [{"tap_stream_id": "no_such_stream"}]}),
@@ -203,17 +169,7 @@ fn catalog_problems() {
         ),
         (json!({"nothing": 1}), "\"streams\" array"),
     ] {
-        let path = scratch.write("catalog.json", &catalog);
-        let run = run_raw(
-            &[
-                "--config",
-                config.to_str().unwrap(),
-                "--catalog",
-                path.to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_input_error(&run, needle);
+        assert_input_error(&tap.catalog(&catalog).run_raw(), needle);
     }
 }
 
@@ -242,15 +198,12 @@ fn header_values_with_line_breaks_are_bad_config_not_a_panic() {
 
 /// Runs the tap with `flag` pointing at `path` (beside a valid config), within a bound.
 fn with_input_file(flag: &str, path: &str) -> Run {
+    let bound = std::time::Duration::from_secs(30);
+    if flag == "--config" {
+        return run_tap_within(&["--config", path], bound);
+    }
     let scratch = Scratch::new();
-    let config = scratch.write("config.json", &token());
-    let config = config.to_str().unwrap().to_string();
-    let args: Vec<&str> = if flag == "--config" {
-        vec!["--config", path]
-    } else {
-        vec!["--config", &config, flag, path]
-    };
-    run_tap_within(&args, std::time::Duration::from_secs(30))
+    scratch.tap(&token()).with(&[flag, path]).run_within(bound)
 }
 
 #[test]
@@ -290,25 +243,16 @@ fn foreign_top_level_state_keys_are_dropped_not_repeated() {
     })
     .unwrap();
     let scratch = Scratch::new();
-    let config = scratch.write(
-        "config.json",
-        &config_for(&sim, false, sim.now() - chrono::Duration::days(2)),
-    );
     let junk = "x".repeat(1 << 20);
-    let state = scratch.write(
-        "state.json",
-        &json!({"bookmarks": {}, "currently_syncing": "templates", "junk": junk}),
-    );
-    let catalog = scratch.write("catalog.json", &catalog_selecting(&["messages_outbound"]));
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ]);
-    run.assert_ok();
+    let run = scratch
+        .tap(&config_for(
+            &sim,
+            false,
+            sim.now() - chrono::Duration::days(2),
+        ))
+        .state(&json!({"bookmarks": {}, "currently_syncing": "templates", "junk": junk}))
+        .selecting(&["messages_outbound"])
+        .sync();
     let warnings: Vec<&str> = run
         .stderr
         .lines()

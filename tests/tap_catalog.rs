@@ -7,8 +7,8 @@ use common::*;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
 
-#[test]
-fn deselected_fields_vanish_and_the_input_schema_is_emitted() {
+/// A server of two days of messages, and a config reading it from before the first.
+fn one_server() -> (Simulator, Value) {
     let sim = Simulator::start(SimConfig {
         servers: 1,
         days: 2,
@@ -16,13 +16,14 @@ fn deselected_fields_vanish_and_the_input_schema_is_emitted() {
         ..SimConfig::default()
     })
     .unwrap();
-    let scratch = Scratch::new();
-    let config = scratch.write(
-        "config.json",
-        &config_for(&sim, false, sim.now() - Duration::days(3)),
-    );
-    let discovered: Value = serde_json::from_str(&run_raw(&["--discover"], &[]).stdout).unwrap();
-    let mut entry = discovered["streams"]
+    let config = config_for(&sim, false, sim.now() - Duration::days(3));
+    (sim, config)
+}
+
+#[test]
+fn deselected_fields_vanish_and_the_input_schema_is_emitted() {
+    let (_sim, config) = one_server();
+    let mut entry = discover()["streams"]
         .as_array()
         .unwrap()
         .iter()
@@ -46,16 +47,11 @@ fn deselected_fields_vanish_and_the_input_schema_is_emitted() {
     entry["metadata"].as_array_mut().unwrap().push(json!({
         "breadcrumb": ["properties", "CustomColumn"], "metadata": {"inclusion": "automatic"}}));
     entry["replication_method"] = json!("INCREMENTAL");
-    let catalog = scratch.write("catalog.json", &json!({"streams": [entry.clone()]}));
-
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ]);
-    run.assert_ok();
-    validate_records(&run);
+    let scratch = Scratch::new();
+    let run = scratch
+        .tap(&config)
+        .catalog(&json!({"streams": [entry]}))
+        .sync();
     assert_eq!(
         run.streams_with_records().into_iter().collect::<Vec<_>>(),
         vec!["messages_outbound"]
@@ -95,34 +91,15 @@ fn deselected_fields_vanish_and_the_input_schema_is_emitted() {
 
 #[test]
 fn unselected_streams_make_no_requests_and_keep_their_bookmarks() {
-    let sim = Simulator::start(SimConfig {
-        servers: 1,
-        days: 2,
-        spike_messages: 0,
-        ..SimConfig::default()
-    })
-    .unwrap();
-    let scratch = Scratch::new();
-    let config = scratch.write(
-        "config.json",
-        &config_for(&sim, false, sim.now() - Duration::days(3)),
-    );
+    let (sim, config) = one_server();
     let catalog = json!({"streams": [{"tap_stream_id": "templates", "metadata": [
         {"breadcrumb": [], "metadata": {"selected": true}}]}]});
-    let catalog = scratch.write("catalog.json", &catalog);
     let foreign = json!({"version": 1, "bookmarks": {
         "messages_outbound": {"10001": {"outbound": "2020-01-01T00:00:00.000000Z"}}}});
-    let state = scratch.write("state.json", &foreign);
+    let scratch = Scratch::new();
+    let tap = scratch.tap(&config).catalog(&catalog).state(&foreign);
     sim.clear_request_log();
-    let run = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-    ]);
-    run.assert_ok();
+    let run = tap.sync();
     assert!(sim
         .request_log()
         .iter()

@@ -4,10 +4,11 @@
 mod common;
 
 use chrono::{Duration, Utc};
+use common::table::{self, is_account};
 use common::*;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
-use tap_postmark::streams::{Kind, TokenKind, STREAMS};
+use tap_postmark::streams::STREAMS;
 
 /// Single-server mode (server token of the busiest server): every server-scoped stream equals
 /// the ground truth of that server; account-level streams are skipped with a warning.
@@ -24,40 +25,23 @@ fn single_server_mode_every_stream_complete() {
     let start = sim.now() - Duration::days(7);
     let mut config = config_for(&sim, false, start);
     config["postmark_server_token"] = json!(server.token);
-    let every: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
-    let run = sync_selected(&scratch, &config, &every);
-    let state = run.last_state().unwrap().clone();
+    let run = sync_selected(&scratch, &config, &table::all());
     for def in STREAMS {
         let stream = def.name;
-        if def.token == TokenKind::Account {
+        if is_account(def) {
             assert_eq!(run.records(stream).count(), 0, "{stream}");
             assert!(run
                 .stderr
                 .contains(&format!("stream {stream} needs postmark_account_token")));
             continue;
         }
-        if stream == "delivery_stats" {
-            assert_eq!(run.records(stream).count(), 1);
-            continue;
-        }
-        let to = match def.kind {
-            Kind::Search(_) => search_end(&state, stream),
-            _ => sim.now() + Duration::seconds(1),
-        };
-        let got = keys_by_server(&run, stream);
         assert_eq!(
-            got.keys().copied().collect::<Vec<_>>(),
+            keys_by_server(&run, stream).into_keys().collect::<Vec<_>>(),
             vec![server.id],
             "{stream}: servers"
         );
-        let truth = sim.ground_truth(server.id, stream, start, to).unwrap();
-        let seen: std::collections::BTreeSet<Vec<String>> =
-            got[&server.id].keys().cloned().collect();
-        assert_eq!(seen, truth, "{stream}");
-        assert!(
-            got[&server.id].values().all(|n| *n == 1),
-            "{stream}: duplicates"
-        );
+        let to = synced_until(&run, &sim, stream);
+        assert_server_complete(&run, &sim, stream, server.id, start, to);
     }
 }
 
@@ -116,20 +100,11 @@ fn secrets_never_appear_in_any_output() {
     let sim = Simulator::start(cfg).unwrap();
     assert!(sim.account_token().contains(canary) && sim.servers()[0].token.contains(canary));
     let scratch = Scratch::new();
-    let config = scratch.write(
-        "config.json",
-        &config_for(&sim, true, sim.now() - Duration::days(3)),
-    );
-    let every: Vec<&str> = STREAMS.iter().map(|s| s.name).collect();
-    let catalog = scratch.write("catalog.json", &catalog_selecting(&every));
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ];
-    let run = run_tap_env(&args, &[("TAP_POSTMARK_LOG_LEVEL", "debug")]);
-    run.assert_ok();
+    let run = scratch
+        .tap(&config_for(&sim, true, sim.now() - Duration::days(3)))
+        .selecting(&table::all())
+        .env("TAP_POSTMARK_LOG_LEVEL", "debug")
+        .sync();
     assert!(run.records("webhooks").count() > 0 && run.records("servers").count() > 0);
     assert!(!run.stdout.contains(canary), "a secret reached stdout");
     assert!(!run.stderr.contains(canary), "a secret reached stderr");
@@ -137,11 +112,10 @@ fn secrets_never_appear_in_any_output() {
     // A rejected token is named, never printed.
     let mut bad = config_for(&sim, false, Utc::now() - Duration::days(1));
     bad["postmark_server_token"] = json!(format!("{canary}-revoked"));
-    let bad = scratch.write("bad.json", &bad);
-    let run = run_raw(
-        &["--config", bad.to_str().unwrap()],
-        &[("TAP_POSTMARK_LOG_LEVEL", "debug")],
-    );
+    let run = scratch
+        .tap(&bad)
+        .env("TAP_POSTMARK_LOG_LEVEL", "debug")
+        .run_raw();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(
         run.stderr.contains("Postmark rejected the server token"),

@@ -5,6 +5,8 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::table::{default_streams, is_full_table, is_search, is_stats};
+use common::time::utc;
 use common::*;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
@@ -13,30 +15,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
-use tap_postmark::streams::{Kind, STREAMS};
-
-/// The default streams read by one engine.
-fn default_streams(pick: fn(&Kind) -> bool) -> Vec<&'static str> {
-    STREAMS
-        .iter()
-        .filter(|d| d.selected_by_default && pick(&d.kind))
-        .map(|d| d.name)
-        .collect()
-}
-
-fn is_search(k: &Kind) -> bool {
-    matches!(k, Kind::Search(_))
-}
-
-fn is_stats(k: &Kind) -> bool {
-    matches!(k, Kind::Stats(_))
-}
-
-fn is_full_table(k: &Kind) -> bool {
-    matches!(k, Kind::FullTable(_))
-}
+use tap_postmark::streams::Kind;
 
 /// The field a search stream's records are windowed by (`None`: inbound, windowed on a hidden
 /// receive time).
@@ -45,12 +25,6 @@ fn time_field(stream: &str) -> Option<&'static str> {
         Kind::Search(s) => s.time_field,
         _ => None,
     }
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
-        .with_timezone(&Utc)
 }
 
 fn small_sim() -> Simulator {
@@ -79,12 +53,29 @@ fn partition_of(state: &Value, stream: &str, server: u64, record: &Value) -> Opt
     None
 }
 
-/// The bookmark `state` holds for a record's partition, if any.
-fn bookmark_for(state: &Value, stream: &str, server: u64, record: &Value) -> Option<String> {
+/// Whether a search record lies in what a run from `state` reads: at or after the bookmark of its
+/// partition (an inbound record carries no time: received at or after it, by the ground truth).
+/// `None` when the partition has no bookmark (it is read from start_date); else the answer, and
+/// the bookmark.
+fn after_bookmark(
+    sim: &Simulator,
+    state: &Value,
+    stream: &str,
+    server: u64,
+    record: &Value,
+) -> Option<(bool, DateTime<Utc>)> {
     let p = partition_of(state, stream, server, record)?;
-    state["bookmarks"][stream][server.to_string()][p.as_str()]
-        .as_str()
-        .map(str::to_string)
+    let bookmark = utc(state["bookmarks"][stream][server.to_string()][p.as_str()].as_str()?);
+    let after = match time_field(stream) {
+        Some(field) => utc(record[field].as_str().unwrap()) >= bookmark,
+        None => {
+            let key = truth_key(record, &key_properties(stream));
+            let far = sim.now() + Duration::days(1);
+            let window = sim.ground_truth(server, stream, bookmark, far).unwrap();
+            window.contains(&key)
+        }
+    };
+    Some((after, bookmark))
 }
 
 /// What one run wrote to the pipe (complete lines only) and how it ended.
@@ -97,24 +88,8 @@ struct Outcome {
 
 /// One tap run, killed with SIGKILL once `kill_after` complete lines were read (never when
 /// `None`).
-fn run_once(
-    config: &Path,
-    state: Option<&Path>,
-    stderr_path: &Path,
-    kill_after: Option<usize>,
-) -> Outcome {
-    let mut args = vec!["--config", config.to_str().unwrap()];
-    if let Some(s) = state {
-        args.extend(["--state", s.to_str().unwrap()]);
-    }
-    let mut child = Command::new(TAP)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(File::create(stderr_path).unwrap()))
-        .env_remove("TAP_POSTMARK_LOG_LEVEL")
-        .spawn()
-        .unwrap();
+fn run_once(tap: &Tap, stderr_path: &Path, kill_after: Option<usize>) -> Outcome {
+    let mut child = spawn_tap(&tap.args(), File::create(stderr_path).unwrap());
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let mut buf = Vec::new();
@@ -160,7 +135,7 @@ fn killed_anywhere_and_resumed_from_the_last_state_loses_nothing() {
     let start = sim.now() - Duration::days(5);
     let mut config = config_for(&sim, true, start);
     config["lookback_hours"] = serde_json::json!(0);
-    let config_path = scratch.write("config.json", &config);
+    let tap = scratch.tap(&config);
 
     let search = default_streams(is_search);
     let stats = default_streams(is_stats);
@@ -181,11 +156,11 @@ fn killed_anywhere_and_resumed_from_the_last_state_loses_nothing() {
     let final_run = loop {
         runs += 1;
         assert!(runs <= MAX_KILLS + 5, "no run finished after {runs} runs");
-        let state_path = restart.as_ref().map(|s| scratch.write("state.json", s));
         let kill_after = (kills < MAX_KILLS).then(|| rng.usize(80..1400));
         let out = run_once(
-            &config_path,
-            state_path.as_deref(),
+            &restart
+                .as_ref()
+                .map_or(tap.clone(), |state| tap.state(state)),
             &scratch.dir.path().join(format!("stderr{runs}")),
             kill_after,
         );
@@ -238,28 +213,13 @@ fn killed_anywhere_and_resumed_from_the_last_state_loses_nothing() {
             let state = restart
                 .as_ref()
                 .unwrap_or_else(|| panic!("{stream} {key:?} twice in the first run"));
-            let Some(bookmark) = bookmark_for(state, stream, server, r) else {
+            let Some((after, bookmark)) = after_bookmark(&sim, state, stream, server, r) else {
                 continue; // the partition had no bookmark: it is read from start_date again
             };
-            let bookmark = utc(&bookmark);
-            match time_field(stream) {
-                Some(field) => {
-                    let t = utc(r[field].as_str().unwrap());
-                    assert!(
-                        t >= bookmark,
-                        "run {runs}: {stream} server {server} {key:?} at {t} emitted again although the restart bookmark {bookmark} covers it"
-                    );
-                }
-                None => {
-                    let window = sim
-                        .ground_truth(server, stream, bookmark, sim.now() + Duration::days(1))
-                        .unwrap();
-                    assert!(
-                        window.contains(&key),
-                        "run {runs}: {stream} server {server} {key:?} emitted again although it was received before the restart bookmark {bookmark}"
-                    );
-                }
-            }
+            assert!(
+                after,
+                "run {runs}: {stream} server {server} {key:?} emitted again although the restart bookmark {bookmark} covers it: {r}"
+            );
         }
         delivered.extend(messages.iter().cloned());
         if let Some(state) = messages.iter().rev().find(|m| m["type"] == "STATE") {
@@ -292,82 +252,23 @@ fn killed_anywhere_and_resumed_from_the_last_state_loses_nothing() {
         kill_points.push(format!("{}:{last}", out.lines.len()));
     };
 
-    let union = Run {
-        code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        messages: delivered,
-    };
+    let union = Run::from_messages(delivered);
     let records = union
         .messages
         .iter()
         .filter(|m| m["type"] == "RECORD")
         .count();
+    // Search streams and statistics: every record was delivered by some run, and nothing else
+    // (the last run re-reads statistics only from its bookmark day on). Full-table streams: the
+    // finishing run read them whole.
     let mut unique = 0;
-    let final_state = final_run.last_state().unwrap().clone();
-    for stream in &search {
-        let end = search_end(&final_state, stream);
-        let got = keys_by_server(&union, stream);
-        for s in sim.servers() {
-            let truth = sim.ground_truth(s.id, stream, start, end).unwrap();
-            let empty = BTreeMap::new();
-            let keys: BTreeSet<Vec<String>> =
-                got.get(&s.id).unwrap_or(&empty).keys().cloned().collect();
-            unique += keys.len();
-            let missing: Vec<_> = truth.difference(&keys).take(3).collect();
-            let extra: Vec<_> = keys.difference(&truth).take(3).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "{stream} server {}: {} truth, {} delivered; lost {missing:?}; extra {extra:?}",
-                s.id,
-                truth.len(),
-                keys.len()
-            );
-        }
+    for stream in search.iter().chain(&stats) {
+        let end = synced_until(&final_run, &sim, stream);
+        unique += assert_delivered(&union, &sim, stream, start, end);
     }
-    // Statistics: every day was delivered by some run (the last one re-reads only its bookmark
-    // day onwards).
-    let stats_to = sim.now() + Duration::seconds(1);
-    for stream in &stats {
-        let got = keys_by_server(&union, stream);
-        for s in sim.servers() {
-            let truth = sim.ground_truth(s.id, stream, start, stats_to).unwrap();
-            let empty = BTreeMap::new();
-            let keys: BTreeSet<Vec<String>> =
-                got.get(&s.id).unwrap_or(&empty).keys().cloned().collect();
-            unique += keys.len();
-            let missing: Vec<_> = truth.difference(&keys).take(3).collect();
-            let extra: Vec<_> = keys.difference(&truth).take(3).collect();
-            assert!(
-                missing.is_empty() && extra.is_empty(),
-                "{stream} server {}: lost {missing:?}; extra {extra:?}",
-                s.id
-            );
-        }
-    }
-    // Full-table streams: the finishing run read them whole.
     for stream in &full_table {
-        if *stream == "delivery_stats" {
-            // One record per server; its truth is the names of its `Bounces` entries.
-            for s in sim.servers() {
-                let rows: Vec<&Value> = final_run
-                    .records(stream)
-                    .filter(|r| r["ServerID"] == s.id)
-                    .collect();
-                assert_eq!(rows.len(), 1, "{stream} server {}", s.id);
-                let names: BTreeSet<Vec<String>> = rows[0]["Bounces"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|b| vec![b["Name"].as_str().unwrap().to_string()])
-                    .collect();
-                let truth = sim.ground_truth(s.id, stream, start, stats_to).unwrap();
-                assert_eq!(names, truth, "{stream} server {}", s.id);
-                unique += 1;
-            }
-            continue;
-        }
-        unique += assert_complete(&final_run, &sim, stream, start, stats_to);
+        let end = synced_until(&final_run, &sim, stream);
+        unique += assert_complete(&final_run, &sim, stream, start, end);
     }
     validate_records(&final_run);
 
@@ -402,14 +303,12 @@ fn a_state_never_precedes_the_records_it_covers() {
     })
     .unwrap();
     let scratch = Scratch::new();
-    let start = sim.now() - Duration::days(5);
-    let config = scratch.write("config.json", &config_for(&sim, true, start));
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
+    let run = scratch
+        .tap(&config_for(&sim, true, sim.now() - Duration::days(5)))
+        .sync();
 
     let search = default_streams(is_search);
     let stats = default_streams(is_stats);
-    let far = sim.now() + Duration::days(1);
     // The bookmarks of the latest STATE seen so far.
     let mut current: Option<&Value> = None;
     let mut checked = 0;
@@ -440,30 +339,14 @@ fn a_state_never_precedes_the_records_it_covers() {
                     continue;
                 };
                 if search.contains(&stream) {
-                    let Some(b) = bookmark_for(state, stream, server, r) else {
+                    let Some((after, b)) = after_bookmark(&sim, state, stream, server, r) else {
                         continue;
                     };
-                    let b = utc(&b);
-                    match time_field(stream) {
-                        Some(field) => {
-                            let t = utc(r[field].as_str().unwrap());
-                            assert!(
-                                t >= b,
-                                "line {}: {stream} server {server} record at {t} comes after a STATE whose bookmark {b} covers it",
-                                i + 1
-                            );
-                        }
-                        None => {
-                            let key = truth_key(r, &key_properties(stream));
-                            assert!(
-                                sim.ground_truth(server, stream, b, far)
-                                    .unwrap()
-                                    .contains(&key),
-                                "line {}: {stream} server {server} {key:?}, received before {b}, comes after a STATE with that bookmark",
-                                i + 1
-                            );
-                        }
-                    }
+                    assert!(
+                        after,
+                        "line {}: {stream} server {server} record comes after a STATE whose bookmark {b} covers it: {r}",
+                        i + 1
+                    );
                     checked += 1;
                 } else if stats.contains(&stream) {
                     // A stats bookmark is the last day read; that day is read again on resume.

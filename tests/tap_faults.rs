@@ -5,17 +5,12 @@
 mod common;
 
 use chrono::Duration;
+use common::table::{self, default_streams, is_search};
 use common::*;
 use postmark_sim::{Faults, RequestLogEntry, SimConfig, Simulator};
+use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
-
-const STREAMS: &[&str] = &[
-    "messages_outbound",
-    "messages_opens",
-    "messages_clicks",
-    "messages_inbound",
-    "bounces",
-];
+use tap_postmark::streams::{FullTable, Kind, StreamDef, STREAMS};
 
 fn sim_with(faults: Faults) -> Simulator {
     Simulator::start(SimConfig {
@@ -37,21 +32,16 @@ fn sync_and_check(sim: &Simulator, extra: &[(&str, serde_json::Value)]) -> Run {
     for (k, v) in extra {
         config[*k] = v.clone();
     }
-    let config = scratch.write("config.json", &config);
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
-    validate_records(&run);
-    let state = run.last_state().unwrap().clone();
-    for stream in STREAMS {
-        assert_complete(&run, sim, stream, start, search_end(&state, stream));
-    }
-    for stream in [
+    let run = scratch.tap(&config).sync();
+    // Every search stream, and a few streams of the other engines.
+    let others = [
         "templates",
         "stats_outbound_sends",
         "stats_outbound_clients",
         "suppressions",
-    ] {
-        assert_complete(&run, sim, stream, start, sim.now() + Duration::seconds(1));
+    ];
+    for stream in default_streams(is_search).into_iter().chain(others) {
+        assert_complete(&run, sim, stream, start, synced_until(&run, sim, stream));
     }
     run
 }
@@ -121,11 +111,7 @@ fn a_storm_of_429s_past_the_time_budget_stops_the_run() {
     let mut config = config_for(&sim, false, sim.now() - Duration::days(1));
     config["max_rate_limit_wait_seconds"] = serde_json::json!(1);
     config["retry_max_delay_seconds"] = serde_json::json!(0.2);
-    let config = scratch.write("config.json", &config);
-    let run = run_tap_within(
-        &["--config", config.to_str().unwrap()],
-        StdDuration::from_secs(30),
-    );
+    let run = scratch.tap(&config).run_within(StdDuration::from_secs(30));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let critical = the_critical_line(&run.stderr);
     assert!(
@@ -148,24 +134,20 @@ fn slow_answers_past_the_timeout_are_retried() {
     let mut config = config_for(&sim, true, start);
     config["request_timeout_seconds"] = serde_json::json!(0.2);
     config["max_attempts"] = serde_json::json!(30);
-    let config = scratch.write("config.json", &config);
     let run = std::thread::scope(|scope| {
         scope.spawn(|| {
             std::thread::sleep(StdDuration::from_secs(1));
             sim.set_faults(Faults::default());
         });
-        run_tap(&["--config", config.to_str().unwrap()])
+        scratch.tap(&config).sync()
     });
-    run.assert_ok();
     assert!(
         run.stderr.contains("timed out"),
         "no request timed out:\n{}",
         run.stderr
     );
-    validate_records(&run);
-    let state = run.last_state().unwrap().clone();
-    for stream in STREAMS {
-        assert_complete(&run, &sim, stream, start, search_end(&state, stream));
+    for stream in default_streams(is_search) {
+        assert_complete(&run, &sim, stream, start, synced_until(&run, &sim, stream));
     }
 }
 
@@ -179,8 +161,7 @@ fn answers_slower_than_the_timeout_past_the_budget_fail_loudly() {
     let mut config = config_for(&sim, false, sim.now() - Duration::days(1));
     config["request_timeout_seconds"] = serde_json::json!(0.2);
     config["max_attempts"] = serde_json::json!(2);
-    let config = scratch.write("config.json", &config);
-    let run = run_raw(&["--config", config.to_str().unwrap()], &[]);
+    let run = scratch.tap(&config).run_raw();
     assert_eq!(run.code, 1, "{}", run.stderr);
     let critical = the_critical_line(&run.stderr);
     assert!(
@@ -192,22 +173,16 @@ fn answers_slower_than_the_timeout_past_the_budget_fail_loudly() {
 #[test]
 fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let sim = sim_with(Faults::default());
     let scratch = Scratch::new();
     let start = sim.now() - Duration::days(6);
     let mut config = config_for(&sim, false, start);
     config["max_attempts"] = serde_json::json!(3);
-    let config_path = scratch.write("config.json", &config);
+    let tap = scratch.tap(&config);
     // The API goes down after the fifth STATE the tap writes. (stderr goes to a file: a pipe
     // nobody drains would fill up and stall the tap.)
     let stderr_path = scratch.dir.path().join("stderr.txt");
-    let mut child = Command::new(TAP)
-        .args(["--config", config_path.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(&stderr_path).unwrap()))
-        .spawn()
-        .unwrap();
+    let mut child = spawn_tap(&tap.args(), std::fs::File::create(&stderr_path).unwrap());
     let mut lines = Vec::new();
     let mut states = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -228,54 +203,26 @@ fn api_down_past_the_retry_budget_stops_loudly_and_resumes() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     let critical = the_critical_line(&stderr);
     assert!(critical.contains("giving up"), "{critical}");
-    let mut first = parse_singer(&(lines.join("\n") + "\n"));
     // Only what the last STATE covers counts as delivered.
-    let cut = first.iter().rposition(|m| m["type"] == "STATE").unwrap();
-    first.truncate(cut + 1);
-    let last_state = first[cut]["value"].clone();
+    let first = Run::from_messages(
+        covered_by_last_state(&parse_singer(&(lines.join("\n") + "\n"))).to_vec(),
+    );
 
     // The API comes back; the run resumes from the last STATE and nothing is missing.
     sim.set_faults(Faults::default());
-    let state_path = scratch.write("state.json", &last_state);
-    let resumed = run_tap(&[
-        "--config",
-        config_path.to_str().unwrap(),
-        "--state",
-        state_path.to_str().unwrap(),
-    ]);
-    resumed.assert_ok();
-    let mut all = first;
-    all.extend(resumed.messages.iter().cloned());
-    let union = Run {
-        code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        messages: all,
-    };
-    let final_state = resumed.last_state().unwrap();
-    for stream in STREAMS {
-        let truth = sim
-            .ground_truth(
-                sim.servers()[0].id,
-                stream,
-                start,
-                search_end(final_state, stream),
-            )
-            .unwrap();
-        let got = delivered_keys(&union, stream);
-        let missing: Vec<_> = truth.difference(&got).take(3).collect();
-        assert!(missing.is_empty(), "{stream}: lost {missing:?}");
+    let resumed = tap.state(first.last_state().unwrap()).sync();
+    let union = Run::from_messages([first.messages, resumed.messages.clone()].concat());
+    let server = sim.servers()[0].id;
+    for stream in default_streams(is_search) {
+        let end = synced_until(&resumed, &sim, stream);
+        assert_server_delivered(&union, &sim, stream, server, start, end);
     }
 }
 
-/// The full-table streams read from count/offset-paged lists: account lists, then server lists.
-const PAGED_STREAMS: &[&str] = &[
-    "servers",
-    "domains",
-    "sender_signatures",
-    "templates",
-    "inbound_rules",
-];
+/// A full-table stream read from a count/offset-paged list.
+fn is_paged(d: &StreamDef) -> bool {
+    matches!(d.kind, Kind::FullTable(FullTable::Paged { .. }))
+}
 
 /// How long a run that meets a bad page may take before the test calls it a hang.
 const BOUND: StdDuration = StdDuration::from_secs(20);
@@ -294,17 +241,7 @@ fn offset_of(entry: &RequestLogEntry) -> u64 {
 fn run_selected_within_bound(sim: &Simulator, account: bool, streams: &[&str]) -> Run {
     let scratch = Scratch::new();
     let config = config_for(sim, account, sim.now() - Duration::days(1));
-    let config = scratch.write("config.json", &config);
-    let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
-    run_tap_within(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--catalog",
-            catalog.to_str().unwrap(),
-        ],
-        BOUND,
-    )
+    scratch.tap(&config).selecting(streams).run_within(BOUND)
 }
 
 /// Checks a run failed with exit code 1, one CRITICAL line, and whole Singer lines on stdout
@@ -323,7 +260,13 @@ fn short_pages_of_paged_lists_lose_nothing() {
     // Every list fits on one page of 500, so each short page makes the tap ask again further on.
     // Which pages are cut depends on the fault seed and the order of requests: seeds are tried
     // until every list has had a page cut, each run complete.
-    let mut cut_lists = std::collections::BTreeSet::new();
+    let paged = table::names(is_paged);
+    let lists: BTreeSet<&str> = STREAMS
+        .iter()
+        .filter(|d| is_paged(d))
+        .map(|d| d.path)
+        .collect();
+    let mut cut_lists = BTreeSet::new();
     for seed in 1..=10 {
         let sim = sim_with(Faults {
             short_page_rate: 0.5,
@@ -332,12 +275,12 @@ fn short_pages_of_paged_lists_lose_nothing() {
         });
         let scratch = Scratch::new();
         let config = config_for(&sim, true, sim.now() - Duration::days(1));
-        let run = sync_selected(&scratch, &config, PAGED_STREAMS);
+        let run = sync_selected(&scratch, &config, &paged);
         let (from, to) = (
             sim.now() - Duration::days(1),
             sim.now() + Duration::seconds(1),
         );
-        for stream in PAGED_STREAMS {
+        for stream in &paged {
             assert!(
                 assert_complete(&run, &sim, stream, from, to) >= 2,
                 "{stream}"
@@ -365,19 +308,16 @@ fn short_pages_of_paged_lists_lose_nothing() {
             );
             cut_lists.insert(entry.path.clone());
         }
-        if cut_lists.len() == 5 {
+        if cut_lists.len() == lists.len() {
             break;
         }
     }
     assert_eq!(
-        cut_lists.iter().map(String::as_str).collect::<Vec<_>>(),
-        vec![
-            "/domains",
-            "/senders",
-            "/servers",
-            "/templates",
-            "/triggers/inboundrules"
-        ],
+        cut_lists
+            .iter()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        lists,
         "ten fault seeds cut a page of every list"
     );
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::hostile::{endless_chunks, response, Bystander, Hostile, Reply, Request, Upstream};
+use common::hostile::{endless_spaces, response, Bystander, Hostile, Reply, Request, Upstream};
 use common::*;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
@@ -28,31 +28,15 @@ fn sim(servers: u32) -> Simulator {
 
 /// Syncs `streams` through `hostile` (server token of the simulator's first server, or the
 /// account token), within a minute.
-fn sync_through(
-    sim: &Simulator,
-    hostile: &Hostile,
-    account: bool,
-    streams: &[&str],
-    extra: Value,
-) -> (Run, f64) {
+fn sync_through(sim: &Simulator, hostile: &Hostile, account: bool, streams: &[&str]) -> (Run, f64) {
     let scratch = Scratch::new();
     let mut config = config_for(sim, account, sim.now() - chrono::Duration::days(3));
     config["base_url"] = json!(hostile.base_url());
     config["max_attempts"] = json!(2);
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    let config = scratch.write("config.json", &config);
-    let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
-    run_tap_measured(
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--catalog",
-            catalog.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    )
+    scratch
+        .tap(&config)
+        .selecting(streams)
+        .run_measured(Duration::from_secs(60))
 }
 
 /// The run failed with `code` and one CRITICAL line holding every needle; no panic, no token.
@@ -66,8 +50,29 @@ fn assert_fails(run: &Run, code: i32, needles: &[&str]) {
     assert!(!run.stderr.contains("canary") && !run.stdout.contains("canary"));
 }
 
+/// The tap's peak resident memory (MiB) stayed within bounds.
+fn assert_bounded_memory(rss: f64) {
+    eprintln!("peak RSS {rss:.1} MiB");
+    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+}
+
 fn is_search(r: &Request) -> bool {
     r.path == "/messages/outbound"
+}
+
+/// A hostile server answering every outbound search with `answer`, and passing every other
+/// request to the simulator.
+fn answering_searches(
+    sim: &Simulator,
+    answer: impl Fn(&Request, &Upstream) -> Reply + Send + Sync + 'static,
+) -> Hostile {
+    Hostile::start(Some(sim.base_url()), move |r, up| {
+        if is_search(r) {
+            answer(r, up)
+        } else {
+            Reply::Forward
+        }
+    })
 }
 
 #[test]
@@ -87,7 +92,7 @@ fn redirects_are_never_followed_with_a_token() {
                 Reply::Forward
             }
         });
-        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
         let host = format!("host 127.0.0.1:{port}");
         assert_fails(&run, API, &["redirect", &format!("HTTP {status}"), &host]);
     }
@@ -108,7 +113,7 @@ fn a_redirect_of_one_server_fails_that_server_only() {
             Reply::Forward
         }
     });
-    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"], json!({}));
+    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"]);
     let first_id = sim.servers()[0].id.to_string();
     assert_fails(
         &run,
@@ -157,65 +162,43 @@ fn a_gzip_bomb_is_refused_within_bounded_memory() {
         &hostile,
         false,
         &["messages_outbound", "messages_opens"],
-        json!({}),
     );
     assert_fails(
         &run,
         API,
         &["/messages/outbound", "larger than", "max_response_mb"],
     );
-    eprintln!("peak RSS {rss:.1} MiB");
-    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+    assert_bounded_memory(rss);
 }
 
 #[test]
 fn an_answer_announced_too_large_is_refused_before_it_is_read() {
     let sim = sim(1);
-    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
-        if is_search(r) {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2147483648\r\n\r\n".to_string();
-            Reply::Stream(
-                head,
-                Box::new(|conn| {
-                    endless_chunks(conn, &[b' '; 65536], 1 << 31, Duration::from_secs(20))
-                }),
-            )
-        } else {
-            Reply::Forward
-        }
+    let hostile = answering_searches(&sim, |_, _| {
+        let headers = "Content-Length: 2147483648\r\n";
+        endless_spaces(headers, 1 << 31, Duration::from_secs(20))
     });
     let started = std::time::Instant::now();
-    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
     assert_fails(
         &run,
         API,
         &["announced as 2147483648 bytes", "max_response_mb"],
     );
     assert!(started.elapsed() < Duration::from_secs(15));
-    eprintln!("peak RSS {rss:.1} MiB");
-    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+    assert_bounded_memory(rss);
 }
 
 #[test]
 fn an_endless_chunked_answer_stops_at_the_bound() {
     let sim = sim(1);
-    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
-        if is_search(r) {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_string();
-            Reply::Stream(
-                head,
-                Box::new(|conn| {
-                    endless_chunks(conn, &[b' '; 65536], 4 << 30, Duration::from_secs(30))
-                }),
-            )
-        } else {
-            Reply::Forward
-        }
+    let hostile = answering_searches(&sim, |_, _| {
+        let headers = "Transfer-Encoding: chunked\r\n";
+        endless_spaces(headers, 4 << 30, Duration::from_secs(30))
     });
-    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
     assert_fails(&run, API, &["larger than", "max_response_mb"]);
-    eprintln!("peak RSS {rss:.1} MiB");
-    assert!(rss < 100.0, "peak RSS {rss:.0} MiB");
+    assert_bounded_memory(rss);
 }
 
 /// The simulator's search answer with `edit` applied to every record.
@@ -248,14 +231,8 @@ fn records_without_their_key_stop_the_run_instead_of_merging() {
             "has a null MessageID",
         ),
     ] {
-        let hostile = Hostile::start(Some(sim.base_url()), move |r, up| {
-            if is_search(r) {
-                edited_search(r, up, edit)
-            } else {
-                Reply::Forward
-            }
-        });
-        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+        let hostile = answering_searches(&sim, move |r, up| edited_search(r, up, edit));
+        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
         assert_fails(&run, API, &["messages_outbound record", problem, "window"]);
         assert_eq!(run.records("messages_outbound").count(), 0);
     }
@@ -264,15 +241,11 @@ fn records_without_their_key_stop_the_run_instead_of_merging() {
 #[test]
 fn a_key_written_twice_in_a_record_is_refused() {
     let sim = sim(1);
-    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
-        if is_search(r) {
-            let text = String::from_utf8(up.fetch(r).1).unwrap();
-            Reply::Text(text.replace("\"MessageID\":", "\"MessageID\":\"dup\",\"MessageID\":"))
-        } else {
-            Reply::Forward
-        }
+    let hostile = answering_searches(&sim, |r, up| {
+        let text = String::from_utf8(up.fetch(r).1).unwrap();
+        Reply::Text(text.replace("\"MessageID\":", "\"MessageID\":\"dup\",\"MessageID\":"))
     });
-    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
     assert_fails(&run, API, &["has MessageID more than once"]);
 }
 
@@ -280,16 +253,13 @@ fn a_key_written_twice_in_a_record_is_refused() {
 fn pages_that_repeat_records_are_read_again_then_fail_loudly() {
     let sim = sim(1);
     // Every page of every window: the same 500 messages, of 1,500 announced.
-    let hostile = Hostile::start(Some(sim.base_url()), |r, _| {
-        if !is_search(r) {
-            return Reply::Forward;
-        }
+    let hostile = answering_searches(&sim, |_, _| {
         let messages: Vec<Value> = (0..500)
             .map(|i| json!({"MessageID": format!("m{i}"), "ReceivedAt": "2020-01-01T00:00:00-05:00"}))
             .collect();
         Reply::Json(200, json!({"TotalCount": 1500, "Messages": messages}))
     });
-    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
     assert_fails(&run, API, &["kept changing"]);
     assert!(run
         .stderr
@@ -299,10 +269,7 @@ fn pages_that_repeat_records_are_read_again_then_fail_loudly() {
 #[test]
 fn a_record_nested_too_deep_is_refused_and_never_copied_to_stdout() {
     let sim = sim(1);
-    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
-        if !is_search(r) {
-            return Reply::Forward;
-        }
+    let hostile = answering_searches(&sim, |r, up| {
         let answer = up.json(r);
         let Some(first) = answer["Messages"].get(0) else {
             return Reply::Json(200, answer);
@@ -313,7 +280,7 @@ fn a_record_nested_too_deep_is_refused_and_never_copied_to_stdout() {
             .replacen('{', &format!("{{\"Deep\":{deep},"), 1);
         Reply::Text(format!(r#"{{"TotalCount":1,"Messages":[{record}]}}"#))
     });
-    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"], json!({}));
+    let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
     assert_fails(&run, API, &["not JSON", "nested 128 levels deep or more"]);
     assert!(!run.stdout.contains("[[[["));
 }
@@ -371,13 +338,7 @@ fn errors_say_what_was_wrong() {
     ];
     for (rule, needle) in cases {
         let hostile = Hostile::start(Some(sim.base_url()), rule);
-        let (run, _) = sync_through(
-            &sim,
-            &hostile,
-            false,
-            &["messages_outbound", "templates"],
-            json!({}),
-        );
+        let (run, _) = sync_through(&sim, &hostile, false, &["messages_outbound", "templates"]);
         assert_fails(&run, API, &[needle]);
     }
 }
@@ -394,6 +355,6 @@ fn a_server_token_that_is_no_header_value_is_refused() {
             Reply::Forward
         }
     });
-    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"], json!({}));
+    let (run, _) = sync_through(&sim, &hostile, true, &["messages_outbound"]);
     assert_fails(&run, API, &["API token of server", "not printable ASCII"]);
 }

@@ -51,15 +51,10 @@ fn request_timers_are_debug_and_stream_counters_info() {
     })
     .unwrap();
     let scratch = Scratch::new();
-    let config = scratch.write(
-        "config.json",
-        &config_for(&sim, true, sim.now() - Duration::days(4)),
-    );
-    let args = ["--config", config.to_str().unwrap()];
+    let tap = scratch.tap(&config_for(&sim, true, sim.now() - Duration::days(4)));
 
     // Default level: counters and the job timer, nothing per request.
-    let info = run_tap(&args);
-    info.assert_ok();
+    let info = tap.sync();
     let requests = sim.request_log().len();
     assert!(requests > 100, "only {requests} requests");
     let m = metrics(&info.stderr);
@@ -84,8 +79,7 @@ fn request_timers_are_debug_and_stream_counters_info() {
 
     // debug: one timer per request as well.
     sim.clear_request_log();
-    let debug = run_tap_env(&args, &[("TAP_POSTMARK_LOG_LEVEL", "debug")]);
-    debug.assert_ok();
+    let debug = tap.env("TAP_POSTMARK_LOG_LEVEL", "debug").sync();
     let requests = sim.request_log().len();
     let m = metrics(&debug.stderr);
     let timers = named(&m, "http_request_duration");

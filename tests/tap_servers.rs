@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::Duration;
+use common::time::utc;
 use common::*;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::json;
@@ -36,8 +37,8 @@ fn one_failing_server_does_not_stop_the_others_and_resumes() {
     sim.set_server_token_revoked(b, true);
     let scratch = Scratch::new();
     let start = sim.now() - Duration::days(5);
-    let config = scratch.write("config.json", &config_for(&sim, true, start));
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
+    let tap = scratch.tap(&config_for(&sim, true, start));
+    let run = tap.run();
     assert_eq!(
         run.code, 4,
         "partial failure exit code; stderr:\n{}",
@@ -58,31 +59,16 @@ fn one_failing_server_does_not_stop_the_others_and_resumes() {
         BTreeSet::from([a, c])
     );
     validate_records(&run);
-    let state = run.last_state().unwrap().clone();
+    let state = run.last_state().unwrap();
     assert!(state["bookmarks"]["messages_outbound"]
         .get(b.to_string())
         .is_none());
 
     // The token is fixed; the next run from that state completes the failed server.
     sim.set_server_token_revoked(b, false);
-    let state_file = scratch.write("state.json", &state);
-    let resumed = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--state",
-        state_file.to_str().unwrap(),
-    ]);
-    resumed.assert_ok();
+    let resumed = tap.state(state).sync();
     let end = search_end(resumed.last_state().unwrap(), "messages_outbound");
-    let got: BTreeSet<Vec<String>> = keys_by_server(&resumed, "messages_outbound")[&b]
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(
-        got,
-        sim.ground_truth(b, "messages_outbound", start, end)
-            .unwrap()
-    );
+    assert_server_complete(&resumed, &sim, "messages_outbound", b, start, end);
 }
 
 #[test]
@@ -94,37 +80,21 @@ fn server_ids_restrict_and_a_server_added_later_is_backfilled() {
     let mut config = config_for(&sim, true, start);
     config["server_ids"] = json!([a]);
     config["lookback_hours"] = json!(1);
-    let config_a = scratch.write("a.json", &config);
-    let first = run_tap(&["--config", config_a.to_str().unwrap()]);
-    first.assert_ok();
+    let first = scratch.tap(&config).sync();
     assert_eq!(servers_in(&first, "messages_outbound"), BTreeSet::from([a]));
-    let state = first.last_state().unwrap().clone();
-    let bookmark_a = search_end(&state, "messages_outbound");
+    let state = first.last_state().unwrap();
+    let bookmark_a = search_end(state, "messages_outbound");
 
     config["server_ids"] = json!([a, b]);
-    let config_ab = scratch.write("ab.json", &config);
-    let state_file = scratch.write("state.json", &state);
-    let second = run_tap(&[
-        "--config",
-        config_ab.to_str().unwrap(),
-        "--state",
-        state_file.to_str().unwrap(),
-    ]);
-    second.assert_ok();
+    let second = scratch.tap(&config).state(state).sync();
     // Server b: everything since start_date. Server a: only its lookback.
     let end = search_end(second.last_state().unwrap(), "messages_outbound");
-    let by_server = keys_by_server(&second, "messages_outbound");
-    let got_b: BTreeSet<Vec<String>> = by_server[&b].keys().cloned().collect();
-    assert_eq!(
-        got_b,
-        sim.ground_truth(b, "messages_outbound", start, end)
-            .unwrap()
-    );
+    assert_server_complete(&second, &sim, "messages_outbound", b, start, end);
     for r in second
         .records("messages_outbound")
         .filter(|r| r["ServerID"] == a)
     {
-        let t = chrono::DateTime::parse_from_rfc3339(r["ReceivedAt"].as_str().unwrap()).unwrap();
+        let t = utc(r["ReceivedAt"].as_str().unwrap());
         assert!(t >= bookmark_a - Duration::hours(1), "server a re-read {t}");
     }
     // Stats of server b start at start_date too.
@@ -141,8 +111,7 @@ fn server_ids_restrict_and_a_server_added_later_is_backfilled() {
 
     // A server the account does not have is a clear input error.
     config["server_ids"] = json!([a, 99]);
-    let bad = scratch.write("bad.json", &config);
-    let run = run_raw(&["--config", bad.to_str().unwrap()], &[]);
+    let run = scratch.tap(&config).run_raw();
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("server_ids lists server(s) 99"),

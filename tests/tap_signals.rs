@@ -4,12 +4,12 @@
 mod common;
 
 use chrono::Duration;
+use common::table::{default_streams, is_search};
 use common::*;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration as StdDuration, Instant};
@@ -29,20 +29,38 @@ fn small_sim(faults: Faults) -> Simulator {
     .unwrap()
 }
 
-fn write_config(sim: &Simulator, scratch: &Scratch) -> PathBuf {
-    let config = config_for(sim, true, sim.now() - Duration::days(5));
-    scratch.write("config.json", &config)
+/// An account-mode sync of [`small_sim`] running in the background: stdout piped for the test
+/// to read, stderr read to its end on a thread.
+struct Syncing {
+    child: Child,
+    stderr: JoinHandle<Vec<u8>>,
+    _scratch: Scratch,
+    _sim: Simulator,
 }
 
-fn spawn(config: &std::path::Path) -> Child {
-    Command::new(TAP)
-        .args(["--config", config.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env_remove("TAP_POSTMARK_LOG_LEVEL")
-        .spawn()
-        .unwrap()
+impl Syncing {
+    fn start(faults: Faults) -> Syncing {
+        let sim = small_sim(faults);
+        let scratch = Scratch::new();
+        let config = config_for(&sim, true, sim.now() - Duration::days(5));
+        let mut child = spawn_tap(&scratch.tap(&config).args(), Stdio::piped());
+        let stderr = drain(child.stderr.take().unwrap());
+        Syncing {
+            child,
+            stderr,
+            _scratch: scratch,
+            _sim: sim,
+        }
+    }
+
+    fn stdout(&mut self) -> ChildStdout {
+        self.child.stdout.take().unwrap()
+    }
+
+    /// All of stderr, once the tap has exited.
+    fn stderr(self) -> String {
+        String::from_utf8_lossy(&self.stderr.join().unwrap()).to_string()
+    }
 }
 
 fn send(signal: &str, child: &Child) {
@@ -107,16 +125,12 @@ fn assert_whole_lines(stdout: &[u8], what: &str) -> usize {
 /// Spawns a slow sync, sends `signal` after the first RECORD line while still reading stdout,
 /// and checks the stop.
 fn stop_with(signal: &str) {
-    let sim = small_sim(Faults {
+    let mut sync = Syncing::start(Faults {
         latency: StdDuration::from_millis(20),
         ..Faults::default()
     });
-    let scratch = Scratch::new();
-    let config = write_config(&sim, &scratch);
-    let mut child = spawn(&config);
-    let stderr = drain(child.stderr.take().unwrap());
     let (first_record, seen) = mpsc::channel();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(sync.stdout());
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut told = false;
@@ -134,10 +148,10 @@ fn stop_with(signal: &str) {
     });
     seen.recv_timeout(StdDuration::from_secs(30))
         .expect("a first RECORD");
-    send(signal, &child);
-    let (code, took) = wait_at_most(&mut child, PROMPT, signal);
+    send(signal, &sync.child);
+    let (code, took) = wait_at_most(&mut sync.child, PROMPT, signal);
     let stdout = reader.join().unwrap();
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).to_string();
+    let stderr = sync.stderr();
     assert_eq!(code, 5, "{signal}: exit code; stderr:\n{stderr}");
     let lines = assert_whole_lines(&stdout, signal);
     assert_quiet_stop(&stderr, signal);
@@ -162,12 +176,8 @@ fn sigint_stops_promptly_with_whole_lines() {
 fn meltano_config_test_sigterm_after_the_first_record() {
     // Meltano reads up to the first RECORD, sends SIGTERM and stops reading: the tap may be
     // blocked writing to a full pipe and must still exit promptly.
-    let sim = small_sim(Faults::default());
-    let scratch = Scratch::new();
-    let config = write_config(&sim, &scratch);
-    let mut child = spawn(&config);
-    let stderr = drain(child.stderr.take().unwrap());
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut sync = Syncing::start(Faults::default());
+    let mut stdout = BufReader::new(sync.stdout());
     let mut line = String::new();
     let mut read = 0;
     loop {
@@ -183,9 +193,9 @@ fn meltano_config_test_sigterm_after_the_first_record() {
     }
     // Give the tap time to fill the pipe it is no longer read from.
     std::thread::sleep(StdDuration::from_millis(300));
-    send("-TERM", &child);
-    let (code, took) = wait_at_most(&mut child, PROMPT, "SIGTERM with an unread pipe");
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).to_string();
+    send("-TERM", &sync.child);
+    let (code, took) = wait_at_most(&mut sync.child, PROMPT, "SIGTERM with an unread pipe");
+    let stderr = sync.stderr();
     assert_eq!(code, 5, "exit code; stderr:\n{stderr}");
     assert_quiet_stop(&stderr, "config test");
     assert!(!stderr.contains("sync finished"), "{stderr}");
@@ -201,13 +211,9 @@ fn meltano_config_test_sigterm_after_the_first_record() {
 fn a_slow_target_still_gets_whole_lines_after_sigterm() {
     // The target keeps reading, slowly (a real target loading rows): the tap is blocked on the
     // full pipe when SIGTERM arrives. What the target reads up to EOF must be whole lines.
-    let sim = small_sim(Faults::default());
-    let scratch = Scratch::new();
-    let config = write_config(&sim, &scratch);
-    let mut child = spawn(&config);
-    let stderr = drain(child.stderr.take().unwrap());
+    let mut sync = Syncing::start(Faults::default());
     let (first_record, seen) = mpsc::channel();
-    let mut stdout = child.stdout.take().unwrap();
+    let mut stdout = sync.stdout();
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -230,10 +236,10 @@ fn a_slow_target_still_gets_whole_lines_after_sigterm() {
     seen.recv_timeout(StdDuration::from_secs(30))
         .expect("a first RECORD");
     std::thread::sleep(StdDuration::from_millis(300));
-    send("-TERM", &child);
-    let (code, took) = wait_at_most(&mut child, PROMPT, "SIGTERM with a slow target");
+    send("-TERM", &sync.child);
+    let (code, took) = wait_at_most(&mut sync.child, PROMPT, "SIGTERM with a slow target");
     let stdout = reader.join().unwrap();
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).to_string();
+    let stderr = sync.stderr();
     assert_eq!(code, 5, "exit code; stderr:\n{stderr}");
     assert_quiet_stop(&stderr, "slow target");
     let lines = assert_whole_lines(&stdout, "slow target");
@@ -242,15 +248,11 @@ fn a_slow_target_still_gets_whole_lines_after_sigterm() {
 
 #[test]
 fn a_closed_pipe_stops_the_tap_quietly() {
-    let sim = small_sim(Faults {
+    let mut sync = Syncing::start(Faults {
         latency: StdDuration::from_millis(2),
         ..Faults::default()
     });
-    let scratch = Scratch::new();
-    let config = write_config(&sim, &scratch);
-    let mut child = spawn(&config);
-    let stderr = drain(child.stderr.take().unwrap());
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(sync.stdout());
     let mut line = String::new();
     for _ in 0..5 {
         line.clear();
@@ -261,8 +263,8 @@ fn a_closed_pipe_stops_the_tap_quietly() {
     }
     // The target goes away.
     drop(stdout);
-    let (code, took) = wait_at_most(&mut child, PROMPT, "closed pipe");
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).to_string();
+    let (code, took) = wait_at_most(&mut sync.child, PROMPT, "closed pipe");
+    let stderr = sync.stderr();
     assert_ne!(code, 0, "stderr:\n{stderr}");
     assert_eq!(code, 5, "exit code (documented: 5); stderr:\n{stderr}");
     assert_quiet_stop(&stderr, "closed pipe");
@@ -286,18 +288,16 @@ fn messages_arriving_during_the_sync_do_not_disturb_it() {
     });
     let scratch = Scratch::new();
     let start = sim.now() - Duration::days(5);
-    let config = scratch.write("config.json", &config_for(&sim, true, start));
+    let tap = scratch.tap(&config_for(&sim, true, start));
     let before = sim.generated_counts();
     let t0 = sim.now();
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
+    let run = tap.sync();
     let arrived = sim.generated_counts().messages - before.messages;
     assert!(
         arrived > 100,
         "only {arrived} messages arrived during the sync"
     );
     let settled = t0 - Duration::minutes(6);
-    let state = run.last_state().unwrap().clone();
     for stream in ["messages_outbound", "messages_opens"] {
         let got = keys_by_server(&run, stream);
         for s in sim.servers() {
@@ -317,14 +317,8 @@ fn messages_arriving_during_the_sync_do_not_disturb_it() {
         }
     }
     // And every search stream is exact up to where the run stopped.
-    for stream in [
-        "messages_outbound",
-        "messages_opens",
-        "messages_clicks",
-        "messages_inbound",
-        "bounces",
-    ] {
-        assert_complete(&run, &sim, stream, start, search_end(&state, stream));
+    for stream in default_streams(is_search) {
+        assert_complete(&run, &sim, stream, start, synced_until(&run, &sim, stream));
     }
     eprintln!("live arrivals: {arrived} messages arrived during the sync");
 }

@@ -4,42 +4,12 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::time::utc;
 use common::*;
 use postmark_sim::{SimConfig, Simulator};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
-
-const SEARCH_STREAMS: &[&str] = &[
-    "messages_outbound",
-    "messages_opens",
-    "messages_clicks",
-    "messages_inbound",
-    "bounces",
-];
-const FULL_TABLE_SERVER: &[&str] = &[
-    "templates",
-    "message_streams",
-    "suppressions",
-    "delivery_stats",
-    "server",
-    "webhooks",
-    "inbound_rules",
-];
-const ACCOUNT_STREAMS: &[&str] = &["servers", "domains", "sender_signatures"];
-const STATS_STREAMS: &[&str] = &[
-    "stats_outbound_overview",
-    "stats_outbound_sends",
-    "stats_outbound_bounces",
-    "stats_outbound_spam",
-    "stats_outbound_tracked",
-    "stats_outbound_opens",
-    "stats_outbound_platform",
-    "stats_outbound_clients",
-    "stats_outbound_clicks",
-    "stats_outbound_browser_families",
-    "stats_outbound_click_platforms",
-    "stats_outbound_click_location",
-];
+use tap_postmark::streams::STREAMS;
 
 fn start_of(sim: &Simulator, days: u32) -> DateTime<Utc> {
     sim.now() - Duration::days(i64::from(days) + 1)
@@ -53,48 +23,20 @@ fn account_mode_full_sync_is_complete_and_valid() {
     let sim = Simulator::start(cfg).unwrap();
     let scratch = Scratch::new();
     let start = start_of(&sim, days);
-    let config = scratch.write("config.json", &config_for(&sim, true, start));
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
-    validate_records(&run);
-    let state = run.last_state().expect("a final STATE").clone();
+    let run = scratch.tap(&config_for(&sim, true, start)).sync();
 
-    for stream in SEARCH_STREAMS {
-        let end = search_end(&state, stream);
-        let n = assert_complete(&run, &sim, stream, start, end);
-        assert!(n > 0, "{stream}: no records in ground truth");
+    // Every stream read by default equals the ground truth; no opt-in stream is read.
+    for def in STREAMS {
+        let stream = def.name;
+        if !def.selected_by_default {
+            assert_eq!(run.records(stream).count(), 0, "{stream} is opt-in");
+            continue;
+        }
+        let n = assert_complete(&run, &sim, stream, start, synced_until(&run, &sim, stream));
+        if common::table::is_search(def) {
+            assert!(n > 0, "{stream}: no records in ground truth");
+        }
     }
-    for stream in FULL_TABLE_SERVER
-        .iter()
-        .chain(ACCOUNT_STREAMS)
-        .filter(|s| **s != "delivery_stats")
-    {
-        assert_complete(&run, &sim, stream, start, sim.now());
-    }
-    // delivery_stats: one snapshot per server, its Bounces entries as Postmark lists them.
-    for server in sim.servers() {
-        let rows: Vec<&Value> = run
-            .records("delivery_stats")
-            .filter(|r| r["ServerID"] == server.id)
-            .collect();
-        assert_eq!(rows.len(), 1);
-        let names: BTreeSet<Vec<String>> = rows[0]["Bounces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| vec![b["Name"].as_str().unwrap().to_string()])
-            .collect();
-        assert_eq!(
-            names,
-            sim.ground_truth(server.id, "delivery_stats", start, sim.now())
-                .unwrap()
-        );
-    }
-    for stream in STATS_STREAMS {
-        assert_complete(&run, &sim, stream, start, sim.now() + Duration::seconds(1));
-    }
-    // message_events is opt-in.
-    assert_eq!(run.records("message_events").count(), 0);
     // Every server and every message stream is present.
     let servers: BTreeSet<u64> = run
         .records("messages_outbound")
@@ -171,10 +113,7 @@ fn server_token_mode_syncs_one_server() {
     let sim = Simulator::start(cfg).unwrap();
     let scratch = Scratch::new();
     let start = start_of(&sim, 5);
-    let config = scratch.write("config.json", &config_for(&sim, false, start));
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
-    validate_records(&run);
+    let run = scratch.tap(&config_for(&sim, false, start)).sync();
     let only_server = sim.servers()[0].id;
     for stream in [
         "messages_outbound",
@@ -188,14 +127,7 @@ fn server_token_mode_syncs_one_server() {
         );
     }
     let end = search_end(run.last_state().unwrap(), "messages_outbound");
-    let got = keys_by_server(&run, "messages_outbound");
-    let truth = sim
-        .ground_truth(only_server, "messages_outbound", start, end)
-        .unwrap();
-    assert_eq!(
-        got[&only_server].keys().cloned().collect::<BTreeSet<_>>(),
-        truth
-    );
+    assert_server_complete(&run, &sim, "messages_outbound", only_server, start, end);
     assert_eq!(run.records("servers").count(), 0);
     assert!(
         run.stderr.contains("needs postmark_account_token"),
@@ -218,20 +150,11 @@ fn second_run_rereads_only_the_lookback() {
     let start = start_of(&sim, 10);
     let mut config = config_for(&sim, false, start);
     config["lookback_hours"] = json!(6);
-    let config = scratch.write("config.json", &config);
-    let first = run_tap(&["--config", config.to_str().unwrap()]);
-    first.assert_ok();
-    let state = first.last_state().unwrap().clone();
-    let state_file = scratch.write("state.json", &state);
-    let bookmark = search_end(&state, "messages_outbound");
-    let second = run_tap(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--state",
-        state_file.to_str().unwrap(),
-    ]);
-    second.assert_ok();
-    validate_records(&second);
+    let tap = scratch.tap(&config);
+    let first = tap.sync();
+    let state = first.last_state().unwrap();
+    let bookmark = search_end(state, "messages_outbound");
+    let second = tap.state(state).sync();
     let lookback_start = bookmark - Duration::hours(6);
     for (stream, field) in [
         ("messages_outbound", "ReceivedAt"),
@@ -239,7 +162,7 @@ fn second_run_rereads_only_the_lookback() {
         ("bounces", "BouncedAt"),
     ] {
         for r in second.records(stream) {
-            let t = DateTime::parse_from_rfc3339(r[field].as_str().unwrap()).unwrap();
+            let t = utc(r[field].as_str().unwrap());
             assert!(t >= lookback_start, "{stream}: {t} is before the lookback");
         }
     }
@@ -270,23 +193,12 @@ fn interrupted_run_resumes_without_loss() {
     let sim = Simulator::start(cfg).unwrap();
     let scratch = Scratch::new();
     let start = start_of(&sim, 8);
-    let config = scratch.write("config.json", &config_for(&sim, false, start));
-    let catalog = scratch.write(
-        "catalog.json",
-        &catalog_selecting(&[
-            "messages_outbound",
-            "messages_opens",
-            "stats_outbound_sends",
-        ]),
-    );
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ];
-    let full = run_tap(&args);
-    full.assert_ok();
+    let tap = scratch.tap(&config_for(&sim, false, start)).selecting(&[
+        "messages_outbound",
+        "messages_opens",
+        "stats_outbound_sends",
+    ]);
+    let full = tap.sync();
     let states: Vec<usize> = full
         .messages
         .iter()
@@ -301,36 +213,13 @@ fn interrupted_run_resumes_without_loss() {
         states[states.len() - 3],
     ] {
         // Everything up to and including the STATE at `cut` reached the target; the rest was lost.
-        let kept: Vec<Value> = full.messages[..=cut].to_vec();
-        let state_file = scratch.write("state.json", &kept[cut]["value"]);
-        let resumed = run_tap(&[
-            args[0],
-            args[1],
-            args[2],
-            args[3],
-            "--state",
-            state_file.to_str().unwrap(),
-        ]);
-        resumed.assert_ok();
-        let mut union = resumed.messages.clone();
-        union.extend(kept);
-        let combined = Run {
-            code: 0,
-            stdout: String::new(),
-            stderr: String::new(),
-            messages: union,
-        };
+        eprintln!("cut after message {cut}");
+        let kept = &full.messages[..=cut];
+        let resumed = tap.state(&kept[cut]["value"]).sync();
+        let delivered = Run::from_messages([kept, &resumed.messages[..]].concat());
         for stream in ["messages_outbound", "messages_opens"] {
             let end = search_end(resumed.last_state().unwrap(), stream);
-            let truth = sim
-                .ground_truth(sim.servers()[0].id, stream, start, end)
-                .unwrap();
-            let got = delivered_keys(&combined, stream);
-            let missing: Vec<_> = truth.difference(&got).take(3).collect();
-            assert!(
-                missing.is_empty(),
-                "{stream}: cut at message {cut} lost {missing:?}"
-            );
+            assert_delivered(&delivered, &sim, stream, start, end);
         }
     }
 }
@@ -348,9 +237,7 @@ fn progress_and_summary_lines() {
     let scratch = Scratch::new();
     let mut config = config_for(&sim, false, start_of(&sim, 3));
     config["progress_interval_seconds"] = json!(0);
-    let config = scratch.write("config.json", &config);
-    let run = run_tap(&["--config", config.to_str().unwrap()]);
-    run.assert_ok();
+    let run = scratch.tap(&config).sync();
     let progress = run
         .stderr
         .lines()
@@ -395,19 +282,11 @@ fn same_output_at_any_concurrency(sim: &Simulator, account: bool, streams: &[&st
     let mut runs = Vec::new();
     for concurrency in [1, 8] {
         config["max_concurrent_requests"] = json!(concurrency);
-        let path = scratch.write("config.json", &config);
-        let mut args = vec!["--config".to_string(), path.to_str().unwrap().to_string()];
-        if !streams.is_empty() {
-            let catalog = scratch.write("catalog.json", &catalog_selecting(streams));
-            args.extend([
-                "--catalog".to_string(),
-                catalog.to_str().unwrap().to_string(),
-            ]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = run_tap(&args);
-        run.assert_ok();
-        runs.push(run);
+        let tap = scratch.tap(&config);
+        runs.push(match streams {
+            [] => tap.sync(),
+            _ => tap.selecting(streams).sync(),
+        });
     }
     let (one, eight) = (&runs[0], &runs[1]);
     assert_eq!(one.stdout.lines().count(), eight.stdout.lines().count());
