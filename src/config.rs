@@ -3,14 +3,15 @@
 
 use crate::error::Error;
 use crate::log;
+use crate::streams::{StreamDef, STREAMS};
 use crate::timefmt::parse_config_instant;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.postmarkapp.com";
 /// Postmark keeps messages 45 days unless the retention add-on says otherwise.
 pub const DEFAULT_START_DAYS: i64 = 45;
-pub const DEFAULT_LOOKBACK_HOURS: u64 = 24;
 /// A page of 500 records is a few MiB at most; a message's details with two 5 MB bodies and its
 /// raw source (Postmark's largest message) stay under 30 MiB.
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 32;
@@ -19,6 +20,9 @@ pub const DEFAULT_RATE_LIMIT_WAIT_SECONDS: u64 = 300;
 /// Values sent as HTTP headers (tokens, `user_agent`): printable ASCII, so no line break can end
 /// the header early.
 const HEADER_VALUE: &str = "^[ -~]*$";
+
+/// The longest lookback accepted: a year.
+const MAX_LOOKBACK_HOURS: i64 = 8760;
 
 /// The JSON Schema of the config file (also the `settings` of `--about`).
 pub fn schema() -> Value {
@@ -47,8 +51,13 @@ pub fn schema() -> Value {
                 "description": "Optional end (exclusive) of the synced range: YYYY-MM-DD or RFC 3339. Default: now minus a 5-minute safety margin."
             },
             "lookback_hours": {
-                "type": "integer", "minimum": 0, "maximum": 8760, "default": DEFAULT_LOOKBACK_HOURS,
-                "description": "Each incremental run re-reads this many hours before its bookmark, to pick up late status changes, bounces and statistics of recent days."
+                "type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS,
+                "description": "Each incremental run re-reads this many hours before its bookmark, on every incremental stream, instead of each stream's own default (what can still change after the fact: 1 hour for opens and clicks, 2 for outbound messages, 12 for inbound messages, 24 for bounces and message events, 48 for statistics)."
+            },
+            "stream_lookback_hours": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS},
+                "description": "Lookback hours of single incremental streams, by stream name (for example {\"bounces\": 72}); wins over lookback_hours."
             },
             "base_url": {
                 "type": "string", "default": DEFAULT_BASE_URL,
@@ -106,7 +115,10 @@ pub struct Config {
     pub server_ids: Option<Vec<u64>>,
     pub start: DateTime<Utc>,
     pub end: Option<DateTime<Utc>>,
-    pub lookback: Duration,
+    /// `lookback_hours`: every incremental stream's lookback, when set.
+    pub lookback: Option<Duration>,
+    /// `stream_lookback_hours`: single streams' lookbacks.
+    pub stream_lookback: BTreeMap<String, Duration>,
     pub base_url: String,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
@@ -120,6 +132,36 @@ pub struct Config {
     pub max_response_bytes: u64,
     /// How long 429 answers are retried, per request.
     pub rate_limit_wait: std::time::Duration,
+}
+
+impl Config {
+    /// How far before its bookmark a run re-reads `def`: its own setting, else `lookback_hours`,
+    /// else the stream's default.
+    pub fn lookback(&self, def: &StreamDef) -> Duration {
+        self.stream_lookback
+            .get(def.name)
+            .copied()
+            .or(self.lookback)
+            .unwrap_or_else(|| Duration::hours(i64::from(def.lookback_hours)))
+    }
+}
+
+/// `stream_lookback_hours` names incremental streams only.
+fn check_stream_lookbacks(value: &Value, problems: &mut Vec<String>) {
+    let names = value
+        .get("stream_lookback_hours")
+        .and_then(Value::as_object);
+    for name in names.into_iter().flat_map(|m| m.keys()) {
+        match STREAMS.iter().find(|d| d.name == name) {
+            Some(d) if d.replication_key.is_some() => {}
+            Some(_) => problems.push(format!(
+                "stream_lookback_hours.{name}: a full-table stream is read whole on every run; it has no lookback"
+            )),
+            None => problems.push(format!(
+                "stream_lookback_hours.{name}: no such stream (see --discover for the names)"
+            )),
+        }
+    }
 }
 
 /// Validates a config document against the schema, reporting every problem in one line.
@@ -138,6 +180,7 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
     if let Err(why) = check_base_url(&base_url) {
         problems.push(format!("base_url: {why}"));
     }
+    check_stream_lookbacks(value, &mut problems);
     let retry_initial = settings.number("retry_initial_delay_seconds", 1.0);
     let retry_max = settings.number("retry_max_delay_seconds", 60.0);
     if retry_max < retry_initial {
@@ -258,7 +301,21 @@ impl Settings<'_> {
                 }),
             start,
             end,
-            lookback: Duration::hours(integer("lookback_hours", DEFAULT_LOOKBACK_HOURS as i64)),
+            lookback: self
+                .0
+                .get("lookback_hours")
+                .and_then(self::integer)
+                .map(Duration::hours),
+            stream_lookback: self
+                .0
+                .get("stream_lookback_hours")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(name, hours)| {
+                    Some((name.clone(), Duration::hours(self::integer(hours)?)))
+                })
+                .collect(),
             base_url: base_url.trim_end_matches('/').to_string(),
             timeout: self.seconds("request_timeout_seconds", 60.0),
             max_attempts: integer("max_attempts", 8) as u32,
@@ -348,8 +405,56 @@ mod tests {
         let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
         assert_eq!(c.start, now() - Duration::days(45));
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
-        assert_eq!(c.lookback, Duration::hours(24));
+        assert_eq!(c.lookback, None);
         assert!(c.end.is_none());
+    }
+
+    fn def(name: &str) -> &'static StreamDef {
+        STREAMS.iter().find(|d| d.name == name).unwrap()
+    }
+
+    #[test]
+    fn lookback_per_stream_then_global_then_default() {
+        let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
+        assert_eq!(c.lookback(def("messages_opens")), Duration::hours(1));
+        assert_eq!(c.lookback(def("bounces")), Duration::hours(24));
+        assert_eq!(
+            c.lookback(def("stats_outbound_overview")),
+            Duration::hours(48)
+        );
+        for d in STREAMS.iter().filter(|d| d.replication_key.is_some()) {
+            assert!(d.lookback_hours > 0, "{} has no lookback", d.name);
+        }
+        let c = parse(
+            &json!({"postmark_server_token": "t", "lookback_hours": 6,
+                "stream_lookback_hours": {"bounces": 72, "messages_opens": 0}}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.lookback(def("bounces")), Duration::hours(72));
+        assert_eq!(c.lookback(def("messages_opens")), Duration::zero());
+        assert_eq!(c.lookback(def("messages_outbound")), Duration::hours(6));
+    }
+
+    #[test]
+    fn stream_lookback_names_incremental_streams() {
+        let err = parse(
+            &json!({"postmark_server_token": "t",
+                "stream_lookback_hours": {"bounce": 1, "templates": 2, "bounces": -1}}),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("config has 3 problems"), "{err}");
+        assert!(
+            err.contains("stream_lookback_hours.bounce: no such stream"),
+            "{err}"
+        );
+        assert!(
+            err.contains("stream_lookback_hours.templates: a full-table stream"),
+            "{err}"
+        );
+        assert!(err.contains("stream_lookback_hours.bounces:"), "{err}");
     }
 
     #[test]

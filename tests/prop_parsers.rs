@@ -342,7 +342,10 @@ proptest! {
                 }
                 prop_assert!(!c.base_url.ends_with('/'));
                 prop_assert!((1..=50).contains(&c.max_attempts));
-                prop_assert!(c.lookback >= Duration::zero() && c.lookback <= Duration::hours(8760));
+                for def in STREAMS {
+                    let l = c.lookback(def);
+                    prop_assert!(l >= Duration::zero() && l <= Duration::hours(8760));
+                }
                 prop_assert!(c.retry_initial_delay <= c.retry_max_delay);
             }
             Err(Error::Input(msg)) => {
@@ -402,7 +405,7 @@ proptest! {
         let value = json!({"postmark_account_token": "t", "lookback_hours": lookback,
             "max_attempts": attempts, "server_ids": ids});
         let c = config::parse(&value, now()).expect("valid");
-        prop_assert_eq!(c.lookback, Duration::hours(lookback));
+        prop_assert_eq!(c.lookback, Some(Duration::hours(lookback)));
         prop_assert_eq!(u64::from(c.max_attempts), attempts);
         // An empty list means every server.
         let expected = (!ids.is_empty()).then_some(ids);
@@ -428,7 +431,7 @@ proptest! {
             "server_ids": ids.iter().map(|&i| i as f64).collect::<Vec<_>>()});
         match config::parse(&value, now()) {
             Ok(c) => {
-                prop_assert_eq!(c.lookback, Duration::hours(lookback));
+                prop_assert_eq!(c.lookback, Some(Duration::hours(lookback)));
                 prop_assert_eq!(u64::from(c.max_attempts), attempts);
                 prop_assert_eq!(c.server_ids, Some(ids.into_iter().collect::<Vec<_>>()));
             }

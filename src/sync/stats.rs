@@ -65,7 +65,8 @@ impl<'a> Task<'a> {
         ctx: &mut Ctx<'_, W>,
         spec: Arc<Spec<'a>>,
     ) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
-        let lookback_days = (ctx.config.lookback.num_hours().max(0) as u64).div_ceil(24);
+        let lookback = ctx.config.lookback(spec.sel.def);
+        let lookback_days = (lookback.num_hours().max(0) as u64).div_ceil(24);
         let first_day = eastern_date(ctx.config.start);
         let last = eastern_date(match ctx.config.end {
             Some(end) => (end - chrono::Duration::seconds(1)).min(ctx.now),

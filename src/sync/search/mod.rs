@@ -87,7 +87,7 @@ impl<'a> Reader<'a> {
             })?),
         };
         let start = floor_second(match bookmark {
-            Some(b) => (b - ctx.config.lookback).max(ctx.config.start),
+            Some(b) => (b - ctx.config.lookback(part.sel.def)).max(ctx.config.start),
             None => ctx.config.start,
         });
         let end = ctx.search_end;
