@@ -58,13 +58,38 @@ pub enum Partitions {
 pub enum Expand {
     /// `GET /messages/outbound/{MessageID}/details` → one record per `MessageEvents` entry.
     MessageEvents,
+    /// `GET /messages/outbound/{MessageID}/details` → the message with its content, without
+    /// `MessageEvents`.
+    OutboundDetails,
+    /// `GET /messages/inbound/{MessageID}/details` → the message with its content.
+    InboundDetails,
+    /// `GET /bounces/{ID}/dump`, for bounces with `DumpAvailable` → the raw bounce message.
+    BounceDump,
 }
 
 impl Expand {
     /// The request's path, `{id}` standing for the found record's identity.
     pub fn path(self) -> &'static str {
         match self {
-            Expand::MessageEvents => "/messages/outbound/{id}/details",
+            Expand::MessageEvents | Expand::OutboundDetails => "/messages/outbound/{id}/details",
+            Expand::InboundDetails => "/messages/inbound/{id}/details",
+            Expand::BounceDump => "/bounces/{id}/dump",
+        }
+    }
+
+    /// The found record's field that names what to read.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            Expand::BounceDump => "ID",
+            _ => "MessageID",
+        }
+    }
+
+    /// The found record's boolean field that must be true for it to be read, if any.
+    pub fn only_if(self) -> Option<&'static str> {
+        match self {
+            Expand::BounceDump => Some("DumpAvailable"),
+            _ => None,
         }
     }
 }
@@ -399,6 +424,46 @@ pub static STREAMS: &[StreamDef] = &[
         &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
         &["MessageID"],
     ),
+    // Content for an archive, one request per message (or bounce with a dump): opt in.
+    search(
+        "messages_outbound_details",
+        "/messages/outbound",
+        "Messages",
+        "ReceivedAt",
+        schema!("messages_outbound_details"),
+    )
+    .expand(Expand::OutboundDetails)
+    // What changes after the fact is the Status, as for messages_outbound.
+    .lookback(2)
+    .opt_in()
+    .keys(&["ServerID", "MessageID"], &["MessageID"]),
+    search(
+        "messages_inbound_details",
+        "/messages/inbound",
+        "InboundMessages",
+        "Date",
+        schema!("messages_inbound_details"),
+    )
+    .untimed("Date")
+    .lookback(12)
+    .partitions(Partitions::Inbound)
+    .expand(Expand::InboundDetails)
+    .opt_in()
+    .keys(&["ServerID", "MessageID"], &["MessageID"]),
+    search(
+        "bounce_dumps",
+        "/bounces",
+        "Bounces",
+        "BouncedAt",
+        schema!("bounce_dumps"),
+    )
+    .partitions(Partitions::Every)
+    .ceiling_error_code(1000)
+    // A dump never changes; only its bounce's arrival can lag.
+    .lookback(1)
+    .expand(Expand::BounceDump)
+    .opt_in()
+    .keys(&["ServerID", "ID"], &["ID"]),
     full(
         "templates",
         "/templates",
@@ -644,9 +709,10 @@ mod tests {
                     &["ServerID", "MessageStream"]
                 }
                 Kind::Search(Search {
-                    expand: Some(_), ..
+                    expand: Some(expand),
+                    ..
                 }) => {
-                    assert_eq!(s.identity, ["MessageID"], "{}", s.name);
+                    assert_eq!(s.identity, [expand.id_field()], "{}", s.name);
                     continue;
                 }
                 _ => &["ServerID"],

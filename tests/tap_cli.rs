@@ -149,10 +149,7 @@ fn sample_config_is_valid() {
     // later sync at it, and lookback_hours, which would replace every stream's own lookback.
     for key in schema["properties"].as_object().unwrap().keys() {
         if key == "end_date" || key == "lookback_hours" {
-            assert!(
-                sample.get(key).is_none(),
-                "sample_config.json sets {key}"
-            );
+            assert!(sample.get(key).is_none(), "sample_config.json sets {key}");
         } else {
             assert!(sample.get(key).is_some(), "sample_config.json lacks {key}");
         }

@@ -1,6 +1,7 @@
 //! Per-message expansion: for a search stream that expands its records, one request per found
 //! message (its details), read through the pipeline like any other request, and the records it
-//! expands to (`message_events`: one per entry of `MessageEvents`).
+//! expands to: `message_events`, one per entry of `MessageEvents`; `messages_outbound_details`
+//! and `messages_inbound_details`, the message with its content; `bounce_dumps`, the raw bounce.
 
 use super::fetch::{MessageRef, Partition};
 use crate::client::{parse_value, path_segment, CallError, Client};
@@ -38,7 +39,7 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
             part.name()
         )));
     };
-    let id = path_segment(&req.message.id, "a MessageID")?;
+    let id = path_segment(&req.message.id, expand.id_field())?;
     let endpoint = expand.path();
     let path = endpoint.replace("{id}", id);
     let details = match client.get_with(
@@ -61,7 +62,51 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
     let writer = RecordWriter::new(part.sel, stamps, &extracted_now())?;
     match expand {
         Expand::MessageEvents => events(&writer, &details, &req.message, &path),
+        Expand::OutboundDetails | Expand::InboundDetails | Expand::BounceDump => {
+            let time_field = part.sel.def.replication_key.unwrap_or_default();
+            content(&writer, details, (expand, time_field), &req.message, &path)
+        }
     }
+}
+
+/// The details (or dump) of one found record as one record: without `MessageEvents`, with the
+/// found record's identity and message stream where the answer leaves them out.
+fn content(
+    writer: &RecordWriter,
+    details: Value,
+    (expand, time_field): (Expand, &str),
+    found: &MessageRef,
+    path: &str,
+) -> Result<Fetched, Error> {
+    let mut record = match details {
+        Value::Object(map) => map,
+        _ => {
+            return Err(Error::Api(format!(
+                "{path}: the answer is not a JSON object"
+            )))
+        }
+    };
+    record.remove("MessageEvents");
+    let field = expand.id_field();
+    if record.get(field).is_none_or(Value::is_null) {
+        // The ID as the search wrote it: a number for a bounce, a string for a message.
+        let id = serde_json::from_str::<Value>(&found.id)
+            .ok()
+            .filter(|v| v.is_number() && expand == Expand::BounceDump)
+            .unwrap_or_else(|| Value::String(found.id.clone()));
+        record.insert(field.into(), id);
+    }
+    for (name, found) in [("MessageStream", &found.stream), (time_field, &found.time)] {
+        if name.is_empty() || !record.get(name).is_none_or(Value::is_null) {
+            continue;
+        }
+        if let Some(value) = found.as_deref().and_then(|t| serde_json::from_str(t).ok()) {
+            record.insert(name.into(), value);
+        }
+    }
+    let mut buf = Vec::new();
+    let records = u64::from(writer.value(Value::Object(record), &mut buf)?);
+    Ok(Fetched::Lines { buf, records })
 }
 
 /// `message_events`: each entry of `MessageEvents`, with its message's `MessageID` and

@@ -84,6 +84,9 @@ pub struct MessageRef {
     pub id: String,
     /// Its `MessageStream` as found (JSON text), if any.
     pub stream: Option<String>,
+    /// Its timestamp as found (JSON text), if any: the bookmark field of a record that the
+    /// answer read next does not carry (a bounce's dump).
+    pub time: Option<String>,
 }
 
 /// Fetches one page and shapes its records.
@@ -204,12 +207,22 @@ fn keep(
         }
         _ => {}
     }
-    if part.spec.expand.is_some() {
-        let message = MessageRef {
-            id: fields.str("MessageID").unwrap_or_default().into_owned(),
-            stream: fields.get("MessageStream").map(str::to_string),
-        };
-        kept.messages.push((key, message));
+    if let Some(expand) = part.spec.expand {
+        if expand
+            .only_if()
+            .is_none_or(|flag| fields.get(flag) == Some("true"))
+        {
+            let message = MessageRef {
+                id: fields.key_part(expand.id_field()).into_owned(),
+                stream: fields.get("MessageStream").map(str::to_string),
+                time: part
+                    .spec
+                    .time_field
+                    .and_then(|f| fields.get(f))
+                    .map(str::to_string),
+            };
+            kept.messages.push((key, message));
+        }
         return Ok(());
     }
     let start = kept.lines.buf.len();
