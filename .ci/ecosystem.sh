@@ -2,8 +2,9 @@
 # tap-postmark in the real Singer ecosystem, against the Postmark simulator on loopback:
 #   the maturin wheels (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
 #   full sync of every stream and on the resumed one, Meltano (install, config test, select,
-#   invoke --about, run into PostgreSQL, JSON Lines and CSV, incremental state), a Yoast/Mage
-#   config, and the Hub-style definition as Meltano installs it.
+#   invoke --about, run into PostgreSQL, JSON Lines and CSV, incremental state), the `pii`
+#   mapping (meltano-map-transform) into PostgreSQL with no plain address left (.ci/pii_check.py),
+#   a Yoast/Mage config, and the Hub-style definition as Meltano installs it.
 # Every loader's tables or files must hold exactly the key set of the tap's own output; that output
 # is checked against a plain Python reading of the simulator's API (every stream but statistics)
 # and is what the Rust integration tests prove equal to the simulator's ground truth.
@@ -311,6 +312,26 @@ run "$WORK/run-csv.log" meltano run tap-postmark target-csv
 python3 .ci/count_keys.py csv "$WORK/truth.json" "$WORK/out-csv" >"$WORK/csv.txt" ||
     { cat "$WORK/csv.txt" >&2; die "CSV files differ from the tap's output"; }
 ok "$(ls "$WORK/out-csv" | wc -l) files; $(tail -n 1 "$WORK/csv.txt")"
+
+step "meltano run tap-postmark pii target-postgres (personal data hashed by meltano-map-transform)"
+# The project's `pii` mapping, every stream selected, into a schema of its own; the state of the
+# runs above is neither read nor written. A random seed for this run only, never printed.
+PII_SCHEMA=tap_postmark_pii
+POSTMARK_PII_HASH_SEED=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+export POSTMARK_PII_HASH_SEED
+TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA=$PII_SCHEMA run "$WORK/run-postgres-pii.log" \
+    meltano run --full-refresh --no-state-update tap-postmark pii target-postgres
+python3 .ci/pii_check.py "$WORK/full.jsonl" "$PII_SCHEMA" >"$WORK/pii.txt" ||
+    { cat "$WORK/pii.txt" >&2; die "personal data reached PostgreSQL"; }
+# Without a seed the mapping must stop the run, not hash with an empty one.
+if POSTMARK_PII_HASH_SEED='' TAP_POSTMARK__SELECT='["servers.*"]' TARGET_JSONL_DESTINATION_PATH="$WORK/out-pii" \
+    meltano run --no-state-update tap-postmark pii target-jsonl >"$WORK/pii-no-seed.log" 2>&1; then
+    die "meltano run with an empty POSTMARK_PII_HASH_SEED succeeded"
+fi
+grep -q 'POSTMARK_PII_HASH_SEED is not set' "$WORK/pii-no-seed.log" ||
+    { tail -n 20 "$WORK/pii-no-seed.log" >&2; die "the run without a seed failed for another reason"; }
+unset POSTMARK_PII_HASH_SEED
+ok "$(tail -n 1 "$WORK/pii.txt"); without a seed the run stops"
 
 step "target warnings and errors"
 # Meltano re-logs SDK targets' records at their own level and other targets' lines at info.
