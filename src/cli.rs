@@ -190,10 +190,13 @@ pub fn run(args: &Args) -> Result<(), Error> {
         return test_connection(&config);
     }
     let catalog_path = args.catalog.as_ref().or(args.properties.as_ref());
-    let selection = match catalog_path {
+    let mut selection = match catalog_path {
         Some(p) => catalog::select(&read_json(p, "catalog")?)?,
         None => catalog::default_selection()?,
     };
+    if config.activate_version {
+        catalog::version_full_tables(&mut selection, Utc::now().timestamp_millis());
+    }
     let mut state = match &args.state {
         Some(p) => State::from_value(read_json(p, "state")?)?,
         None => State::empty(),

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.postmarkapp.com";
-/// Postmark keeps messages 45 days unless the retention add-on says otherwise.
+/// Postmark keeps messages 45 days unless the retention add-on says otherwise; statistics are
+/// read from as far back by default.
 pub const DEFAULT_START_DAYS: i64 = 45;
+pub const DEFAULT_RETENTION_DAYS: i64 = 45;
 /// A page of 500 records is a few MiB at most; a message's details with two 5 MB bodies and its
 /// raw source (Postmark's largest message) stay under 30 MiB.
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 32;
@@ -44,7 +46,11 @@ pub fn schema() -> Value {
             },
             "start_date": {
                 "type": "string",
-                "description": "Where the first sync starts: YYYY-MM-DD (midnight UTC) or an RFC 3339 date-time. Default: 45 days ago (Postmark's default retention)."
+                "description": "Where the first sync starts: YYYY-MM-DD (midnight UTC) or an RFC 3339 date-time. Default: retention_days ago for messages, events and bounces; 45 days ago for statistics."
+            },
+            "retention_days": {
+                "type": "integer", "minimum": 1, "maximum": 3650, "default": DEFAULT_RETENTION_DAYS,
+                "description": "How long the Postmark account keeps messages and their events (45 days unless the retention add-on sets 7 to 365). The default start of message, event and bounce streams; a run that starts further back, from start_date or an old bookmark, warns once per stream that those days may already be gone."
             },
             "end_date": {
                 "type": "string",
@@ -58,6 +64,10 @@ pub fn schema() -> Value {
                 "type": "object",
                 "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS},
                 "description": "Lookback hours of single incremental streams, by stream name (for example {\"bounces\": 72}); wins over lookback_hours."
+            },
+            "emit_activate_version_messages": {
+                "type": "boolean", "default": false,
+                "description": "Full-table streams (templates, webhooks, inbound rules, suppressions, servers, domains, senders, ...) carry a table version on every RECORD, and an ACTIVATE_VERSION follows once the stream was read whole on every server, so that the target deletes (or marks deleted) the rows Postmark no longer holds. Not sent for a stream when any server failed, nor ever for incremental streams."
             },
             "base_url": {
                 "type": "string", "default": DEFAULT_BASE_URL,
@@ -113,12 +123,19 @@ pub struct Config {
     pub server_token: Option<String>,
     pub account_token: Option<String>,
     pub server_ids: Option<Vec<u64>>,
+    /// Where statistics start (`start_date`, or 45 days ago).
     pub start: DateTime<Utc>,
+    /// Where messages, events and bounces start (`start_date`, or `retention_days` ago).
+    pub message_start: DateTime<Utc>,
+    /// `retention_days`.
+    pub retention: Duration,
     pub end: Option<DateTime<Utc>>,
     /// `lookback_hours`: every incremental stream's lookback, when set.
     pub lookback: Option<Duration>,
     /// `stream_lookback_hours`: single streams' lookbacks.
     pub stream_lookback: BTreeMap<String, Duration>,
+    /// `emit_activate_version_messages`.
+    pub activate_version: bool,
     pub base_url: String,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
@@ -195,7 +212,13 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
             problems.join("; ")
         )));
     }
-    Ok(settings.config(start, end, base_url))
+    let mut config = settings.config(start, end, base_url);
+    config.retention = Duration::days(settings.integer("retention_days", DEFAULT_RETENTION_DAYS));
+    config.message_start = match settings.text("start_date") {
+        Some(_) => start,
+        None => now - config.retention,
+    };
+    Ok(config)
 }
 
 /// Every problem the schema finds, one phrase each, never with the value (a token, maybe).
@@ -300,6 +323,8 @@ impl Settings<'_> {
                         .collect()
                 }),
             start,
+            message_start: start,
+            retention: Duration::days(DEFAULT_RETENTION_DAYS),
             end,
             lookback: self
                 .0
@@ -316,6 +341,11 @@ impl Settings<'_> {
                     Some((name.clone(), Duration::hours(self::integer(hours)?)))
                 })
                 .collect(),
+            activate_version: self
+                .0
+                .get("emit_activate_version_messages")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             base_url: base_url.trim_end_matches('/').to_string(),
             timeout: self.seconds("request_timeout_seconds", 60.0),
             max_attempts: integer("max_attempts", 8) as u32,
@@ -455,6 +485,31 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("stream_lookback_hours.bounces:"), "{err}");
+    }
+
+    #[test]
+    fn retention_sets_the_default_start_of_messages_not_of_statistics() {
+        let c = parse(
+            &json!({"postmark_server_token": "t", "retention_days": 120}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.message_start, now() - Duration::days(120));
+        assert_eq!(c.start, now() - Duration::days(45));
+        assert_eq!(c.retention, Duration::days(120));
+        let c = parse(
+            &json!({"postmark_server_token": "t", "retention_days": 7, "start_date": "2026-01-01"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.message_start, c.start);
+        let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
+        assert_eq!(c.message_start, now() - Duration::days(45));
+        assert!(parse(
+            &json!({"postmark_server_token": "t", "retention_days": 0}),
+            now()
+        )
+        .is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl<'a> RecordWriter<'a> {
         stamps: Stamps,
         time_extracted: &str,
     ) -> Result<RecordWriter<'a>, Error> {
-        let (prefix, suffix) = record_frame(sel.def.name, time_extracted)?;
+        let (prefix, suffix) = record_frame(sel.def.name, time_extracted, sel.version)?;
         Ok(RecordWriter {
             sel,
             stamps,

@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use crate::record::{Drift, Shape};
-use crate::streams::{StreamDef, STREAMS};
+use crate::streams::{Replication, StreamDef, STREAMS};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -20,6 +20,9 @@ pub struct Selected {
     pub shape: Shape,
     /// How this run's records of the stream drift from its schema.
     pub drift: Arc<Drift>,
+    /// The table version every RECORD carries, when the run sends ACTIVATE_VERSION for the
+    /// stream (`emit_activate_version_messages`, full-table streams).
+    pub version: Option<i64>,
 }
 
 /// The parsed schema of a stream definition.
@@ -120,7 +123,17 @@ fn selected_from(def: &'static StreamDef, schema: Value) -> Result<Selected, Err
         bookmark_properties,
         shape,
         drift: Arc::new(Drift::default()),
+        version: None,
     })
+}
+
+/// Gives every selected full-table stream the table version of this run.
+pub fn version_full_tables(selection: &mut [Selected], version: i64) {
+    for sel in selection {
+        if sel.def.replication() == Replication::FullTable {
+            sel.version = Some(version);
+        }
+    }
 }
 
 /// The streams to sync when no catalog is given: every stream selected by default.

@@ -38,6 +38,14 @@ struct StateMessage<'a> {
     value: &'a Value,
 }
 
+#[derive(Serialize)]
+struct ActivateVersionMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    stream: &'a str,
+    version: i64,
+}
+
 /// Bytes handed to the OS per write: small enough that a slow reader shows progress, and a
 /// stop can fall between two lines, even inside one large buffer flush.
 const CHUNK: usize = 4096;
@@ -124,7 +132,7 @@ impl<W: Write> Output<W> {
         record: &Value,
         time_extracted: &str,
     ) -> Result<(), Error> {
-        let (mut line, suffix) = record_frame(stream, time_extracted)?;
+        let (mut line, suffix) = record_frame(stream, time_extracted, None)?;
         serde_json::to_writer(&mut line, record)
             .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
         line.extend_from_slice(&suffix);
@@ -140,6 +148,20 @@ impl<W: Write> Output<W> {
         }
         signals::check()?;
         self.out.write_all(lines).map_err(output_error)
+    }
+
+    /// Writes an ACTIVATE_VERSION: the target may drop the stream's rows of older versions.
+    pub fn activate_version(&mut self, stream: &str, version: i64) -> Result<(), Error> {
+        if !self.schemas_sent.contains(stream) {
+            return Err(Error::Internal(format!(
+                "ACTIVATE_VERSION for {stream} before its SCHEMA"
+            )));
+        }
+        self.write(&ActivateVersionMessage {
+            kind: "ACTIVATE_VERSION",
+            stream,
+            version,
+        })
     }
 
     /// Writes a STATE and flushes everything before it to the target.
@@ -196,7 +218,11 @@ impl<W: Write> Output<W> {
 /// The bytes of a RECORD line before and after its record:
 /// `{"type":"RECORD","stream":"<stream>","record":` and `,"time_extracted":"<t>"}` plus the
 /// newline. Every RECORD line is framed by these, however its record is written.
-pub fn record_frame(stream: &str, time_extracted: &str) -> Result<(Vec<u8>, Vec<u8>), Error> {
+pub fn record_frame(
+    stream: &str,
+    time_extracted: &str,
+    version: Option<i64>,
+) -> Result<(Vec<u8>, Vec<u8>), Error> {
     let quoted = |s: &str| {
         serde_json::to_string(s)
             .map_err(|e| Error::Internal(format!("cannot serialise {s:?}: {e}")))
@@ -207,7 +233,14 @@ pub fn record_frame(stream: &str, time_extracted: &str) -> Result<(Vec<u8>, Vec<
             quoted(stream)?
         )
         .into_bytes(),
-        format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?).into_bytes(),
+        match version {
+            Some(v) => format!(
+                ",\"version\":{v},\"time_extracted\":{}}}\n",
+                quoted(time_extracted)?
+            ),
+            None => format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?),
+        }
+        .into_bytes(),
     ))
 }
 

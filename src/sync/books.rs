@@ -133,6 +133,18 @@ impl Books {
     }
 }
 
+impl Books {
+    /// Whether a stream was read whole: it has books, and every one of them is closed.
+    pub fn stream_complete(&self, stream: &str) -> bool {
+        let mut books = self
+            .streams
+            .iter()
+            .filter(|b| b.stream == stream)
+            .peekable();
+        books.peek().is_some() && books.all(|b| b.open == 0)
+    }
+}
+
 /// The totals of a book closed now: its time is the time since its first task started.
 fn closing(totals: &Totals, started: Option<Instant>) -> Totals {
     Totals {

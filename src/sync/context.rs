@@ -37,6 +37,25 @@ impl<W: Write> Ctx<'_, W> {
         }
     }
 
+    /// Warns, once per stream, when a read starts before Postmark's retention horizon: what is
+    /// older may already be gone.
+    pub fn warn_past_retention(&mut self, stream: &'static str, start: DateTime<Utc>) {
+        let horizon = self.now - self.config.retention;
+        // The default start is the horizon itself, taken a moment before the run's clock.
+        if start + chrono::Duration::minutes(5) >= horizon
+            || self.report.past_retention.contains(&stream)
+        {
+            return;
+        }
+        self.report.past_retention.push(stream);
+        log::warn(&format!(
+            "{stream}: reading from {}, but Postmark keeps messages {} days (retention_days): what lies between then and {} may already be gone. Run more often than the retention period so that no bookmark falls behind it.",
+            format_utc(start),
+            self.config.retention.num_days(),
+            format_utc(horizon)
+        ));
+    }
+
     /// Writes the whole state.
     pub fn checkpoint(&mut self) -> Result<(), Error> {
         self.out.state(self.state.as_value())
@@ -93,6 +112,8 @@ impl Totals {
 pub struct Report {
     totals: Vec<(&'static str, Totals)>,
     last_progress: Option<Instant>,
+    /// Streams warned about reading past Postmark's retention.
+    past_retention: Vec<&'static str>,
 }
 
 impl Report {
@@ -100,6 +121,7 @@ impl Report {
         Report {
             totals: Vec::new(),
             last_progress: Some(Instant::now()),
+            past_retention: Vec::new(),
         }
     }
 

@@ -41,6 +41,14 @@ pub fn parse_singer(stdout: &str) -> Vec<Value> {
                 );
             }
             Some("STATE") => assert!(m["value"].is_object(), "STATE value not an object"),
+            Some("ACTIVATE_VERSION") => {
+                let stream = m["stream"].as_str().expect("ACTIVATE_VERSION stream");
+                assert!(
+                    schemas.contains_key(stream),
+                    "ACTIVATE_VERSION for {stream} before its SCHEMA"
+                );
+                assert!(m["version"].is_i64(), "version not an integer: {line}");
+            }
             other => panic!("unexpected message type {other:?}: {line}"),
         }
         messages.push(m);

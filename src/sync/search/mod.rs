@@ -87,9 +87,10 @@ impl<'a> Reader<'a> {
             })?),
         };
         let start = floor_second(match bookmark {
-            Some(b) => (b - ctx.config.lookback(part.sel.def)).max(ctx.config.start),
-            None => ctx.config.start,
+            Some(b) => (b - ctx.config.lookback(part.sel.def)).max(ctx.config.message_start),
+            None => ctx.config.message_start,
         });
+        ctx.warn_past_retention(name, start);
         let end = ctx.search_end;
         let mut reader = Reader {
             part,
