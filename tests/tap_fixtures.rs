@@ -158,7 +158,13 @@ fn documented_and_recorded_answers_arrive_whole_valid_and_in_utc() {
         .records("message_events")
         .any(|r| r["Details"]["BounceID"].is_number()
             || r["Details"]["SuppressSending"].is_boolean()));
-    assert!(!run.stderr.contains("WARNING"), "{}", run.stderr);
+    // The answers are an archive of years past: only the retention warning is expected.
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("WARNING") && !l.contains("(retention_days)"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
 #[test]
