@@ -172,6 +172,14 @@ pub struct StreamDef {
 }
 
 impl StreamDef {
+    /// What a search stream expands its found records to, if it does.
+    pub fn expands_to(&self) -> Option<Expand> {
+        match self.kind {
+            Kind::Search(spec) => spec.expand,
+            _ => None,
+        }
+    }
+
     pub fn replication(&self) -> Replication {
         match self.kind {
             Kind::FullTable(_) => Replication::FullTable,

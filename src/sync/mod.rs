@@ -173,6 +173,9 @@ impl<'a> Conductor<'a> {
     /// its message streams are known).
     fn plan(&mut self, plan: Plan<'a>, server: Option<usize>, stream: &'static str, front: bool) {
         self.books.planned(server, stream);
+        if let Some(also) = plan.also() {
+            self.books.planned(server, also);
+        }
         if front {
             self.pending.push_front((plan, server, stream));
         } else {
@@ -193,6 +196,9 @@ impl<'a> Conductor<'a> {
             let index = self.started;
             self.started += 1;
             self.books.started(server, stream);
+            if let Some(also) = plan.also() {
+                self.books.started(server, also);
+            }
             match plan.start(ctx) {
                 Ok((task, requests, tally)) => {
                     self.outstanding += requests.len();
@@ -310,8 +316,20 @@ impl<'a> Conductor<'a> {
             expired,
         };
         let (server, stream) = (slot.server, slot.stream);
+        let also = slot.task.also().map(|(name, records)| {
+            let t = Totals {
+                records,
+                requests: 0,
+                retries: 0,
+                ..t
+            };
+            (name, t)
+        });
         self.tasks.remove(&index);
         self.books.finished(ctx, server, stream, &t);
+        if let Some((name, t)) = also {
+            self.books.finished(ctx, server, name, &t);
+        }
     }
 
     /// A task failed. Account-level streams, a run of one server, and errors that are not

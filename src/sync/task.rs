@@ -11,7 +11,7 @@ use crate::client::{Counters, Token};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
-use crate::streams::{Kind, Partitions, TokenKind};
+use crate::streams::{Kind, Partitions, TokenKind, STREAMS};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -64,6 +64,14 @@ impl Tally for Counters {
 pub type Started<'a> = (Task<'a>, Vec<Request<'a>>, Arc<dyn Tally + 'a>);
 
 impl<'a> Plan<'a> {
+    /// The stream a search writes from the same answers as its own, if any.
+    pub fn also(&self) -> Option<&'static str> {
+        match self {
+            Plan::Search(part) => part.also.map(|sel| sel.def.name),
+            _ => None,
+        }
+    }
+
     /// Starts the task: reads its bookmark, plans its first requests.
     pub fn start<W: Write>(self, ctx: &mut Ctx<'_, W>) -> Result<Started<'a>, Error> {
         Ok(match self {
@@ -98,6 +106,14 @@ impl Task<'_> {
             Task::Search(t) => t.done(),
             Task::Stats(t) => t.done(),
             Task::Table(t) => t.done(),
+        }
+    }
+
+    /// The stream served by the same answers, and its records written.
+    pub fn also(&self) -> Option<(&'static str, u64)> {
+        match self {
+            Task::Search(t) => t.also(),
+            _ => None,
         }
     }
 
@@ -154,6 +170,10 @@ pub fn server_plans<'a>(
         let name = sel.def.name;
         match sel.def.kind {
             Kind::Search(spec) => {
+                let (also, served) = sharing(sel, selection);
+                if served {
+                    continue;
+                }
                 for id in partitions(spec.partitions, server) {
                     let part = Partition {
                         sel,
@@ -161,6 +181,7 @@ pub fn server_plans<'a>(
                         server: Arc::clone(server),
                         id,
                         tally: Counters::default(),
+                        also,
                     };
                     plans.push((Plan::Search(Arc::new(part)), name));
                 }
@@ -189,6 +210,31 @@ pub fn server_plans<'a>(
         }
     }
     plans
+}
+
+/// Two selected streams that expand the same search through the same request share it: the
+/// first in the table reads it for both. Gives the stream `sel` also writes, and whether `sel`
+/// is written by an earlier one.
+fn sharing<'a>(sel: &'a Selected, selection: &'a [Selected]) -> (Option<&'a Selected>, bool) {
+    let Some(expand) = sel.def.expands_to() else {
+        return (None, false);
+    };
+    let mut partners = selection.iter().filter(|o| {
+        o.def.name != sel.def.name
+            && o.def.path == sel.def.path
+            && o.def
+                .expands_to()
+                .is_some_and(|e| e.path() == expand.path())
+    });
+    let Some(partner) = partners.next() else {
+        return (None, false);
+    };
+    let position = |name: &str| STREAMS.iter().position(|d| d.name == name);
+    if position(partner.def.name) < position(sel.def.name) {
+        (None, true)
+    } else {
+        (Some(partner), false)
+    }
 }
 
 /// The partitions a search is read in on a server: message stream IDs (the inbound search has

@@ -8,6 +8,7 @@ use crate::client::{parse_value, path_segment, CallError, Client};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
 use crate::record::Stamps;
+use crate::singer::catalog::Selected;
 use crate::streams::Expand;
 use crate::sync::context::extracted_now;
 use crate::sync::windows::Window;
@@ -23,8 +24,13 @@ pub struct DetailsRequest<'a> {
 }
 
 pub enum Fetched {
-    /// The RECORD lines the message expands to, and how many records they are.
-    Lines { buf: Vec<u8>, records: u64 },
+    /// The RECORD lines the message expands to, and how many records they are; and those of
+    /// the stream served by the same answer ([`Partition::also`]).
+    Lines {
+        buf: Vec<u8>,
+        records: u64,
+        also: Option<(Vec<u8>, u64)>,
+    },
     /// The message expired (retention) between the search and this request: Postmark answers
     /// 422 with ErrorCode 701, and there is nothing left to read.
     Expired,
@@ -58,14 +64,40 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
         }) => return Ok(Fetched::Expired),
         Err(e) => return Err(e.into_error(endpoint)),
     };
-    let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
-    let writer = RecordWriter::new(part.sel, stamps, &extracted_now())?;
-    match expand {
-        Expand::MessageEvents => events(&writer, &details, &req.message, &path),
-        Expand::OutboundDetails | Expand::InboundDetails | Expand::BounceDump => {
-            let time_field = part.sel.def.replication_key.unwrap_or_default();
-            content(&writer, details, (expand, time_field), &req.message, &path)
+    let extracted = extracted_now();
+    let writer = |sel| {
+        let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
+        RecordWriter::new(sel, stamps, &extracted)
+    };
+    let also = match part.also {
+        Some(sel) => {
+            let content = expand_to(&writer(sel)?, details.clone(), sel, req, &path)?;
+            Some((content.0, content.1))
         }
+        None => None,
+    };
+    let (buf, records) = expand_to(&writer(part.sel)?, details, part.sel, req, &path)?;
+    Ok(Fetched::Lines { buf, records, also })
+}
+
+/// The RECORD lines one answer gives a stream, and how many records they are.
+fn expand_to(
+    writer: &RecordWriter,
+    details: Value,
+    sel: &Selected,
+    req: &DetailsRequest,
+    path: &str,
+) -> Result<(Vec<u8>, u64), Error> {
+    match sel.def.expands_to() {
+        Some(Expand::MessageEvents) => events(writer, &details, &req.message, path),
+        Some(expand) => {
+            let time_field = sel.def.replication_key.unwrap_or_default();
+            content(writer, details, (expand, time_field), &req.message, path)
+        }
+        None => Err(Error::Internal(format!(
+            "{} does not expand its records",
+            sel.def.name
+        ))),
     }
 }
 
@@ -77,7 +109,7 @@ fn content(
     (expand, time_field): (Expand, &str),
     found: &MessageRef,
     path: &str,
-) -> Result<Fetched, Error> {
+) -> Result<(Vec<u8>, u64), Error> {
     let mut record = match details {
         Value::Object(map) => map,
         _ => {
@@ -106,7 +138,7 @@ fn content(
     }
     let mut buf = Vec::new();
     let records = u64::from(writer.value(Value::Object(record), &mut buf)?);
-    Ok(Fetched::Lines { buf, records })
+    Ok((buf, records))
 }
 
 /// `message_events`: each entry of `MessageEvents`, with its message's `MessageID` and
@@ -116,7 +148,7 @@ fn events(
     details: &Value,
     message: &MessageRef,
     path: &str,
-) -> Result<Fetched, Error> {
+) -> Result<(Vec<u8>, u64), Error> {
     let found_stream = message
         .stream
         .as_deref()
@@ -144,8 +176,5 @@ fn events(
         }
         written += u64::from(writer.value(record, &mut buf)?);
     }
-    Ok(Fetched::Lines {
-        buf,
-        records: written,
-    })
+    Ok((buf, written))
 }

@@ -29,6 +29,9 @@ pub struct Partition<'a> {
     pub id: String,
     /// Requests and retries made for this partition.
     pub tally: Counters,
+    /// A second stream written from the same details answers (`messages_outbound_details`
+    /// beside `message_events`): one request serves both.
+    pub also: Option<&'a Selected>,
 }
 
 impl Partition<'_> {

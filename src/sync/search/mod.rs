@@ -26,6 +26,7 @@ use super::digest::Key;
 use super::windows::{Planner, Window};
 use crate::error::Error;
 use crate::log;
+use crate::singer::catalog::Selected;
 use crate::streams::{CEILING, PAGE_SIZE};
 use crate::timefmt::{floor_second, format_utc, parse_timestamp};
 use chrono::{DateTime, Utc};
@@ -56,6 +57,8 @@ pub enum Answer {
 pub struct Reader<'a> {
     part: Arc<Partition<'a>>,
     bookmark: Option<DateTime<Utc>>,
+    /// The bookmark of the stream written from the same answers, if any.
+    also_bookmark: Option<DateTime<Utc>>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     planner: Planner,
@@ -63,6 +66,8 @@ pub struct Reader<'a> {
     planning: bool,
     reading: Reading,
     pub written: u64,
+    /// Records written to the stream served by the same answers.
+    pub written_also: u64,
     /// Messages whose details were asked for, and those that had expired.
     pub details: u64,
     pub expired: u64,
@@ -78,29 +83,27 @@ impl<'a> Reader<'a> {
         part: Arc<Partition<'a>>,
     ) -> Result<(Reader<'a>, Vec<Request<'a>>), Error> {
         let (name, server_id, id) = (part.name(), part.server.id, part.id.clone());
-        let bookmark = match ctx.state.bookmark(name, server_id, &id) {
-            None => None,
-            Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
-                Error::Input(format!(
-                    "state: bookmarks.{name}.{server_id}.{id} = {b:?} is not a timestamp"
-                ))
-            })?),
-        };
-        let start = floor_second(match bookmark {
-            Some(b) => (b - ctx.config.lookback(part.sel.def)).max(ctx.config.message_start),
-            None => ctx.config.message_start,
-        });
+        let (bookmark, mut start) = Self::from_bookmark(ctx, &part, part.sel)?;
+        // A stream written from the same answers starts no later than its own bookmark says.
+        let mut also_bookmark = None;
+        if let Some(also) = part.also {
+            let (b, s) = Self::from_bookmark(ctx, &part, also)?;
+            (also_bookmark, start) = (b, start.min(s));
+            ctx.warn_past_retention(also.def.name, s);
+        }
         ctx.warn_past_retention(name, start);
         let end = ctx.search_end;
         let mut reader = Reader {
             part,
             bookmark,
+            also_bookmark,
             start,
             end,
             planner: Planner::new(start, end),
             planning: false,
             reading: Reading::default(),
             written: 0,
+            written_also: 0,
             details: 0,
             expired: 0,
             windows_done: 0,
@@ -116,6 +119,34 @@ impl<'a> Reader<'a> {
             reader.plan_next(&mut requests);
         }
         Ok((reader, requests))
+    }
+
+    /// A stream's bookmark on the partition, and where reading it starts: the bookmark minus
+    /// the stream's lookback, or the start of message streams.
+    fn from_bookmark<W: Write>(
+        ctx: &Ctx<'_, W>,
+        part: &Partition,
+        sel: &Selected,
+    ) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>), Error> {
+        let (name, server_id, id) = (sel.def.name, part.server.id, &part.id);
+        let bookmark = match ctx.state.bookmark(name, server_id, id) {
+            None => None,
+            Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
+                Error::Input(format!(
+                    "state: bookmarks.{name}.{server_id}.{id} = {b:?} is not a timestamp"
+                ))
+            })?),
+        };
+        let start = floor_second(match bookmark {
+            Some(b) => (b - ctx.config.lookback(sel.def)).max(ctx.config.message_start),
+            None => ctx.config.message_start,
+        });
+        Ok((bookmark, start))
+    }
+
+    /// The stream served by the same answers, and its records written.
+    pub fn also(&self) -> Option<(&'static str, u64)> {
+        self.part.also.map(|sel| (sel.def.name, self.written_also))
     }
 
     pub fn done(&self) -> bool {
@@ -297,9 +328,13 @@ impl<'a> Reader<'a> {
         fetched: expand::Fetched,
     ) -> Result<(), Error> {
         match fetched {
-            expand::Fetched::Lines { buf, records } => {
+            expand::Fetched::Lines { buf, records, also } => {
                 ctx.write(self.name(), &buf)?;
                 self.written += records;
+                if let (Some(sel), Some((buf, records))) = (self.part.also, also) {
+                    ctx.write(sel.def.name, &buf)?;
+                    self.written_also += records;
+                }
             }
             expand::Fetched::Expired => {
                 self.expired += 1;
@@ -351,10 +386,17 @@ impl<'a> Reader<'a> {
         let remember = self.part.spec.time_field.is_none();
         while let Some(window) = self.reading.pop_complete(remember) {
             self.windows_done += 1;
+            let p = &self.part;
             if self.bookmark.is_none_or(|b| window.end > b) {
-                let p = &self.part;
                 ctx.state
                     .set_bookmark(p.name(), p.server.id, &p.id, format_utc(window.end));
+            }
+            if let Some(also) = p
+                .also
+                .filter(|_| self.also_bookmark.is_none_or(|b| window.end > b))
+            {
+                ctx.state
+                    .set_bookmark(also.def.name, p.server.id, &p.id, format_utc(window.end));
             }
             ctx.checkpoint()?;
             self.progress(ctx, window);

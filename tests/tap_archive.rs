@@ -1,0 +1,158 @@
+//! The archive streams: `messages_outbound_details`, `messages_inbound_details` and
+//! `bounce_dumps` read one request per found record, and `message_events` with
+//! `messages_outbound_details` share one `/details` request per message.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use postmark_sim::{SimConfig, Simulator};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn sim() -> Simulator {
+    Simulator::start(SimConfig {
+        servers: 2,
+        days: 2,
+        spike_messages: 0,
+        messages_per_day: 40,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+/// Every record of `stream`, by its key, as JSON text.
+fn by_key(run: &Run, stream: &str, keys: &[&str]) -> BTreeMap<String, Value> {
+    run.records(stream)
+        .map(|r| {
+            let key: Vec<String> = keys.iter().map(|k| r[*k].to_string()).collect();
+            (key.join("|"), r.clone())
+        })
+        .collect()
+}
+
+fn details_requests(sim: &Simulator) -> Vec<String> {
+    sim.request_log()
+        .into_iter()
+        .filter(|e| e.path.starts_with("/messages/outbound/") && e.path.ends_with("/details"))
+        .map(|e| e.path)
+        .collect()
+}
+
+#[test]
+fn message_events_and_outbound_details_share_each_details_request() {
+    let sim = sim();
+    let scratch = Scratch::new();
+    let config = config_for(&sim, true, sim.now() - Duration::days(3));
+    let mut runs = Vec::new();
+    for streams in [
+        &["message_events"][..],
+        &["messages_outbound_details"],
+        &["message_events", "messages_outbound_details"],
+    ] {
+        sim.clear_request_log();
+        let run = sync_selected(&scratch, &config, streams);
+        run.assert_ok();
+        validate_records(&run);
+        let paths = details_requests(&sim);
+        let distinct: BTreeSet<&String> = paths.iter().collect();
+        assert_eq!(
+            paths.len(),
+            distinct.len(),
+            "{streams:?}: a message read twice"
+        );
+        runs.push((run, distinct.len()));
+    }
+    let (alone_events, n_events) = &runs[0];
+    let (alone_details, n_details) = &runs[1];
+    let (both, n_both) = &runs[2];
+    assert!(*n_both > 0);
+    assert_eq!(n_events, n_details);
+    assert_eq!(n_both, n_details, "both streams: one request per message");
+    let event_keys = ["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"];
+    let detail_keys = ["ServerID", "MessageID"];
+    // The same records as each stream read alone (extraction times aside).
+    assert_eq!(
+        by_key(both, "message_events", &event_keys),
+        by_key(alone_events, "message_events", &event_keys)
+    );
+    let details = by_key(both, "messages_outbound_details", &detail_keys);
+    assert_eq!(
+        details,
+        by_key(alone_details, "messages_outbound_details", &detail_keys)
+    );
+    assert_eq!(details.len(), *n_both);
+    assert!(details.values().all(|r| r.get("MessageEvents").is_none()));
+    // Both streams are bookmarked, and each has its summary.
+    let state = both.last_state().unwrap();
+    for stream in ["message_events", "messages_outbound_details"] {
+        assert!(
+            state["bookmarks"][stream].is_object(),
+            "{stream} not bookmarked"
+        );
+        assert!(
+            both.stderr.contains(&format!(
+                "summary: {stream}: {} records",
+                both.records(stream).count()
+            )),
+            "{stream}: no summary"
+        );
+    }
+}
+
+#[test]
+fn bounce_dumps_read_only_bounces_with_a_dump() {
+    let sim = sim();
+    let scratch = Scratch::new();
+    let config = config_for(&sim, true, sim.now() - Duration::days(3));
+    sim.clear_request_log();
+    let run = sync_selected(&scratch, &config, &["bounces", "bounce_dumps"]);
+    run.assert_ok();
+    validate_records(&run);
+    let with_dump: BTreeSet<String> = run
+        .records("bounces")
+        .filter(|b| b["DumpAvailable"] == true)
+        .map(|b| format!("{}|{}", b["ServerID"], b["ID"]))
+        .collect();
+    let dumps: BTreeSet<String> = run
+        .records("bounce_dumps")
+        .map(|d| format!("{}|{}", d["ServerID"], d["ID"]))
+        .collect();
+    assert!(!with_dump.is_empty());
+    assert_eq!(dumps, with_dump);
+    let requests = sim
+        .request_log()
+        .iter()
+        .filter(|e| e.path.starts_with("/bounces/") && e.path.ends_with("/dump"))
+        .count();
+    assert_eq!(requests, with_dump.len());
+    for d in run.records("bounce_dumps") {
+        assert!(
+            d["BouncedAt"].is_string() && d["MessageStream"].is_string(),
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn inbound_details_follow_the_inbound_search() {
+    let sim = sim();
+    let scratch = Scratch::new();
+    let config = config_for(&sim, true, sim.now() - Duration::days(3));
+    let run = sync_selected(
+        &scratch,
+        &config,
+        &["messages_inbound", "messages_inbound_details"],
+    );
+    run.assert_ok();
+    validate_records(&run);
+    let keys = ["ServerID", "MessageID"];
+    let found: BTreeSet<String> = by_key(&run, "messages_inbound", &keys)
+        .into_keys()
+        .collect();
+    let details: BTreeSet<String> = by_key(&run, "messages_inbound_details", &keys)
+        .into_keys()
+        .collect();
+    assert!(!found.is_empty());
+    assert_eq!(details, found);
+}
