@@ -21,6 +21,18 @@ fn sim() -> Simulator {
     .unwrap()
 }
 
+/// A valid sync of `streams` against a fresh simulator (its request log holds that sync's).
+fn synced(streams: &[&str]) -> (Simulator, Run) {
+    let sim = sim();
+    let scratch = Scratch::new();
+    let config = config_for(&sim, true, sim.now() - Duration::days(3));
+    sim.clear_request_log();
+    let run = sync_selected(&scratch, &config, streams);
+    run.assert_ok();
+    validate_records(&run);
+    (sim, run)
+}
+
 /// Every record of `stream`, by its key, as JSON text.
 fn by_key(run: &Run, stream: &str, keys: &[&str]) -> BTreeMap<String, Value> {
     run.records(stream)
@@ -102,13 +114,7 @@ fn message_events_and_outbound_details_share_each_details_request() {
 
 #[test]
 fn bounce_dumps_read_only_bounces_with_a_dump() {
-    let sim = sim();
-    let scratch = Scratch::new();
-    let config = config_for(&sim, true, sim.now() - Duration::days(3));
-    sim.clear_request_log();
-    let run = sync_selected(&scratch, &config, &["bounces", "bounce_dumps"]);
-    run.assert_ok();
-    validate_records(&run);
+    let (sim, run) = synced(&["bounces", "bounce_dumps"]);
     let with_dump: BTreeSet<String> = run
         .records("bounces")
         .filter(|b| b["DumpAvailable"] == true)
@@ -136,16 +142,7 @@ fn bounce_dumps_read_only_bounces_with_a_dump() {
 
 #[test]
 fn inbound_details_follow_the_inbound_search() {
-    let sim = sim();
-    let scratch = Scratch::new();
-    let config = config_for(&sim, true, sim.now() - Duration::days(3));
-    let run = sync_selected(
-        &scratch,
-        &config,
-        &["messages_inbound", "messages_inbound_details"],
-    );
-    run.assert_ok();
-    validate_records(&run);
+    let (_sim, run) = synced(&["messages_inbound", "messages_inbound_details"]);
     let keys = ["ServerID", "MessageID"];
     let found: BTreeSet<String> = by_key(&run, "messages_inbound", &keys)
         .into_keys()
