@@ -14,8 +14,10 @@ pub mod members;
 pub mod page;
 pub mod shape;
 pub mod transcode;
+pub mod types;
 
 pub use drift::Drift;
 pub use members::Members;
-pub use shape::{remove_secrets, Kind, Prop, Shape, Types};
+pub use shape::{remove_secrets, Kind, Prop, Shape};
 pub use transcode::{Declined, Stamps};
+pub use types::Types;

@@ -12,7 +12,8 @@
 //! it): the same JSON value, and nothing lost.
 
 use super::members::{Key, Members};
-use super::shape::{KeyIndex, Kind, Prop, Shape, Types};
+use super::shape::{KeyIndex, Kind, Prop, Shape};
+use super::types::Types;
 use crate::timefmt::{format_utc, parse_timestamp};
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;

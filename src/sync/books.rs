@@ -3,8 +3,11 @@
 
 use super::context::{Ctx, Totals};
 use super::servers::Server;
+use crate::error::Error;
 use crate::log;
+use crate::singer::catalog::Selected;
 use crate::singer::metrics;
+use crate::streams::TokenKind;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -142,6 +145,29 @@ impl Books {
             .filter(|b| b.stream == stream)
             .peekable();
         books.peek().is_some() && books.all(|b| b.open == 0)
+    }
+
+    /// ACTIVATE_VERSION for each versioned stream read whole, on every server: only then may
+    /// the target drop the rows this run did not send again. None for a server's stream when a
+    /// server failed.
+    pub fn activate_versions<W: Write>(
+        &self,
+        ctx: &mut Ctx<'_, W>,
+        selection: &[Selected],
+        any_failed: bool,
+    ) -> Result<(), Error> {
+        for sel in selection {
+            let Some(version) = sel.version else { continue };
+            let name = sel.def.name;
+            if sel.def.token == TokenKind::Server && any_failed {
+                log::warn(&format!(
+                    "{name}: no ACTIVATE_VERSION, as a server failed: its rows stay as they were"
+                ));
+            } else if self.stream_complete(name) {
+                ctx.out.activate_version(name, version)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -100,7 +100,10 @@ pub fn run<W: Write>(
         |job: &Job| job::fetch(client, job),
         |job, answer, queue| conductor.handle(&mut ctx, job, answer, queue),
     )?;
-    conductor.activate_versions(&mut ctx)?;
+    let any_failed = !conductor.failed.is_empty();
+    conductor
+        .books
+        .activate_versions(&mut ctx, selection, any_failed)?;
     ctx.checkpoint()?;
     ctx.report.summary(selection);
     conductor.finish(client, started)
@@ -353,23 +356,6 @@ impl<'a> Conductor<'a> {
         self.failed.push((failed.id, e));
         self.tasks.retain(|_, slot| slot.server != Some(i));
         self.pending.retain(|(_, s, _)| *s != Some(i));
-        Ok(())
-    }
-
-    /// ACTIVATE_VERSION for each versioned stream read whole, on every server: only then may
-    /// the target drop the rows this run did not send again.
-    fn activate_versions<W: Write>(&self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
-        for sel in self.selection {
-            let Some(version) = sel.version else { continue };
-            let name = sel.def.name;
-            if sel.def.token == TokenKind::Server && !self.failed.is_empty() {
-                log::warn(&format!(
-                    "{name}: no ACTIVATE_VERSION, as a server failed: its rows stay as they were"
-                ));
-            } else if self.books.stream_complete(name) {
-                ctx.out.activate_version(name, version)?;
-            }
-        }
         Ok(())
     }
 

@@ -20,15 +20,15 @@
 pub mod expand;
 pub mod fetch;
 mod open;
+mod start;
 
 use super::context::Ctx;
 use super::digest::Key;
 use super::windows::{Planner, Window};
 use crate::error::Error;
 use crate::log;
-use crate::singer::catalog::Selected;
 use crate::streams::{CEILING, PAGE_SIZE};
-use crate::timefmt::{floor_second, format_utc, parse_timestamp};
+use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use expand::DetailsRequest;
 use fetch::{Fetched, Lines, MessageRef, Page, PageRequest, Partition};
@@ -83,11 +83,11 @@ impl<'a> Reader<'a> {
         part: Arc<Partition<'a>>,
     ) -> Result<(Reader<'a>, Vec<Request<'a>>), Error> {
         let (name, server_id, id) = (part.name(), part.server.id, part.id.clone());
-        let (bookmark, mut start) = Self::from_bookmark(ctx, &part, part.sel)?;
+        let (bookmark, mut start) = start::from_bookmark(ctx, &part, part.sel)?;
         // A stream written from the same answers starts no later than its own bookmark says.
         let mut also_bookmark = None;
         if let Some(also) = part.also {
-            let (b, s) = Self::from_bookmark(ctx, &part, also)?;
+            let (b, s) = start::from_bookmark(ctx, &part, also)?;
             (also_bookmark, start) = (b, start.min(s));
             ctx.warn_past_retention(also.def.name, s);
         }
@@ -119,29 +119,6 @@ impl<'a> Reader<'a> {
             reader.plan_next(&mut requests);
         }
         Ok((reader, requests))
-    }
-
-    /// A stream's bookmark on the partition, and where reading it starts: the bookmark minus
-    /// the stream's lookback, or the start of message streams.
-    fn from_bookmark<W: Write>(
-        ctx: &Ctx<'_, W>,
-        part: &Partition,
-        sel: &Selected,
-    ) -> Result<(Option<DateTime<Utc>>, DateTime<Utc>), Error> {
-        let (name, server_id, id) = (sel.def.name, part.server.id, &part.id);
-        let bookmark = match ctx.state.bookmark(name, server_id, id) {
-            None => None,
-            Some(b) => Some(parse_timestamp(b).ok_or_else(|| {
-                Error::Input(format!(
-                    "state: bookmarks.{name}.{server_id}.{id} = {b:?} is not a timestamp"
-                ))
-            })?),
-        };
-        let start = floor_second(match bookmark {
-            Some(b) => (b - ctx.config.lookback(sel.def)).max(ctx.config.message_start),
-            None => ctx.config.message_start,
-        });
-        Ok((bookmark, start))
     }
 
     /// The stream served by the same answers, and its records written.
