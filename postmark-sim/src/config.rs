@@ -24,6 +24,12 @@ pub struct SimConfig {
     pub retention_days: u32,
     /// Anchor of the generated data; `None` = the wall clock at start.
     pub now: Option<DateTime<Utc>>,
+    /// Whether the clock also runs with real time (default false: it stands at the anchor and
+    /// moves only by `Simulator::advance`/`set_now` and live arrivals, so answers repeat).
+    pub clock_runs: bool,
+    /// Whether records change after the fact (default true, as Postmark's do): arrival delays,
+    /// Queued → Sent, bounce flags, late statistics.
+    pub late_changes: bool,
     /// When set, every token and webhook password contains this string.
     pub secret_marker: Option<String>,
     /// Faults active from the first request.
@@ -41,6 +47,8 @@ impl Default for SimConfig {
             spike_messages: 12_000,
             retention_days: 45,
             now: None,
+            clock_runs: false,
+            late_changes: true,
             secret_marker: None,
             faults: Faults::default(),
         }

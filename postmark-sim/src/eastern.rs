@@ -23,6 +23,18 @@ pub fn to_ticks(t: DateTime<Utc>) -> i64 {
     t.timestamp() * TICKS_PER_SEC + i64::from(t.timestamp_subsec_nanos() / 100)
 }
 
+/// A duration in ticks (saturating).
+pub fn duration_ticks(d: chrono::Duration) -> i64 {
+    d.num_microseconds().map_or(
+        if d < chrono::Duration::zero() {
+            i64::MIN
+        } else {
+            i64::MAX
+        },
+        |us| us.saturating_mul(10),
+    )
+}
+
 /// Converts ticks to a UTC instant (saturating at chrono's range).
 pub fn from_ticks(ticks: i64) -> DateTime<Utc> {
     let secs = ticks.div_euclid(TICKS_PER_SEC);

@@ -38,7 +38,7 @@ mod view;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 pub use config::{Faults, SimConfig};
 pub use log::RequestLogEntry;
@@ -82,7 +82,11 @@ impl Simulator {
         }
         let anchor = eastern::to_ticks(config.now.unwrap_or_else(Utc::now));
         let model = generate::build(&config, anchor);
-        let shared = Arc::new(state::Shared::new(model, config.faults.clone()));
+        let shared = Arc::new(state::Shared::new(
+            model,
+            config.faults.clone(),
+            config.clock_runs,
+        ));
         let handler_state = shared.clone();
         let server = http::HttpServer::start(
             addr,
@@ -115,9 +119,23 @@ impl Simulator {
             .collect()
     }
 
-    /// The simulator clock: anchor + real time elapsed since start.
+    /// The simulator clock: the anchor (`SimConfig::now`), plus real time elapsed since start
+    /// when `SimConfig::clock_runs`, plus every move forward ([`Simulator::advance`],
+    /// [`Simulator::set_now`], live arrivals).
     pub fn now(&self) -> DateTime<Utc> {
         eastern::from_ticks(self.shared.now_ticks())
+    }
+
+    /// Moves the clock forward by `d` (a negative `d` does nothing: the clock never goes back).
+    /// Records that arrive, statuses and flags that change, and statistics that grow in that
+    /// time show from the next request on.
+    pub fn advance(&self, d: Duration) {
+        self.shared.advance(eastern::duration_ticks(d));
+    }
+
+    /// Moves the clock forward to `t`; an earlier `t` does nothing.
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        self.shared.advance_to(eastern::to_ticks(t));
     }
 
     /// Revokes (or restores) a server's token: requests carrying it get 401, while `/servers`

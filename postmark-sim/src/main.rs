@@ -69,6 +69,14 @@ struct Opts {
     /// New outbound messages appended before each search request.
     #[arg(long, default_value_t = 0)]
     live_arrivals: u32,
+    /// Let the clock run with real time (default: it stands at start and moves only with live
+    /// arrivals).
+    #[arg(long)]
+    clock_runs: bool,
+    /// Records never change after the fact (no arrival delays, Queued → Sent, bounce flag
+    /// changes or late statistics).
+    #[arg(long)]
+    no_late_changes: bool,
     /// String embedded in every token and webhook password.
     #[arg(long)]
     secret_marker: Option<String>,
@@ -88,6 +96,8 @@ impl Opts {
             spike_messages: self.spike_messages,
             retention_days: self.retention_days,
             now: None,
+            clock_runs: self.clock_runs,
+            late_changes: !self.no_late_changes,
             secret_marker: self.secret_marker.clone(),
             faults: Faults {
                 latency: Duration::from_millis(self.latency_ms),

@@ -2,6 +2,7 @@
 //! arrivals before searches, then the handler), fault rewriting of the answer (a paged list's
 //! answer may then lose items), and the request log.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
@@ -25,6 +26,10 @@ pub struct Shared {
     pub started: Instant,
     /// The data's anchor (ticks); kept outside the lock so the clock never takes it.
     anchor: i64,
+    /// Whether real time elapsed since start counts on the clock.
+    clock_runs: bool,
+    /// Ticks the clock was moved forward (advance, set_now, live arrivals).
+    offset: AtomicI64,
     pub faults: Mutex<FaultState>,
     pub log: RequestLog,
     live_rng: Mutex<fastrand::Rng>,
@@ -36,11 +41,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// Wraps a generated model.
-    pub fn new(model: Model, faults: Faults) -> Shared {
+    pub fn new(model: Model, faults: Faults, clock_runs: bool) -> Shared {
         let seed = model.seed;
         let anchor = model.anchor;
         Shared {
             anchor,
+            clock_runs,
+            offset: AtomicI64::new(0),
             model: RwLock::new(model),
             started: Instant::now(),
             faults: Mutex::new(FaultState::new(faults, seed)),
@@ -59,11 +66,33 @@ impl Shared {
         self.model.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The simulator clock: anchor plus real time elapsed since start, in ticks.
+    /// The clock before its offset: the anchor, plus real time since start when the clock runs.
+    fn base_ticks(&self) -> i64 {
+        let elapsed = if self.clock_runs {
+            (self.started.elapsed().as_nanos() / 100) as i64
+        } else {
+            0
+        };
+        self.anchor + elapsed
+    }
+
+    /// The simulator clock in ticks: anchor, plus real time since start when the clock runs,
+    /// plus every move forward.
     pub fn now_ticks(&self) -> i64 {
         // No lock here: callers may already hold a read guard, and a second read lock on a
         // writer-preferring RwLock can deadlock while a live arrival waits to write.
-        self.anchor + (self.started.elapsed().as_nanos() / 100) as i64
+        self.base_ticks() + self.offset.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock forward by `ticks` (nothing for a negative amount).
+    pub fn advance(&self, ticks: i64) {
+        self.offset.fetch_add(ticks.max(0), Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward to `t` (ticks) unless it is already there or later.
+    pub fn advance_to(&self, t: i64) {
+        let wanted = t - self.base_ticks();
+        self.offset.fetch_max(wanted, Ordering::SeqCst);
     }
 
     /// Replaces the fault settings (and restarts their RNG and burst counter).
@@ -82,6 +111,8 @@ impl Shared {
         let mut rng = lock(&self.live_rng);
         let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
         generate::live_arrivals(&mut m, now, n, &mut rng);
+        // A stopped clock moves with the arrivals, so none of them lies in its future.
+        self.advance_to(m.last_live);
     }
 
     /// Routes and answers one request (no faults here); searches get their live arrivals first.
