@@ -347,6 +347,7 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
     Model {
         seed,
         anchor,
+        late: cfg.late_changes,
         retention: i64::from(cfg.retention_days) * TICKS_PER_DAY,
         account_token: token(seed, &[48], marker),
         servers,
@@ -354,5 +355,6 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         senders,
         bounces: Vec::new(),
         last_live: anchor,
+        reactivated: HashMap::new(),
     }
 }

@@ -14,26 +14,33 @@ use super::model::BOUNCE_BASE;
 use super::query::{paging, ApiError, ApiResult};
 use super::search::MESSAGES;
 use super::stream_type::StreamType;
+use super::visible;
 
 fn not_found() -> ApiError {
     ApiError::unprocessable(701, "This message was not found.")
 }
 
-/// Resolves an outbound message ID of the authenticated server, within retention.
-fn outbound_message(env: &Env) -> Result<(usize, MsgFacts), ApiError> {
+/// Resolves an outbound message ID of the authenticated server, within retention and arrived:
+/// the stream, the facts and whether it is a live arrival.
+fn outbound_message(env: &Env) -> Result<(usize, MsgFacts, bool), ApiError> {
     let key = ids::decode_message_id(env.m.seed, env.id).ok_or_else(not_found)?;
     if key.kind != KIND_OUTBOUND || key.server != env.s {
         return Err(not_found());
     }
     let st = env.server().streams.get(key.stream).ok_or_else(not_found)?;
     let at = *st.messages.get(key.index).ok_or_else(not_found)?;
-    if st.kind == StreamType::Inbound || at < env.cutoff() {
+    let view = env.view(key.stream);
+    if st.kind == StreamType::Inbound
+        || at < env.cutoff()
+        || !visible::message_arrived(&view.ctx, st, key.index, env.now)
+    {
         return Err(not_found());
     }
-    let view = env.view(key.stream);
+    let live = key.index >= st.generated;
     Ok((
         key.stream,
-        facts::message(&view.ctx, key.index, at, key.index >= st.generated),
+        facts::message(&view.ctx, key.index, at, live),
+        live,
     ))
 }
 
@@ -46,15 +53,15 @@ fn bounce_id_of(env: &Env, k: usize, f: &MsgFacts) -> Option<u64> {
 
 /// `GET /messages/outbound/{id}/details`.
 pub fn outbound_details(env: &Env) -> ApiResult {
-    let (k, f) = outbound_message(env)?;
+    let (k, f, live) = outbound_message(env)?;
     let view = env.view(k);
-    let d = messages::render_details(&view, &f, bounce_id_of(env, k, &f));
+    let d = messages::render_details(&view, &f, bounce_id_of(env, k, &f), live);
     Ok(serde_json::to_value(d).unwrap_or(Value::Null))
 }
 
 /// `GET /messages/outbound/{id}/dump`.
 pub fn outbound_dump(env: &Env) -> ApiResult {
-    let (k, f) = outbound_message(env)?;
+    let (k, f, _) = outbound_message(env)?;
     let m = messages::render(&env.view(k), &f);
     Ok(json!({"Body": messages::dump(&m)}))
 }
@@ -62,20 +69,25 @@ pub fn outbound_dump(env: &Env) -> ApiResult {
 /// `GET /messages/outbound/opens/{id}` and `/clicks/{id}` (422/701 when there are none).
 pub fn hits_for(env: &Env, clicks: bool) -> ApiResult {
     let (count, offset) = paging(env.q, MESSAGES)?;
-    let (k, f) = outbound_message(env)?;
+    let (k, f, _) = outbound_message(env)?;
     let view = env.view(k);
-    let cutoff = env.cutoff();
+    let st = &env.server().streams[k];
+    let shown = |n: usize, at: i64| {
+        at >= env.cutoff() && visible::hit_arrived(&view.ctx, st, clicks, f.index, n, at, env.now)
+    };
     let mut records: Vec<(i64, Value)> = if clicks {
         f.clicks
             .iter()
-            .filter(|c| c.at >= cutoff)
-            .map(|c| (c.at, events::render_click(&view, &f, c)))
+            .enumerate()
+            .filter(|(n, c)| shown(*n, c.at))
+            .map(|(_, c)| (c.at, events::render_click(&view, &f, c)))
             .collect()
     } else {
         f.opens
             .iter()
-            .filter(|o| o.at >= cutoff)
-            .map(|o| (o.at, events::render_open(&view, &f, o)))
+            .enumerate()
+            .filter(|(n, o)| shown(*n, o.at))
+            .map(|(_, o)| (o.at, events::render_open(&view, &f, o)))
             .collect()
     };
     if records.is_empty() {
@@ -101,7 +113,9 @@ pub fn inbound_details(env: &Env) -> ApiResult {
         return Err(not_found());
     }
     let at = *server.inbound.get(key.index).ok_or_else(not_found)?;
-    if at < env.cutoff() {
+    if at < env.cutoff()
+        || !visible::inbound_arrived(env.m.seed, env.m.late, env.s, key.index, at, env.now)
+    {
         return Err(not_found());
     }
     let f = inbound::derive(env.m.seed, env.s, key.index, at);
@@ -117,8 +131,9 @@ fn bounce_not_found() -> ApiError {
     ApiError::unprocessable(1001, "Bounce was not found.")
 }
 
-/// Resolves a bounce ID of the authenticated server, within retention.
-fn find_bounce(env: &Env) -> Result<(u64, usize, MsgFacts), ApiError> {
+/// Resolves a bounce ID of the authenticated server, within retention and arrived: the ID, its
+/// position in `Model::bounces`, the stream and the message's facts.
+fn find_bounce(env: &Env) -> Result<(u64, u32, usize, MsgFacts), ApiError> {
     let id: u64 = env.id.trim().parse().map_err(|_| bounce_not_found())?;
     let pos = id.checked_sub(BOUNCE_BASE).ok_or_else(bounce_not_found)? as usize;
     let b = env.m.bounces.get(pos).ok_or_else(bounce_not_found)?;
@@ -128,31 +143,36 @@ fn find_bounce(env: &Env) -> Result<(u64, usize, MsgFacts), ApiError> {
     let k = usize::from(b.stream);
     let st = &env.server().streams[k];
     let view = env.view(k);
+    if !visible::bounce_arrived(&view.ctx, b.msg as usize, b.at, env.now) {
+        return Err(bounce_not_found());
+    }
     let f = facts::message(
         &view.ctx,
         b.msg as usize,
         st.messages[b.msg as usize],
         false,
     );
-    Ok((id, k, f))
+    Ok((id, pos as u32, k, f))
 }
 
 /// `GET /bounces/{id}`.
 pub fn bounce(env: &Env) -> ApiResult {
-    let (id, k, f) = find_bounce(env)?;
+    let (id, pos, k, f) = find_bounce(env)?;
     Ok(events::render_bounce(
         &env.view(k),
         &f,
-        id,
-        env.server().id,
+        (id, env.server().id),
+        visible::bounce_flags(env.m, pos, env.now),
         true,
     ))
 }
 
 /// `GET /bounces/{id}/dump`.
 pub fn bounce_dump(env: &Env) -> ApiResult {
-    let (id, k, f) = find_bounce(env)?;
-    let available = f.bounce.is_some_and(|b| events::dump_available(b.kind));
+    let (id, _, k, f) = find_bounce(env)?;
+    let available = f
+        .bounce
+        .is_some_and(|b| events::has_dump(&env.view(k).ctx, f.index, b.kind));
     let body = if available {
         events::bounce_dump(&env.view(k), &f, id)
     } else {

@@ -47,10 +47,12 @@ impl Env<'_> {
                 kind: sv.streams[k].kind,
                 pool: sv.pool,
                 anchor: self.m.anchor,
+                late: self.m.late,
             },
             stream_id: &sv.streams[k].id,
             from_domain: &sv.from_domain,
             sandboxed: sv.sandbox,
+            now: self.now,
         }
     }
 }

@@ -8,8 +8,11 @@ use serde_json::{json, Map, Value};
 
 use super::eastern::format_postmark;
 use super::facts::{self, ClickFact, Ctx, MsgFacts, OpenFact};
+use super::ids;
+use super::late::Arrival;
 use super::names::{self, BOUNCE_TYPES};
 use super::view::{self, StreamView};
+use super::visible;
 
 /// One element of `MessageEvents`.
 #[derive(Serialize, Clone, Debug)]
@@ -52,8 +55,27 @@ fn delivery_details(ctx: &Ctx, f: &MsgFacts, ok: bool) -> BTreeMap<&'static str,
     d
 }
 
-/// Every event of a message, oldest first.
-pub fn message_events(ctx: &Ctx, f: &MsgFacts, bounce_id: Option<u64>) -> Vec<MessageEvent> {
+/// Every event of a message that has arrived at `now`, oldest first (opens, clicks and the
+/// bounce arrive as their search records do; `live` for a live arrival).
+pub fn message_events(
+    ctx: &Ctx,
+    f: &MsgFacts,
+    bounce_id: Option<u64>,
+    live: bool,
+    now: i64,
+) -> Vec<MessageEvent> {
+    let parts = |n: usize| {
+        [
+            ctx.server as u64,
+            ctx.stream as u64,
+            f.index as u64,
+            n as u64,
+        ]
+    };
+    let open_in =
+        |n: usize, at: i64| visible::arrived(ctx, Arrival::Open, at, &parts(n), live, now);
+    let click_in =
+        |n: usize, at: i64| visible::arrived(ctx, Arrival::Click, at, &parts(n), live, now);
     let mut out = Vec::new();
     let mut push =
         |slot: u8, kind: &'static str, at: i64, details: BTreeMap<&'static str, String>| {
@@ -71,7 +93,12 @@ pub fn message_events(ctx: &Ctx, f: &MsgFacts, bounce_id: Option<u64>) -> Vec<Me
     for &(slot, t) in &f.delivered {
         push(slot, "Delivered", t, delivery_details(ctx, f, true));
     }
-    for o in &f.opens {
+    for (_, o) in f
+        .opens
+        .iter()
+        .enumerate()
+        .filter(|(n, o)| open_in(*n, o.at))
+    {
         let mut d = BTreeMap::new();
         d.insert(
             "Summary",
@@ -83,7 +110,12 @@ pub fn message_events(ctx: &Ctx, f: &MsgFacts, bounce_id: Option<u64>) -> Vec<Me
         );
         push(o.slot, "Opened", o.at, d);
     }
-    for c in &f.clicks {
+    for (_, c) in f
+        .clicks
+        .iter()
+        .enumerate()
+        .filter(|(n, c)| click_in(*n, c.at))
+    {
         let mut d = BTreeMap::new();
         d.insert(
             "Summary",
@@ -99,7 +131,10 @@ pub fn message_events(ctx: &Ctx, f: &MsgFacts, bounce_id: Option<u64>) -> Vec<Me
         );
         push(c.slot, "LinkClicked", c.at, d);
     }
-    if let (Some(b), Some(id)) = (f.bounce, bounce_id) {
+    let bounce = f
+        .bounce
+        .filter(|b| live || visible::bounce_arrived(ctx, f.index, b.at, now));
+    if let (Some(b), Some(id)) = (bounce, bounce_id) {
         let mut d = BTreeMap::new();
         d.insert("Summary", BOUNCE_TYPES[b.kind].description.to_string());
         d.insert("BounceID", id.to_string());
@@ -194,8 +229,15 @@ pub fn render_click(v: &StreamView, f: &MsgFacts, c: &ClickFact) -> Value {
     Value::Object(m)
 }
 
-/// Renders a bounce (§3.10); `single` adds `Content` as the single-bounce endpoint does.
-pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, single: bool) -> Value {
+/// Renders a bounce (§3.10) with its `(Inactive, CanActivate)` flags; `single` adds `Content`
+/// as the single-bounce endpoint does.
+pub fn render_bounce(
+    v: &StreamView,
+    f: &MsgFacts,
+    (id, server_id): (u64, u64),
+    (inactive, can_activate): (bool, bool),
+    single: bool,
+) -> Value {
     let Some(b) = f.bounce else { return json!({}) };
     let bt = &BOUNCE_TYPES[b.kind];
     let c = view::cosmetic(&v.ctx, v.stream_id, v.from_domain, f);
@@ -216,9 +258,12 @@ pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, sing
     m.insert("Email".into(), json!(recipient(&v.ctx, f, b.slot)));
     m.insert("From".into(), json!(c.from_email));
     m.insert("BouncedAt".into(), json!(format_postmark(b.at)));
-    m.insert("DumpAvailable".into(), json!(dump_available(b.kind)));
-    m.insert("Inactive".into(), json!(bt.inactive));
-    m.insert("CanActivate".into(), json!(bt.can_activate));
+    m.insert(
+        "DumpAvailable".into(),
+        json!(has_dump(&v.ctx, f.index, b.kind)),
+    );
+    m.insert("Inactive".into(), json!(inactive));
+    m.insert("CanActivate".into(), json!(can_activate));
     m.insert("Subject".into(), json!(c.subject));
     if single {
         m.insert("Content".into(), json!(bounce_dump(v, f, id)));
@@ -226,9 +271,15 @@ pub fn render_bounce(v: &StreamView, f: &MsgFacts, id: u64, server_id: u64, sing
     Value::Object(m)
 }
 
-/// Whether a bounce of this type keeps its raw dump.
-pub fn dump_available(kind: usize) -> bool {
+/// Whether the bounce of message `msg` (of type `kind`) kept its raw dump: never for SMTP API
+/// errors (nothing came back), and one in eight others has none either.
+pub fn has_dump(ctx: &Ctx, msg: usize, kind: usize) -> bool {
     kind != names::SMTP_API_ERROR
+        && ids::hash(
+            ctx.seed,
+            &[0xD0, ctx.server as u64, ctx.stream as u64, msg as u64],
+        ) % 8
+            != 0
 }
 
 /// The raw bounce message.

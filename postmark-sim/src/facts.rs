@@ -5,6 +5,7 @@
 
 use super::eastern::TICKS_PER_SEC;
 use super::ids;
+use super::late;
 use super::names;
 use super::stream_type::StreamType;
 
@@ -18,6 +19,8 @@ pub struct Ctx {
     pub pool: u32,
     /// Events later than this are not generated (the data's "now" at start).
     pub anchor: i64,
+    /// Whether records change after the fact (`SimConfig::late_changes`).
+    pub late: bool,
 }
 
 /// One open.
@@ -66,7 +69,9 @@ pub struct MsgFacts {
     pub at: i64,
     /// 0 = untagged, otherwise `TAGS[tag - 1]`.
     pub tag: usize,
-    pub queued: bool,
+    /// When the status turns from `Queued` to `Sent` (`i64::MAX` for a message queued for good,
+    /// which has no events).
+    pub sent_at: i64,
     /// Address numbers of To, then Cc, then Bcc recipients.
     pub recipients: Vec<u32>,
     pub n_to: usize,
@@ -151,7 +156,7 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
         index,
         at,
         tag,
-        queued,
+        sent_at: i64::MAX,
         recipients,
         n_to,
         n_cc,
@@ -168,28 +173,51 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
         return f;
     }
     if live {
-        for slot in 0..f.recipients.len() {
-            f.delivered.push((slot as u8, at + 5 + slot as i64));
-        }
-        for j in 0..1 + r.u8(0..2) {
-            f.opens.push(open_details(
-                &mut r,
-                at + 10 * (i64::from(j) + 1),
-                0,
-                j == 0,
-            ));
-        }
+        f.sent_at = at;
+        live_events(&mut r, &mut f);
         return f;
     }
+    let delay = if ctx.late {
+        late::sent_delay(ctx.seed, ctx.server, ctx.stream, index)
+    } else {
+        0
+    };
+    f.sent_at = at + delay;
+    // A message held in the queue for minutes has its events after it leaves the queue.
+    let base = if delay > TICKS_PER_SEC {
+        at + delay
+    } else {
+        at
+    };
+    events(&mut r, &mut f, base, broadcast);
+    apply_cutoff(&mut f, ctx.anchor);
+    f
+}
+
+/// Events of a live arrival: delivered at once, opened once or twice right after.
+fn live_events(r: &mut fastrand::Rng, f: &mut MsgFacts) {
+    let at = f.at;
+    for slot in 0..f.recipients.len() {
+        f.delivered.push((slot as u8, at + 5 + slot as i64));
+    }
+    for j in 0..1 + r.u8(0..2) {
+        f.opens
+            .push(open_details(r, at + 10 * (i64::from(j) + 1), 0, j == 0));
+    }
+}
+
+/// Events of a sent message from `at` (its send, or its leaving the queue): the bounce,
+/// deliveries, opens, then clicks and the unsubscribe.
+fn events(r: &mut fastrand::Rng, f: &mut MsgFacts, at: i64, broadcast: bool) {
     if r.u32(0..1000) < 30 {
-        let kind = pick_bounce(&mut r);
+        let kind = pick_bounce(r);
         let bt = &names::BOUNCE_TYPES[kind];
         let delay = if kind == names::SPAM_COMPLAINT {
-            log_delay(&mut r, 3600.0, 3.0 * 86_400.0)
+            log_delay(r, 3600.0, 3.0 * 86_400.0)
         } else if bt.after_delivery {
-            log_delay(&mut r, 60.0, 6.0 * 3600.0)
+            log_delay(r, 60.0, 6.0 * 3600.0)
         } else {
-            log_delay(&mut r, 1.0, 600.0)
+            log_delay(r, 1.0, 600.0)
         };
         f.bounce = Some(BounceFact {
             at: at + delay,
@@ -199,7 +227,7 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
     }
     let mut t0 = at;
     if r.u32(0..100) < 3 {
-        t0 = at + secs(&mut r, 1, 5);
+        t0 = at + secs(r, 1, 5);
         f.transient = Some(t0);
     }
     let slot0_delivered = f
@@ -207,7 +235,7 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
         .is_none_or(|b| names::BOUNCE_TYPES[b.kind].after_delivery);
     for slot in 0..f.recipients.len() {
         let whole = r.bool();
-        let mut t = t0 + secs(&mut r, 1, 30);
+        let mut t = t0 + secs(r, 1, 30);
         if whole {
             t -= t.rem_euclid(TICKS_PER_SEC);
         }
@@ -223,19 +251,24 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
             92..=96 => 3,
             _ => 4,
         };
-        let mut t = at + log_delay(&mut r, 20.0, 2.0 * 86_400.0);
+        let mut t = at + log_delay(r, 20.0, 2.0 * 86_400.0);
         for j in 0..n {
             let slot = if f.recipients.len() > 1 && r.u32(0..10) < 3 {
                 1
             } else {
                 0
             };
-            f.opens.push(open_details(&mut r, t, slot, j == 0));
-            t += log_delay(&mut r, 60.0, 3.0 * 86_400.0);
+            f.opens.push(open_details(r, t, slot, j == 0));
+            t += log_delay(r, 60.0, 3.0 * 86_400.0);
         }
     }
+    let unsubscribe = broadcast && slot0_delivered;
+    clicks_and_unsubscribe(r, f, at, unsubscribe);
+}
+
+fn clicks_and_unsubscribe(r: &mut fastrand::Rng, f: &mut MsgFacts, at: i64, unsubscribe: bool) {
     if f.track_links != 0 && !f.opens.is_empty() && r.u32(0..100) < 35 {
-        let mut t = f.opens[0].at + secs(&mut r, 5, 600);
+        let mut t = f.opens[0].at + secs(r, 5, 600);
         let n = 1 + r.usize(0..3);
         for _ in 0..n {
             let link = r.u8(0..names::LINKS.len() as u8);
@@ -256,14 +289,12 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
                 place: r.u8(0..names::PLACES.len() as u8),
                 first: false,
             });
-            t += secs(&mut r, 5, 900);
+            t += secs(r, 5, 900);
         }
     }
-    if broadcast && slot0_delivered && r.u32(0..1000) < 8 {
-        f.unsubscribed = Some(at + log_delay(&mut r, 300.0, 2.0 * 86_400.0));
+    if unsubscribe && r.u32(0..1000) < 8 {
+        f.unsubscribed = Some(at + log_delay(r, 300.0, 2.0 * 86_400.0));
     }
-    apply_cutoff(&mut f, ctx.anchor);
-    f
 }
 
 fn open_details(r: &mut fastrand::Rng, at: i64, slot: u8, first: bool) -> OpenFact {

@@ -11,6 +11,7 @@ use super::eastern::{
 };
 use super::facts::{self, Ctx};
 use super::ids;
+use super::late;
 use super::model::{self, Bounce, Hit, Model, Suppression};
 use super::names;
 use super::stats;
@@ -61,6 +62,7 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
                 kind: st.kind,
                 pool,
                 anchor,
+                late: cfg.late_changes,
             };
             let mut suppressed: HashSet<u32> = HashSet::new();
             for i in 0..st.messages.len() {
@@ -83,6 +85,7 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
                             reason: "ManualSuppression",
                             origin: "Recipient",
                             at: t,
+                            until: None,
                         });
                     }
                 }
@@ -95,39 +98,43 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
         inbound.sort_unstable();
         server.inbound = inbound;
     }
+    index_bounces(&mut m, bounces);
+    add_manual_suppressions(&mut m, cfg.seed);
+    m
+}
+
+/// Sorts the account's bounces (their IDs follow), files them under their streams and adds the
+/// suppressions of hard bounces and spam complaints (a hard bounce reactivated later loses its
+/// suppression then).
+fn index_bounces(m: &mut Model, mut bounces: Vec<Bounce>) {
     bounces.sort_unstable_by_key(|b| (b.at, b.server, b.stream, b.msg));
     for (i, b) in bounces.iter().enumerate() {
-        let st = &mut m.servers[usize::from(b.server)].streams[usize::from(b.stream)];
+        let (s, k) = (usize::from(b.server), usize::from(b.stream));
+        let st = &mut m.servers[s].streams[k];
         st.bounces.push(i as u32);
         st.bounce_by_msg.insert(b.msg, i as u32);
-        let bt = &names::BOUNCE_TYPES[usize::from(b.kind)];
-        if usize::from(b.kind) == names::HARD_BOUNCE || usize::from(b.kind) == names::SPAM_COMPLAINT
-        {
-            let f = facts::message(
-                &ctx_of(&m, usize::from(b.server), usize::from(b.stream)),
-                b.msg as usize,
-                st_time(&m, b),
-                false,
-            );
-            let email = facts::email(
-                cfg.seed,
-                usize::from(b.server),
-                f.recipients[usize::from(b.slot)],
-            );
-            let st = &mut m.servers[usize::from(b.server)].streams[usize::from(b.stream)];
-            if !st.suppressions.iter().any(|x| x.email == email) {
-                st.suppressions.push(Suppression {
-                    email,
-                    reason: bt.key,
-                    origin: "Recipient",
-                    at: b.at,
-                });
-            }
+        let kind = usize::from(b.kind);
+        if kind != names::HARD_BOUNCE && kind != names::SPAM_COMPLAINT {
+            continue;
+        }
+        let f = facts::message(&ctx_of(m, s, k), b.msg as usize, st_time(m, b), false);
+        let email = facts::email(m.seed, s, f.recipients[usize::from(b.slot)]);
+        let parts = [u64::from(b.server), u64::from(b.stream), u64::from(b.msg)];
+        let until = late::flag_change(m.seed, kind, b.at, &parts)
+            .filter(|_| m.late)
+            .map(|c| c.at);
+        let st = &mut m.servers[s].streams[k];
+        if !st.suppressions.iter().any(|x| x.email == email) {
+            st.suppressions.push(Suppression {
+                email,
+                reason: names::BOUNCE_TYPES[kind].key,
+                origin: "Recipient",
+                at: b.at,
+                until,
+            });
         }
     }
     m.bounces = bounces;
-    add_manual_suppressions(&mut m, cfg.seed);
-    m
 }
 
 fn st_time(m: &Model, b: &Bounce) -> i64 {
@@ -144,6 +151,7 @@ pub fn ctx_of(m: &Model, server: usize, stream: usize) -> Ctx {
         kind: sv.streams[stream].kind,
         pool: sv.pool,
         anchor: m.anchor,
+        late: m.late,
     }
 }
 
@@ -217,6 +225,7 @@ fn add_manual_suppressions(m: &mut Model, seed: u64) {
                     reason: "ManualSuppression",
                     origin,
                     at,
+                    until: None,
                 });
             }
             st.suppressions.sort_by_key(|x| std::cmp::Reverse(x.at));

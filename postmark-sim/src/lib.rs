@@ -20,6 +20,7 @@ mod generate;
 mod http;
 mod ids;
 mod inbound;
+mod late;
 mod log;
 mod messages;
 mod model;
@@ -34,6 +35,7 @@ mod stream_type;
 mod streams;
 mod truth;
 mod view;
+mod visible;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

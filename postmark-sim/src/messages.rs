@@ -66,6 +66,15 @@ fn addrs(ctx: &Ctx, list: &[u32]) -> Vec<Addr> {
         .collect()
 }
 
+/// The message's `Status` at `now`: `Queued` until it leaves the queue, then `Sent`.
+pub fn status(f: &MsgFacts, now: i64) -> &'static str {
+    if now < f.sent_at {
+        "Queued"
+    } else {
+        "Sent"
+    }
+}
+
 /// Renders the search record.
 pub fn render(v: &StreamView, f: &MsgFacts) -> Outbound {
     let c = cosmetic(&v.ctx, v.stream_id, v.from_domain, f);
@@ -87,7 +96,7 @@ pub fn render(v: &StreamView, f: &MsgFacts) -> Outbound {
         from: format!("\"{}\" <{}>", c.from_name, c.from_email),
         subject: c.subject,
         attachments: c.attachments,
-        status: if f.queued { "Queued" } else { "Sent" },
+        status: status(f, v.now),
         track_opens: f.track_opens,
         track_links: TRACK_LINKS[usize::from(f.track_links)],
         metadata: c.metadata,
@@ -95,8 +104,9 @@ pub fn render(v: &StreamView, f: &MsgFacts) -> Outbound {
     }
 }
 
-/// Renders the details record; `bounce_id` is the message's bounce, if any.
-pub fn render_details(v: &StreamView, f: &MsgFacts, bounce_id: Option<u64>) -> Details {
+/// Renders the details record; `bounce_id` is the message's bounce, if any; `live` for a live
+/// arrival.
+pub fn render_details(v: &StreamView, f: &MsgFacts, bounce_id: Option<u64>, live: bool) -> Details {
     let message = render(v, f);
     let body = dump(&message);
     let html = format!(
@@ -109,7 +119,7 @@ pub fn render_details(v: &StreamView, f: &MsgFacts, bounce_id: Option<u64>) -> D
         text_body: text,
         html_body: Some(html),
         body,
-        message_events: events::message_events(&v.ctx, f, bounce_id),
+        message_events: events::message_events(&v.ctx, f, bounce_id, live, v.now),
         message,
     }
 }
@@ -158,8 +168,7 @@ impl Filter {
             }
         }
         if let Some(status) = &self.status {
-            let s = if f.queued { "queued" } else { "sent" };
-            if !status.eq_ignore_ascii_case(s) {
+            if !status.eq_ignore_ascii_case(self::status(f, v.now)) {
                 return false;
             }
         }

@@ -38,6 +38,15 @@ pub struct Suppression {
     pub reason: &'static str,
     pub origin: &'static str,
     pub at: i64,
+    /// Gone from this instant on (its hard bounce was reactivated).
+    pub until: Option<i64>,
+}
+
+impl Suppression {
+    /// Whether it is on the list at `now`.
+    pub fn active(&self, now: i64) -> bool {
+        self.until.is_none_or(|u| u > now)
+    }
 }
 
 /// One message stream with its indexes.
@@ -149,6 +158,8 @@ pub struct Sender {
 pub struct Model {
     pub seed: u64,
     pub anchor: i64,
+    /// Whether records change after the fact (`SimConfig::late_changes`).
+    pub late: bool,
     pub retention: i64,
     pub account_token: String,
     pub servers: Vec<Server>,
@@ -157,4 +168,6 @@ pub struct Model {
     pub bounces: Vec<Bounce>,
     /// Send time of the newest live arrival (live times strictly increase).
     pub last_live: i64,
+    /// Bounces (positions in `bounces`) reactivated through the API, with the instant.
+    pub reactivated: HashMap<u32, i64>,
 }

@@ -177,6 +177,8 @@ pub struct BounceType {
 pub const SPAM_COMPLAINT: usize = 3;
 /// Index of `HardBounce`.
 pub const HARD_BOUNCE: usize = 0;
+/// Index of `SoftBounce`.
+pub const SOFT_BOUNCE: usize = 1;
 /// Index of `SMTPApiError` (counted as SMTPApiErrors in the overview).
 pub const SMTP_API_ERROR: usize = 7;
 

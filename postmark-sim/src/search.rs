@@ -13,6 +13,7 @@ use super::model::{Hit, BOUNCE_BASE};
 use super::names;
 use super::query::{paging, window_since, ApiError, ApiResult, Paging, Query};
 use super::stream_type::StreamType;
+use super::visible;
 
 /// Paging rules of the message searches (ErrorCode 700).
 pub const MESSAGES: Paging = Paging {
@@ -93,7 +94,10 @@ pub fn outbound(env: &Env) -> Result<String, ApiError> {
         subject: env.q.text("subject"),
         metadata: env.q.with_prefix("metadata_"),
     };
-    let ranges = ranges_by(&st.messages, |t| *t, &iv);
+    let ranges = visible::hide(
+        ranges_by(&st.messages, |t| *t, &iv),
+        &visible::hidden_messages(&view.ctx, st, env.now),
+    );
     let facts_of = |i: usize| facts::message(&view.ctx, i, st.messages[i], i >= st.generated);
     let mut pred = |i: usize| filter.matches(&view, &facts_of(i));
     let (total, idx) = page(
@@ -229,7 +233,10 @@ fn hits(env: &Env, clicks: bool) -> ApiResult {
     let list: &[Hit] = if clicks { &st.clicks } else { &st.opens };
     let view = env.view(k);
     let filter = HitFilter::from(env.q);
-    let ranges = ranges_by(list, |h| h.at, &iv);
+    let ranges = visible::hide(
+        ranges_by(list, |h| h.at, &iv),
+        &visible::hidden_hits(&view.ctx, st, clicks, env.now),
+    );
     let facts_of = |i: usize| {
         let m = list[i].msg as usize;
         facts::message(&view.ctx, m, st.messages[m], m >= st.generated)
@@ -320,7 +327,10 @@ pub fn bounces(env: &Env) -> ApiResult {
     let st = &env.server().streams[k];
     let view = env.view(k);
     let all = &env.m.bounces;
-    let ranges = ranges_by(&st.bounces, |&b| all[b as usize].at, &iv);
+    let ranges = visible::hide(
+        ranges_by(&st.bounces, |&b| all[b as usize].at, &iv),
+        &visible::hidden_bounces(&view.ctx, st, all, env.now),
+    );
     let kind = env.q.text("type");
     let inactive = env.q.flag("inactive", 1000)?;
     let email_filter = env.q.text("emailfilter").map(|e| e.to_lowercase());
@@ -338,7 +348,7 @@ pub fn bounces(env: &Env) -> ApiResult {
         if kind
             .as_ref()
             .is_some_and(|t| !t.eq_ignore_ascii_case(bt.key))
-            || inactive.is_some_and(|x| x != bt.inactive)
+            || inactive.is_some_and(|x| x != visible::bounce_flags(env.m, st.bounces[i], env.now).0)
         {
             return false;
         }
@@ -383,8 +393,8 @@ pub fn bounces(env: &Env) -> ApiResult {
             events::render_bounce(
                 &view,
                 &facts_of(i),
-                BOUNCE_BASE + u64::from(st.bounces[i]),
-                env.server().id,
+                (BOUNCE_BASE + u64::from(st.bounces[i]), env.server().id),
+                visible::bounce_flags(env.m, st.bounces[i], env.now),
                 false,
             )
         })
@@ -405,7 +415,10 @@ pub fn inbound(env: &Env) -> ApiResult {
         tag: env.q.text("tag"),
         status: env.q.text("status"),
     };
-    let ranges = ranges_by(&server.inbound, |t| *t, &iv);
+    let ranges = visible::hide(
+        ranges_by(&server.inbound, |t| *t, &iv),
+        &visible::hidden_inbound(env.m.seed, env.m.late, env.s, &server.inbound, env.now),
+    );
     let facts_of = |i: usize| inbound::derive(env.m.seed, env.s, i, server.inbound[i]);
     let mut pred = |i: usize| filter.matches(&server.inbound_hash, &facts_of(i));
     let (total, idx) = page(

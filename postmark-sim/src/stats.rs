@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::eastern::{day_string, eastern_day};
-use super::facts::MsgFacts;
+use super::facts::{ClickFact, MsgFacts, OpenFact};
 use super::names::{self, BOUNCE_TYPES, CLICK_PLATFORMS, OPEN_PLATFORMS};
 
 const N_CLIENTS: usize = 7;
@@ -59,6 +59,30 @@ impl DayStats {
         add_arr(&mut self.bounces, &o.bounces);
     }
 
+    /// Takes away another day's counters (what has not arrived yet).
+    pub fn sub(&mut self, o: &DayStats) {
+        fn sub_arr<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = x.saturating_sub(*y);
+            }
+        }
+        self.sent = self.sent.saturating_sub(o.sent);
+        self.tracked = self.tracked.saturating_sub(o.tracked);
+        self.with_open_tracking = self.with_open_tracking.saturating_sub(o.with_open_tracking);
+        self.with_link_tracking = self.with_link_tracking.saturating_sub(o.with_link_tracking);
+        self.tracked_links_sent = self.tracked_links_sent.saturating_sub(o.tracked_links_sent);
+        self.opens = self.opens.saturating_sub(o.opens);
+        self.unique_opens = self.unique_opens.saturating_sub(o.unique_opens);
+        sub_arr(&mut self.open_platforms, &o.open_platforms);
+        sub_arr(&mut self.clients, &o.clients);
+        self.clicks = self.clicks.saturating_sub(o.clicks);
+        self.unique_clicks = self.unique_clicks.saturating_sub(o.unique_clicks);
+        sub_arr(&mut self.browsers, &o.browsers);
+        sub_arr(&mut self.click_platforms, &o.click_platforms);
+        sub_arr(&mut self.click_locations, &o.click_locations);
+        sub_arr(&mut self.bounces, &o.bounces);
+    }
+
     fn spam(&self) -> u64 {
         self.bounces[names::SPAM_COMPLAINT]
     }
@@ -78,6 +102,18 @@ pub type StatsMap = BTreeMap<(usize, i32, usize), DayStats>;
 
 /// Feeds one message (its send, bounce, opens and clicks, each on its own Eastern day).
 pub fn record(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
+    record_send(map, stream, f);
+    record_bounce(map, stream, f);
+    for o in &f.opens {
+        record_open(map, stream, f, o);
+    }
+    for c in &f.clicks {
+        record_click(map, stream, f, c);
+    }
+}
+
+/// Feeds a message's send (on its send day).
+pub fn record_send(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
     let send = entry(map, stream, f.at, f.tag);
     send.sent += 1;
     if f.track_opens || f.track_links != 0 {
@@ -90,27 +126,35 @@ pub fn record(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
         send.with_link_tracking += 1;
         send.tracked_links_sent += 2;
     }
+}
+
+/// Feeds a message's bounce, if any (on the bounce day).
+pub fn record_bounce(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
     if let Some(b) = f.bounce {
         entry(map, stream, b.at, f.tag).bounces[b.kind] += 1;
     }
-    for o in &f.opens {
-        let d = entry(map, stream, o.at, f.tag);
-        d.opens += 1;
-        if o.first {
-            d.unique_opens += 1;
-            d.open_platforms[usize::from(o.platform)] += 1;
-            d.clients[usize::from(o.client)] += 1;
-        }
+}
+
+/// Feeds one open of a message (on the open day).
+pub fn record_open(map: &mut StatsMap, stream: usize, f: &MsgFacts, o: &OpenFact) {
+    let d = entry(map, stream, o.at, f.tag);
+    d.opens += 1;
+    if o.first {
+        d.unique_opens += 1;
+        d.open_platforms[usize::from(o.platform)] += 1;
+        d.clients[usize::from(o.client)] += 1;
     }
-    for c in &f.clicks {
-        let d = entry(map, stream, c.at, f.tag);
-        d.clicks += 1;
-        d.click_locations[usize::from(c.location)] += 1;
-        if c.first {
-            d.unique_clicks += 1;
-            d.browsers[usize::from(c.browser)] += 1;
-            d.click_platforms[usize::from(c.platform)] += 1;
-        }
+}
+
+/// Feeds one click of a message (on the click day).
+pub fn record_click(map: &mut StatsMap, stream: usize, f: &MsgFacts, c: &ClickFact) {
+    let d = entry(map, stream, c.at, f.tag);
+    d.clicks += 1;
+    d.click_locations[usize::from(c.location)] += 1;
+    if c.first {
+        d.unique_clicks += 1;
+        d.browsers[usize::from(c.browser)] += 1;
+        d.click_platforms[usize::from(c.platform)] += 1;
     }
 }
 
@@ -118,9 +162,11 @@ fn entry(map: &mut StatsMap, stream: usize, t: i64, tag: usize) -> &mut DayStats
     map.entry((stream, eastern_day(t), tag)).or_default()
 }
 
-/// Sums the counters per day for the chosen streams, tag and inclusive day range.
+/// Sums the counters per day for the chosen streams, tag and inclusive day range, less what
+/// `pending` holds (what has not arrived yet).
 pub fn per_day(
     map: &StatsMap,
+    pending: &StatsMap,
     streams: &[usize],
     tag: Option<usize>,
     first: Option<i32>,
@@ -135,7 +181,11 @@ pub fn per_day(
         {
             continue;
         }
-        out.entry(*day).or_default().add(v);
+        let d = out.entry(*day).or_default();
+        d.add(v);
+        if let Some(p) = pending.get(&(*s, *day, *t)) {
+            d.sub(p);
+        }
     }
     out
 }

@@ -11,6 +11,7 @@ use super::query::{window, ApiError, ApiResult};
 use super::search::{desc, ranges_by};
 use super::stats;
 use super::stream_type::StreamType;
+use super::visible;
 
 fn stream_not_found() -> ApiError {
     ApiError::unprocessable(
@@ -99,6 +100,7 @@ pub fn suppressions(env: &Env) -> ApiResult {
                     .as_ref()
                     .is_none_or(|e| e.eq_ignore_ascii_case(&x.email))
                 && iv.iter().any(|&(a, b)| x.at >= a && x.at < b)
+                && x.active(env.now)
         })
         .map(|x| {
             json!({
@@ -112,21 +114,28 @@ pub fn suppressions(env: &Env) -> ApiResult {
     Ok(json!({"Suppressions": items}))
 }
 
-/// Counts of the server's bounces by type index (retained ones only).
-fn bounce_counts(env: &Env) -> [u64; 10] {
+/// Counts of the server's bounces by type index (retained and arrived ones only), and how many
+/// of them are inactive at the clock's now.
+fn bounce_counts(env: &Env) -> ([u64; 10], u64) {
     let mut counts = [0u64; 10];
+    let mut inactive = 0;
     let cutoff = env.cutoff();
-    for st in &env.server().streams {
-        let ranges = ranges_by(
-            &st.bounces,
-            |&b| env.m.bounces[b as usize].at,
-            &[(cutoff, i64::MAX)],
+    for (k, st) in env.server().streams.iter().enumerate() {
+        let ranges = visible::hide(
+            ranges_by(
+                &st.bounces,
+                |&b| env.m.bounces[b as usize].at,
+                &[(cutoff, i64::MAX)],
+            ),
+            &visible::hidden_bounces(&env.view(k).ctx, st, &env.m.bounces, env.now),
         );
         for i in desc(&ranges) {
-            counts[usize::from(env.m.bounces[st.bounces[i] as usize].kind)] += 1;
+            let pos = st.bounces[i];
+            counts[usize::from(env.m.bounces[pos as usize].kind)] += 1;
+            inactive += u64::from(visible::bounce_flags(env.m, pos, env.now).0);
         }
     }
-    counts
+    (counts, inactive)
 }
 
 /// One `/deliverystats` entry: (Name, Type, Count).
@@ -134,13 +143,7 @@ pub type DeliveryEntry = (&'static str, Option<&'static str>, u64);
 
 /// The `Bounces` entries of `/deliverystats` as (Name, Type, Count); "All" first.
 pub fn delivery_entries(env: &Env) -> (u64, Vec<DeliveryEntry>) {
-    let counts = bounce_counts(env);
-    let inactive: u64 = counts
-        .iter()
-        .zip(BOUNCE_TYPES)
-        .filter(|(_, b)| b.inactive)
-        .map(|(n, _)| n)
-        .sum();
+    let (counts, inactive) = bounce_counts(env);
     let mut out = vec![("All", None, counts.iter().sum())];
     for (i, b) in BOUNCE_TYPES.iter().enumerate() {
         if counts[i] > 0 {
@@ -191,7 +194,8 @@ pub fn stats(env: &Env, endpoint: &str) -> ApiResult {
         Default::default()
     } else {
         let last = Some(last.unwrap_or_else(|| eastern::eastern_day(env.now)));
-        stats::per_day(&server.stats, &streams, tag, first, last)
+        let pending = visible::pending_stats(env);
+        stats::per_day(&server.stats, &pending, &streams, tag, first, last)
     };
     Ok(if endpoint.is_empty() {
         stats::render_overview(&days)

@@ -1,5 +1,6 @@
 //! Ground truth: the set of record keys each tap stream should emit for a server and a UTC
-//! range, computed from the same indexes and derivations the endpoints serve.
+//! range as of the clock's now (what has arrived, what is still listed), computed from the same
+//! indexes and derivations the endpoints serve.
 
 use std::collections::BTreeSet;
 
@@ -7,14 +8,16 @@ use super::eastern::{day_string, eastern_day, format_normalised};
 use super::env::Env;
 use super::events;
 use super::facts;
+use super::facts::Ctx;
 use super::inbound;
-use super::model::{Model, BOUNCE_BASE};
+use super::model::{Model, Stream, BOUNCE_BASE};
 use super::query::Query;
 use super::search::{desc, ranges_by};
 use super::stats;
 use super::stream_type::StreamType;
 use super::streams;
 use super::view;
+use super::visible;
 
 /// Keys of one stream.
 pub type Keys = BTreeSet<Vec<String>>;
@@ -44,6 +47,9 @@ const KNOWN: &[&str] = &[
     "messages_clicks",
     "messages_inbound",
     "message_events",
+    "messages_outbound_details",
+    "messages_inbound_details",
+    "bounce_dumps",
     "bounces",
     "templates",
     "message_streams",
@@ -70,7 +76,6 @@ pub fn ground_truth(
     if stats_ep.is_none() && !KNOWN.contains(&stream) {
         return None;
     }
-    let mut out = Keys::new();
     let one = |v: String| vec![v];
     match stream {
         "servers" => return Some(m.servers.iter().map(|s| one(s.id.to_string())).collect()),
@@ -81,7 +86,7 @@ pub fn ground_truth(
         _ => {}
     }
     let Some(s) = m.servers.iter().position(|x| x.id == server_id) else {
-        return Some(out);
+        return Some(Keys::new());
     };
     let q = Query::default();
     let env = Env {
@@ -91,35 +96,62 @@ pub fn ground_truth(
         now,
         id: "",
     };
-    let server = env.server();
     let iv = [(from.max(env.cutoff()), to)];
-    let outbound_streams =
-        || (0..server.streams.len()).filter(|&k| server.streams[k].kind != StreamType::Inbound);
-    if let Some((ep, pivot)) = stats_ep {
-        if from >= to {
-            return Some(out);
-        }
-        let (first, last) = (eastern_day(from), eastern_day(to - 1));
-        for k in outbound_streams() {
-            let id = &server.streams[k].id;
-            if ep.is_empty() {
-                out.extend((first..=last).map(|d| vec![id.clone(), day_string(d)]));
-                continue;
-            }
-            for (day, d) in stats::per_day(&server.stats, &[k], None, Some(first), Some(last)) {
-                let row = stats::row(ep, &d);
-                if pivot {
-                    out.extend(
-                        row.iter()
-                            .map(|(key, _)| vec![id.clone(), day_string(day), key.to_string()]),
-                    );
-                } else if !row.is_empty() {
-                    out.insert(vec![id.clone(), day_string(day)]);
-                }
-            }
-        }
-        return Some(out);
+    Some(match stats_ep {
+        Some((ep, pivot)) => stats_keys(&env, ep, pivot, from, to),
+        None => match stream {
+            "messages_inbound" | "messages_inbound_details" => inbound_keys(&env, &iv),
+            "bounces" | "bounce_dumps" => bounce_keys(&env, &iv, stream == "bounce_dumps"),
+            "messages_outbound"
+            | "messages_outbound_details"
+            | "message_events"
+            | "messages_opens"
+            | "messages_clicks" => message_keys(&env, stream, &iv),
+            _ => config_keys(&env, stream),
+        },
+    })
+}
+
+/// Indexes of the server's non-inbound streams.
+fn outbound_streams<'a>(env: &'a Env) -> impl Iterator<Item = usize> + 'a {
+    let server = env.server();
+    (0..server.streams.len()).filter(|&k| server.streams[k].kind != StreamType::Inbound)
+}
+
+fn stats_keys(env: &Env, ep: &str, pivot: bool, from: i64, to: i64) -> Keys {
+    let mut out = Keys::new();
+    if from >= to {
+        return out;
     }
+    let server = env.server();
+    let pending = visible::pending_stats(env);
+    let (first, last) = (eastern_day(from), eastern_day(to - 1));
+    for k in outbound_streams(env) {
+        let id = &server.streams[k].id;
+        if ep.is_empty() {
+            out.extend((first..=last).map(|d| vec![id.clone(), day_string(d)]));
+            continue;
+        }
+        let days = stats::per_day(&server.stats, &pending, &[k], None, Some(first), Some(last));
+        for (day, d) in days {
+            let row = stats::row(ep, &d);
+            if pivot {
+                out.extend(
+                    row.iter()
+                        .map(|(key, _)| vec![id.clone(), day_string(day), key.to_string()]),
+                );
+            } else if !row.is_empty() {
+                out.insert(vec![id.clone(), day_string(day)]);
+            }
+        }
+    }
+    out
+}
+
+fn config_keys(env: &Env, stream: &str) -> Keys {
+    let server = env.server();
+    let one = |v: String| vec![v];
+    let mut out = Keys::new();
     match stream {
         "server" => {
             out.insert(one(server.id.to_string()));
@@ -133,90 +165,124 @@ pub fn ground_truth(
                 out.extend(
                     st.suppressions
                         .iter()
+                        .filter(|x| x.active(env.now))
                         .map(|x| vec![st.id.clone(), x.email.clone()]),
                 );
             }
         }
         "delivery_stats" => out.extend(
-            streams::delivery_entries(&env)
+            streams::delivery_entries(env)
                 .1
                 .into_iter()
                 .map(|(name, _, _)| one(name.to_string())),
         ),
-        "messages_inbound" => {
-            for i in desc(&ranges_by(&server.inbound, |t| *t, &iv)) {
-                out.insert(one(inbound::message_id(m.seed, s, i)));
+        _ => {}
+    }
+    out
+}
+
+fn inbound_keys(env: &Env, iv: &[(i64, i64)]) -> Keys {
+    let server = env.server();
+    let m = env.m;
+    let hidden = visible::hidden_inbound(m.seed, m.late, env.s, &server.inbound, env.now);
+    let ranges = visible::hide(ranges_by(&server.inbound, |t| *t, iv), &hidden);
+    desc(&ranges)
+        .map(|i| vec![inbound::message_id(m.seed, env.s, i)])
+        .collect()
+}
+
+/// Bounce IDs (only those with a dump when `dumps`).
+fn bounce_keys(env: &Env, iv: &[(i64, i64)], dumps: bool) -> Keys {
+    let m = env.m;
+    let mut out = Keys::new();
+    for (k, st) in env.server().streams.iter().enumerate() {
+        let ctx = env.view(k).ctx;
+        let hidden = visible::hidden_bounces(&ctx, st, &m.bounces, env.now);
+        let ranges = ranges_by(&st.bounces, |&b| m.bounces[b as usize].at, iv);
+        for i in desc(&visible::hide(ranges, &hidden)) {
+            let b = &m.bounces[st.bounces[i] as usize];
+            if !dumps || events::has_dump(&ctx, b.msg as usize, usize::from(b.kind)) {
+                out.insert(vec![(BOUNCE_BASE + u64::from(st.bounces[i])).to_string()]);
             }
         }
-        "bounces" => {
-            for st in &server.streams {
-                for i in desc(&ranges_by(&st.bounces, |&b| m.bounces[b as usize].at, &iv)) {
-                    out.insert(one((BOUNCE_BASE + u64::from(st.bounces[i])).to_string()));
-                }
+    }
+    out
+}
+
+/// Keys of the streams read from the outbound indexes: messages (and their details), their
+/// events, opens and clicks.
+fn message_keys(env: &Env, stream: &str, iv: &[(i64, i64)]) -> Keys {
+    let mut out = Keys::new();
+    for k in outbound_streams(env) {
+        let st = &env.server().streams[k];
+        let ctx = env.view(k).ctx;
+        match stream {
+            "messages_opens" | "messages_clicks" => {
+                hit_keys(env, &ctx, st, stream == "messages_clicks", iv, &mut out);
             }
-        }
-        _ => {
-            for k in outbound_streams() {
-                let st = &server.streams[k];
-                let view = env.view(k);
-                let facts_of =
-                    |i: usize| facts::message(&view.ctx, i, st.messages[i], i >= st.generated);
-                match stream {
-                    "messages_outbound" => {
-                        for i in desc(&ranges_by(&st.messages, |t| *t, &iv)) {
-                            out.insert(one(view::message_id(&view.ctx, i)));
-                        }
+            _ => {
+                let hidden = visible::hidden_messages(&ctx, st, env.now);
+                let ranges = visible::hide(ranges_by(&st.messages, |t| *t, iv), &hidden);
+                for i in desc(&ranges) {
+                    let id = view::message_id(&ctx, i);
+                    if stream == "message_events" {
+                        event_keys(env, &ctx, st, i, id, &mut out);
+                    } else {
+                        out.insert(vec![id]);
                     }
-                    "message_events" => {
-                        for i in desc(&ranges_by(&st.messages, |t| *t, &iv)) {
-                            let f = facts_of(i);
-                            let bounce = st
-                                .bounce_by_msg
-                                .get(&(i as u32))
-                                .map(|&b| BOUNCE_BASE + u64::from(b));
-                            let id = view::message_id(&view.ctx, i);
-                            for e in events::message_events(&view.ctx, &f, bounce) {
-                                out.insert(vec![
-                                    id.clone(),
-                                    e.recipient,
-                                    e.kind.to_string(),
-                                    format_normalised(e.at),
-                                ]);
-                            }
-                        }
-                    }
-                    "messages_opens" | "messages_clicks" => {
-                        let clicks = stream == "messages_clicks";
-                        let list = if clicks { &st.clicks } else { &st.opens };
-                        for i in desc(&ranges_by(list, |h| h.at, &iv)) {
-                            let h = list[i];
-                            let f = facts_of(h.msg as usize);
-                            let id = view::message_id(&view.ctx, f.index);
-                            let n = usize::from(h.n);
-                            let key = if clicks {
-                                f.clicks.get(n).map(|c| {
-                                    (c.slot, c.at, Some(crate::names::LINKS[usize::from(c.link)]))
-                                })
-                            } else {
-                                f.opens.get(n).map(|o| (o.slot, o.at, None))
-                            };
-                            if let Some((slot, at, link)) = key {
-                                let a = f
-                                    .recipients
-                                    .get(usize::from(slot))
-                                    .copied()
-                                    .unwrap_or(f.recipients[0]);
-                                let mut k =
-                                    vec![id, facts::email(m.seed, s, a), format_normalised(at)];
-                                k.extend(link.map(str::to_string));
-                                out.insert(k);
-                            }
-                        }
-                    }
-                    _ => {}
                 }
             }
         }
     }
-    Some(out)
+    out
+}
+
+/// The `MessageEvents` keys of message `i` (MessageID, Recipient, Type, ReceivedAt).
+fn event_keys(env: &Env, ctx: &Ctx, st: &Stream, i: usize, id: String, out: &mut Keys) {
+    let f = facts::message(ctx, i, st.messages[i], i >= st.generated);
+    let bounce = st
+        .bounce_by_msg
+        .get(&(i as u32))
+        .map(|&b| BOUNCE_BASE + u64::from(b));
+    for e in events::message_events(ctx, &f, bounce, i >= st.generated, env.now) {
+        out.insert(vec![
+            id.clone(),
+            e.recipient,
+            e.kind.to_string(),
+            format_normalised(e.at),
+        ]);
+    }
+}
+
+/// Open (or click) keys: MessageID, Recipient, ReceivedAt (and OriginalLink).
+fn hit_keys(env: &Env, ctx: &Ctx, st: &Stream, clicks: bool, iv: &[(i64, i64)], out: &mut Keys) {
+    let list = if clicks { &st.clicks } else { &st.opens };
+    let hidden = visible::hidden_hits(ctx, st, clicks, env.now);
+    for i in desc(&visible::hide(ranges_by(list, |h| h.at, iv), &hidden)) {
+        let h = list[i];
+        let msg = h.msg as usize;
+        let f = facts::message(ctx, msg, st.messages[msg], msg >= st.generated);
+        let n = usize::from(h.n);
+        let key = if clicks {
+            f.clicks
+                .get(n)
+                .map(|c| (c.slot, c.at, Some(crate::names::LINKS[usize::from(c.link)])))
+        } else {
+            f.opens.get(n).map(|o| (o.slot, o.at, None))
+        };
+        if let Some((slot, at, link)) = key {
+            let a = f
+                .recipients
+                .get(usize::from(slot))
+                .copied()
+                .unwrap_or(f.recipients[0]);
+            let mut k = vec![
+                view::message_id(ctx, msg),
+                facts::email(env.m.seed, env.s, a),
+                format_normalised(at),
+            ];
+            k.extend(link.map(str::to_string));
+            out.insert(k);
+        }
+    }
 }

@@ -73,6 +73,8 @@ pub struct StreamView<'a> {
     pub stream_id: &'a str,
     pub from_domain: &'a str,
     pub sandboxed: bool,
+    /// The clock's now: what the records show depends on it.
+    pub now: i64,
 }
 
 /// The message ID of message `index` in the view's stream.
