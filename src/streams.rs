@@ -413,8 +413,9 @@ pub static STREAMS: &[StreamDef] = &[
     )
     .partitions(Partitions::Every)
     .ceiling_error_code(1000)
-    // Inactive and CanActivate change after the fact (reactivation, repeated soft bounces).
-    .lookback(24)
+    // Inactive and CanActivate change after the fact: a reactivation, repeated soft bounces,
+    // within two days as a rule.
+    .lookback(48)
     .keys(&["ServerID", "ID"], &["ID"]),
     // One details request per message: opt in.
     search(

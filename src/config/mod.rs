@@ -348,7 +348,7 @@ mod tests {
     fn lookback_per_stream_then_global_then_default() {
         let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
         assert_eq!(c.lookback(def("messages_opens")), Duration::hours(1));
-        assert_eq!(c.lookback(def("bounces")), Duration::hours(24));
+        assert_eq!(c.lookback(def("bounces")), Duration::hours(48));
         assert_eq!(
             c.lookback(def("stats_outbound_overview")),
             Duration::hours(48)

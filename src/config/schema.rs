@@ -51,7 +51,7 @@ pub fn schema() -> Value {
             },
             "lookback_hours": {
                 "type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS,
-                "description": "Each incremental run re-reads this many hours before its bookmark, on every incremental stream, instead of each stream's own default (what can still change after the fact: 1 hour for opens and clicks, 2 for outbound messages, 12 for inbound messages, 24 for bounces and message events, 48 for statistics)."
+                "description": "Each incremental run re-reads this many hours before its bookmark, on every incremental stream, instead of each stream's own default (what can still change after the fact: 1 hour for opens and clicks, 2 for outbound messages, 12 for inbound messages, 24 for message events, 48 for bounces and statistics)."
             },
             "stream_lookback_hours": {
                 "type": "object",
