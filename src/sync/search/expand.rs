@@ -69,30 +69,58 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
         let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
         RecordWriter::new(sel, stamps, &extracted)
     };
+    // The stream that keeps the answer whole takes it last, so a shared answer (often a
+    // message's bodies) is copied only when both streams keep it.
+    let mut details = Some(details);
+    let shared = part.also.is_some();
+    let (buf, records) = expand_to(
+        &writer(part.sel)?,
+        &mut details,
+        shared,
+        part.sel,
+        req,
+        &path,
+    )?;
     let also = match part.also {
-        Some(sel) => {
-            let content = expand_to(&writer(sel)?, details.clone(), sel, req, &path)?;
-            Some((content.0, content.1))
-        }
+        Some(sel) => Some(expand_to(
+            &writer(sel)?,
+            &mut details,
+            false,
+            sel,
+            req,
+            &path,
+        )?),
         None => None,
     };
-    let (buf, records) = expand_to(&writer(part.sel)?, details, part.sel, req, &path)?;
     Ok(Fetched::Lines { buf, records, also })
 }
 
-/// The RECORD lines one answer gives a stream, and how many records they are.
+/// The RECORD lines one answer gives a stream, and how many records they are. `keep` leaves
+/// the answer for another stream; otherwise a stream that keeps it whole takes it.
 fn expand_to(
     writer: &RecordWriter,
-    details: Value,
+    details: &mut Option<Value>,
+    keep: bool,
     sel: &Selected,
     req: &DetailsRequest,
     path: &str,
 ) -> Result<(Vec<u8>, u64), Error> {
+    let missing = || Error::Internal(format!("{path}: the answer was already taken"));
     match sel.def.expands_to() {
-        Some(Expand::MessageEvents) => events(writer, &details, &req.message, path),
+        Some(Expand::MessageEvents) => events(
+            writer,
+            details.as_ref().ok_or_else(missing)?,
+            &req.message,
+            path,
+        ),
         Some(expand) => {
+            let answer = match keep {
+                true => details.clone(),
+                false => details.take(),
+            };
             let time_field = sel.def.replication_key.unwrap_or_default();
-            content(writer, details, (expand, time_field), &req.message, path)
+            let answer = answer.ok_or_else(missing)?;
+            content(writer, answer, (expand, time_field), &req.message, path)
         }
         None => Err(Error::Internal(format!(
             "{} does not expand its records",
