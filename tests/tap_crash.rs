@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::table::{default_streams, is_full_table, is_search, is_stats};
+use common::table::{default_streams, is_full_table, is_search, is_stats, names};
 use common::time::utc;
 use common::*;
 use postmark_sim::{Faults, SimConfig, Simulator};
@@ -86,14 +86,32 @@ struct Outcome {
     stderr: String,
 }
 
-/// One tap run, killed with SIGKILL once `kill_after` complete lines were read (never when
-/// `None`).
-fn run_once(tap: &Tap, stderr_path: &Path, kill_after: Option<usize>) -> Outcome {
+/// Where a run is killed: once `after` complete lines were read, counting only RECORD lines of
+/// `streams` when it is not empty.
+#[derive(Clone)]
+struct Kill {
+    streams: Vec<&'static str>,
+    after: usize,
+}
+
+impl Kill {
+    fn counts(&self, line: &str) -> bool {
+        self.streams.is_empty()
+            || self
+                .streams
+                .iter()
+                .any(|s| line.starts_with(&format!("{{\"type\":\"RECORD\",\"stream\":\"{s}\"")))
+    }
+}
+
+/// One tap run, killed with SIGKILL at `kill` (never when `None`).
+fn run_once(tap: &Tap, stderr_path: &Path, kill: Option<Kill>) -> Outcome {
     let mut child = spawn_tap(&tap.args(), File::create(stderr_path).unwrap());
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let mut buf = Vec::new();
     let mut kill_sent = false;
+    let mut counted = 0;
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).unwrap();
@@ -105,8 +123,10 @@ fn run_once(tap: &Tap, stderr_path: &Path, kill_after: Option<usize>) -> Outcome
             assert!(kill_sent, "a partial last line without a kill");
             break;
         }
-        lines.push(String::from_utf8(buf[..n - 1].to_vec()).expect("UTF-8"));
-        if !kill_sent && Some(lines.len()) == kill_after {
+        let line = String::from_utf8(buf[..n - 1].to_vec()).expect("UTF-8");
+        counted += usize::from(kill.as_ref().is_some_and(|k| k.counts(&line)));
+        lines.push(line);
+        if !kill_sent && kill.as_ref().is_some_and(|k| counted == k.after) {
             child.kill().unwrap();
             kill_sent = true;
             // What the tap wrote to the pipe before it died is still read.
@@ -120,6 +140,193 @@ fn run_once(tap: &Tap, stderr_path: &Path, kill_after: Option<usize>) -> Outcome
         code: status.code(),
         stderr,
     }
+}
+
+/// What a series of killed runs, each resumed from the last STATE it delivered, produced.
+struct Crashes {
+    /// Every message delivered (covered by a STATE) by some run.
+    union: Run,
+    /// The run that finished.
+    last: Run,
+    kills: usize,
+    runs: usize,
+    /// Search records delivered again, per stream.
+    dups: BTreeMap<String, usize>,
+    /// Where each kill landed: lines read and the stream@server of the last record.
+    kill_points: Vec<String>,
+}
+
+/// Runs `tap`, killing it where `kill_at(kills so far, rng)` says (never once it says `None`)
+/// and resuming each time from the last STATE it delivered, until a run finishes. Records of the
+/// `search` streams delivered again must lie in what their run re-reads (at or after its
+/// bookmark); none may repeat within a run.
+fn kill_and_resume(
+    sim: &Simulator,
+    tap: &Tap,
+    search: &[&str],
+    kill_at: impl Fn(usize, &mut fastrand::Rng) -> Option<Kill>,
+) -> Crashes {
+    let scratch = Scratch::new();
+    let mut rng = fastrand::Rng::with_seed(0x5eed_c0de);
+    let mut restart: Option<Value> = None;
+    let mut delivered: Vec<Value> = Vec::new();
+    // Per delivered search record: (stream, server, key) → times delivered.
+    let mut seen: HashMap<(String, u64, Vec<String>), usize> = HashMap::new();
+    let mut c = Crashes {
+        union: Run::from_messages(Vec::new()),
+        last: Run::from_messages(Vec::new()),
+        kills: 0,
+        runs: 0,
+        dups: BTreeMap::new(),
+        kill_points: Vec::new(),
+    };
+    loop {
+        c.runs += 1;
+        assert!(c.runs <= 100, "no run finished after {} runs", c.runs);
+        let kill = kill_at(c.kills, &mut rng);
+        let out = run_once(
+            &restart
+                .as_ref()
+                .map_or(tap.clone(), |state| tap.state(state)),
+            &scratch.dir.path().join(format!("stderr{}", c.runs)),
+            kill,
+        );
+        assert!(
+            out.killed || out.code == Some(0),
+            "run {} ended with {:?} without being killed; stderr:\n{}",
+            c.runs,
+            out.code,
+            out.stderr
+        );
+        let messages = delivered_part(&out);
+        check_repeats(sim, search, restart.as_ref(), &messages, &mut seen, &mut c);
+        delivered.extend(messages.iter().cloned());
+        if let Some(state) = messages.iter().rev().find(|m| m["type"] == "STATE") {
+            restart = Some(state["value"].clone());
+        }
+        if !out.killed {
+            c.last = Run {
+                code: 0,
+                stdout: out.lines.join("\n") + "\n",
+                stderr: out.stderr,
+                messages,
+            };
+            c.union = Run::from_messages(delivered);
+            return c;
+        }
+        c.kills += 1;
+        c.kill_points
+            .push(format!("{}:{}", out.lines.len(), last_record(&out.lines)));
+    }
+}
+
+/// The messages a run delivered: up to its last STATE when killed, everything when it finished
+/// (and then it ends with a STATE).
+fn delivered_part(out: &Outcome) -> Vec<Value> {
+    let cut = if out.killed {
+        out.lines
+            .iter()
+            .rposition(|l| l.starts_with("{\"type\":\"STATE\""))
+            .map_or(0, |i| i + 1)
+    } else {
+        assert!(
+            out.lines
+                .last()
+                .is_some_and(|l| l.starts_with("{\"type\":\"STATE\"")),
+            "a finished run ends with a STATE"
+        );
+        out.lines.len()
+    };
+    parse_singer(&out.lines[..cut].iter().fold(String::new(), |mut s, l| {
+        s.push_str(l);
+        s.push('\n');
+        s
+    }))
+}
+
+/// Re-emitted search records must lie in what this run re-reads: at or after its bookmark.
+fn check_repeats(
+    sim: &Simulator,
+    search: &[&str],
+    restart: Option<&Value>,
+    messages: &[Value],
+    seen: &mut HashMap<(String, u64, Vec<String>), usize>,
+    c: &mut Crashes,
+) {
+    let run = c.runs;
+    let mut this_run: BTreeSet<(String, u64, Vec<String>)> = BTreeSet::new();
+    for m in messages.iter().filter(|m| m["type"] == "RECORD") {
+        let Some(&stream) = search.iter().find(|s| m["stream"] == **s) else {
+            continue;
+        };
+        let r = &m["record"];
+        let server = r["ServerID"].as_u64().unwrap();
+        let key = truth_key(r, &key_properties(stream));
+        let id = (stream.to_string(), server, key.clone());
+        assert!(
+            this_run.insert(id.clone()),
+            "run {run}: {stream} server {server} key {key:?} emitted twice in one run"
+        );
+        let count = seen.entry(id).or_default();
+        *count += 1;
+        if *count == 1 {
+            continue;
+        }
+        *c.dups.entry(stream.to_string()).or_default() += 1;
+        let state = restart.unwrap_or_else(|| panic!("{stream} {key:?} twice in the first run"));
+        let Some((after, bookmark)) = after_bookmark(sim, state, stream, server, r) else {
+            continue; // the partition had no bookmark: it is read from start_date again
+        };
+        assert!(
+            after,
+            "run {run}: {stream} server {server} {key:?} emitted again although the restart bookmark {bookmark} covers it: {r}"
+        );
+    }
+}
+
+/// `stream@server` of the last whole RECORD line read, `-` when there is none.
+fn last_record(lines: &[String]) -> String {
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("{\"type\":\"RECORD\""))
+        .map(|l| {
+            let m: Value = serde_json::from_str(l).unwrap_or(Value::Null);
+            format!(
+                "{}@{}",
+                m["stream"].as_str().unwrap_or("?"),
+                m["record"]["ServerID"]
+            )
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The servers the kills landed on (by the last record read before each).
+fn servers_hit(c: &Crashes) -> BTreeSet<&str> {
+    c.kill_points
+        .iter()
+        .filter_map(|p| p.rsplit('@').next())
+        .filter(|s| s.parse::<u64>().is_ok())
+        .collect()
+}
+
+fn report(what: &str, c: &Crashes, unique: usize, began: Instant) {
+    let records = c
+        .union
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "RECORD")
+        .count();
+    eprintln!(
+        "{what}: {} kills, {} runs, {records} records delivered, {unique} unique keys, \
+         search duplicates {:?} (total {}), {:.1}s",
+        c.kills,
+        c.runs,
+        c.dups,
+        c.dups.values().sum::<usize>(),
+        began.elapsed().as_secs_f64()
+    );
+    eprintln!("kill points (lines read:last record): {:?}", c.kill_points);
 }
 
 #[test]
@@ -143,151 +350,93 @@ fn killed_anywhere_and_resumed_from_the_last_state_loses_nothing() {
     assert!(search.contains(&"messages_outbound") && search.contains(&"messages_inbound"));
     assert!(!search.contains(&"message_events"));
 
-    let mut rng = fastrand::Rng::with_seed(0x5eed_c0de);
-    const MAX_KILLS: usize = 40;
-    let mut restart: Option<Value> = None;
-    let mut delivered: Vec<Value> = Vec::new();
-    // Per delivered search record: (stream, server, key) → times delivered.
-    let mut seen: HashMap<(String, u64, Vec<String>), usize> = HashMap::new();
-    let mut dups: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut kills = 0;
-    let mut runs = 0;
-    let mut kill_points: Vec<String> = Vec::new();
-    let final_run = loop {
-        runs += 1;
-        assert!(runs <= MAX_KILLS + 5, "no run finished after {runs} runs");
-        let kill_after = (kills < MAX_KILLS).then(|| rng.usize(80..1400));
-        let out = run_once(
-            &restart
-                .as_ref()
-                .map_or(tap.clone(), |state| tap.state(state)),
-            &scratch.dir.path().join(format!("stderr{runs}")),
-            kill_after,
-        );
-        assert!(
-            out.killed || out.code == Some(0),
-            "run {runs} ended with {:?} without being killed; stderr:\n{}",
-            out.code,
-            out.stderr
-        );
-        // Only what the last STATE covers counts as delivered.
-        let cut = if out.killed {
-            out.lines
-                .iter()
-                .rposition(|l| l.starts_with("{\"type\":\"STATE\""))
-                .map_or(0, |i| i + 1)
-        } else {
-            assert!(
-                out.lines
-                    .last()
-                    .is_some_and(|l| l.starts_with("{\"type\":\"STATE\"")),
-                "a finished run ends with a STATE"
-            );
-            out.lines.len()
-        };
-        let messages = parse_singer(&out.lines[..cut].iter().fold(String::new(), |mut s, l| {
-            s.push_str(l);
-            s.push('\n');
-            s
-        }));
-        // Re-emitted records must lie in what this run re-reads: at or after its bookmark.
-        let mut this_run: BTreeSet<(String, u64, Vec<String>)> = BTreeSet::new();
-        for m in messages.iter().filter(|m| m["type"] == "RECORD") {
-            let Some(&stream) = search.iter().find(|s| m["stream"] == **s) else {
-                continue;
-            };
-            let r = &m["record"];
-            let server = r["ServerID"].as_u64().unwrap();
-            let key = truth_key(r, &key_properties(stream));
-            let id = (stream.to_string(), server, key.clone());
-            assert!(
-                this_run.insert(id.clone()),
-                "run {runs}: {stream} server {server} key {key:?} emitted twice in one run"
-            );
-            let count = seen.entry(id).or_default();
-            *count += 1;
-            if *count == 1 {
-                continue;
-            }
-            *dups.entry(stream).or_default() += 1;
-            let state = restart
-                .as_ref()
-                .unwrap_or_else(|| panic!("{stream} {key:?} twice in the first run"));
-            let Some((after, bookmark)) = after_bookmark(&sim, state, stream, server, r) else {
-                continue; // the partition had no bookmark: it is read from start_date again
-            };
-            assert!(
-                after,
-                "run {runs}: {stream} server {server} {key:?} emitted again although the restart bookmark {bookmark} covers it: {r}"
-            );
-        }
-        delivered.extend(messages.iter().cloned());
-        if let Some(state) = messages.iter().rev().find(|m| m["type"] == "STATE") {
-            restart = Some(state["value"].clone());
-        }
-        if !out.killed {
-            break Run {
-                code: 0,
-                stdout: out.lines.join("\n") + "\n",
-                stderr: out.stderr,
-                messages,
-            };
-        }
-        kills += 1;
-        // Where the kill landed: the stream of the last line read.
-        let last = out
-            .lines
-            .iter()
-            .rev()
-            .find(|l| l.starts_with("{\"type\":\"RECORD\""))
-            .map(|l| {
-                let m: Value = serde_json::from_str(l).unwrap_or(Value::Null);
-                format!(
-                    "{}@{}",
-                    m["stream"].as_str().unwrap_or("?"),
-                    m["record"]["ServerID"]
-                )
-            })
-            .unwrap_or_else(|| "-".into());
-        kill_points.push(format!("{}:{last}", out.lines.len()));
-    };
-
-    let union = Run::from_messages(delivered);
-    let records = union
-        .messages
-        .iter()
-        .filter(|m| m["type"] == "RECORD")
-        .count();
+    let c = kill_and_resume(&sim, &tap, &search, |kills, rng| {
+        (kills < 40).then(|| Kill {
+            streams: Vec::new(),
+            after: rng.usize(80..1400),
+        })
+    });
     // Search streams and statistics: every record was delivered by some run, and nothing else
     // (the last run re-reads statistics only from its bookmark day on). Full-table streams: the
     // finishing run read them whole.
     let mut unique = 0;
     for stream in search.iter().chain(&stats) {
-        let end = synced_until(&final_run, &sim, stream);
-        unique += assert_delivered(&union, &sim, stream, start, end);
+        let end = synced_until(&c.last, &sim, stream);
+        unique += assert_delivered(&c.union, &sim, stream, start, end);
     }
     for stream in &full_table {
-        let end = synced_until(&final_run, &sim, stream);
-        unique += assert_complete(&final_run, &sim, stream, start, end);
+        let end = synced_until(&c.last, &sim, stream);
+        unique += assert_complete(&c.last, &sim, stream, start, end);
     }
-    validate_records(&final_run);
-
-    let servers_hit: BTreeSet<&str> = kill_points
-        .iter()
-        .filter_map(|p| p.rsplit('@').next())
-        .filter(|s| s.parse::<u64>().is_ok())
-        .collect();
-    eprintln!(
-        "crash/resume: {kills} kills, {runs} runs, {records} records delivered, {unique} unique keys, \
-         search duplicates {dups:?} (total {}), {:.1}s",
-        dups.values().sum::<usize>(),
-        began.elapsed().as_secs_f64()
-    );
-    eprintln!("kill points (lines read:last record): {kill_points:?}");
-    assert!(kills >= 15, "only {kills} kills before a run finished");
+    validate_records(&c.last);
+    report("crash/resume", &c, unique, began);
     assert!(
-        servers_hit.len() >= 2,
-        "kills landed on servers {servers_hit:?} only: {kill_points:?}"
+        c.kills >= 15,
+        "only {} kills before a run finished",
+        c.kills
+    );
+    let hit = servers_hit(&c);
+    assert!(hit.len() >= 2, "kills landed on servers {hit:?} only");
+}
+
+/// The streams that read one request per found record (every stream of the table that expands
+/// its search), killed and resumed as above: none loses a record.
+#[test]
+fn per_message_streams_killed_and_resumed_lose_nothing() {
+    let began = Instant::now();
+    let sim = Simulator::start(SimConfig {
+        servers: 2,
+        days: 3,
+        spike_messages: 0,
+        messages_per_day: 250,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    sim.set_faults(Faults {
+        latency: StdDuration::from_millis(2),
+        ..Faults::default()
+    });
+    let scratch = Scratch::new();
+    let start = sim.now() - Duration::days(4);
+    let mut config = config_for(&sim, true, start);
+    config["lookback_hours"] = serde_json::json!(0);
+    let expanding = names(|d| d.expands_to().is_some());
+    assert!(expanding.len() >= 4, "expanding streams: {expanding:?}");
+    let tap = scratch.tap(&config).selecting(&expanding);
+
+    // Five kills aimed at each stream, in the table's order, each after a few of its records
+    // (or of a later stream's, once it has none left).
+    const PER_STREAM: usize = 5;
+    let c = kill_and_resume(&sim, &tap, &expanding, |kills, rng| {
+        let first = kills / PER_STREAM;
+        (first < expanding.len()).then(|| Kill {
+            streams: expanding[first..].to_vec(),
+            after: rng.usize(1..10),
+        })
+    });
+    let mut unique = 0;
+    for stream in &expanding {
+        let end = synced_until(&c.last, &sim, stream);
+        let n = assert_delivered(&c.union, &sim, stream, start, end);
+        assert!(n > 0, "{stream}: nothing to check");
+        unique += n;
+    }
+    validate_records(&c.last);
+    report("per-message crash/resume", &c, unique, began);
+    assert!(
+        c.kills >= PER_STREAM * (expanding.len() - 1),
+        "only {} kills before a run finished",
+        c.kills
+    );
+    let streams_hit: BTreeSet<&str> = c
+        .kill_points
+        .iter()
+        .filter_map(|p| p.split(':').nth(1)?.split('@').next())
+        .collect();
+    assert!(
+        streams_hit.len() == expanding.len(),
+        "kills landed in {streams_hit:?} only: {:?}",
+        c.kill_points
     );
 }
 
