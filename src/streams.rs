@@ -163,7 +163,7 @@ pub struct StreamDef {
     pub selected_by_default: bool,
     /// The JSON Schema, from `catalog/<name>.json`.
     pub schema: &'static str,
-    /// Record fields never emitted, whatever the catalog says (secrets).
+    /// Record fields never emitted, whatever the catalog says: secrets, and attachment content.
     pub secret_fields: &'static [&'static [&'static str]],
     /// How far before its bookmark an incremental run re-reads, by default (hours; 0 for
     /// full-table streams): what can still change or arrive after a record is first readable.
@@ -445,6 +445,8 @@ pub static STREAMS: &[StreamDef] = &[
     // What changes after the fact is the Status, as for messages_outbound.
     .lookback(2)
     .opt_in()
+    // Attachments' content is never emitted, should an answer ever carry it.
+    .secrets(&[&["Attachments", "Content"]])
     .keys(&["ServerID", "MessageID"], &["MessageID"]),
     search(
         "messages_inbound_details",
@@ -458,6 +460,9 @@ pub static STREAMS: &[StreamDef] = &[
     .partitions(Partitions::Inbound)
     .expand(Expand::InboundDetails)
     .opt_in()
+    // Attachments' content is never emitted: not the attachments' own, nor the raw source
+    // holding them that a server set to keep it may add.
+    .secrets(&[&["Attachments", "Content"], &["RawEmail"]])
     .keys(&["ServerID", "MessageID"], &["MessageID"]),
     search(
         "bounce_dumps",

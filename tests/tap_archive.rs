@@ -153,3 +153,47 @@ fn inbound_details_follow_the_inbound_search() {
     assert!(!found.is_empty());
     assert_eq!(details, found);
 }
+
+/// Attachment content never reaches stdout, should Postmark ever send it: not an attachment's
+/// `Content`, nor an inbound message's raw source (`RawEmail`), which holds the attachments.
+#[test]
+fn attachment_content_is_never_emitted() {
+    use common::hostile::{Hostile, Reply};
+    use serde_json::json;
+    const CONTENT: &str = "QVRUQUNITUVOVC1DT05URU5U";
+    let sim = sim();
+    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
+        if !r.path.ends_with("/details") {
+            return Reply::Forward;
+        }
+        let mut answer = up.json(r);
+        let attachment = json!({"Name": "invoice.pdf", "ContentType": "application/pdf",
+            "ContentID": "", "ContentLength": 18, "Content": CONTENT});
+        answer["Attachments"] = json!([attachment]);
+        if r.path.starts_with("/messages/inbound/") {
+            answer["RawEmail"] = json!(format!("MIME-Version: 1.0\r\n\r\n{CONTENT}\r\n"));
+        }
+        Reply::Json(200, answer)
+    });
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim, true, sim.now() - Duration::days(3));
+    config["base_url"] = serde_json::json!(hostile.base_url());
+    let streams = ["messages_outbound_details", "messages_inbound_details"];
+    let run = sync_selected(&scratch, &config, &streams);
+    run.assert_ok();
+    validate_records(&run);
+    assert!(!run.stdout.contains(CONTENT) && !run.stderr.contains(CONTENT));
+    for stream in streams {
+        let records: Vec<&Value> = run.records(stream).collect();
+        assert!(!records.is_empty(), "{stream}: no records");
+        for r in records {
+            assert_eq!(r["Attachments"][0]["Name"], "invoice.pdf", "{stream}: {r}");
+            assert_eq!(r["Attachments"][0]["ContentLength"], 18, "{stream}: {r}");
+            assert!(r.get("RawEmail").is_none(), "{stream}: {r}");
+        }
+    }
+    // Removed on purpose, not dropped as undeclared with advice to declare them.
+    for needle in ["RawEmail", ".Content", "undeclared"] {
+        assert!(!run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+}
