@@ -3,7 +3,7 @@
 # taken from README.md (not retyped) and run as written, one after the other in one bash, in a
 # fresh clone of this repository's HEAD. After each block .ci/quickstart_checks.py checks what it
 # did: every stream's JSON Lines file and PostgreSQL table holds exactly the records of the tap's
-# `summary:` line (message_events left out), and the second runs keep every row of the first
+# `summary:` line (the streams not selected by default left out), and the second runs keep every row of the first
 # (target-jsonl appends, target-postgres upserts). Then two runs into target-csv, the ready
 # project's third loader, are checked the same way, and `git status` of the clone must be clean.
 #

@@ -37,6 +37,12 @@ def main(argv):
     elif cmd == "streams" and len(argv) == 3:
         for s in json.load(open(argv[2], encoding="utf-8"))["streams"]:
             print(s["stream"])
+    elif cmd == "opt-in" and len(argv) == 3:
+        # The streams a catalog marks `selected-by-default: false`.
+        for s in json.load(open(argv[2], encoding="utf-8"))["streams"]:
+            root = [m for m in s.get("metadata", []) if m.get("breadcrumb") == []]
+            if root and root[0]["metadata"].get("selected-by-default") is False:
+                print(s["stream"])
     elif cmd == "last-state" and len(argv) == 4:
         value = None
         for m in messages(argv[2]):
