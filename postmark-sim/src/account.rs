@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::config::SimConfig;
 use super::eastern::TICKS_PER_DAY;
 use super::ids;
-use super::model::{Domain, Model, Sender, Server, Stream, Template, Webhook};
+use super::model::{Deleted, Domain, Model, Sender, Server, Stream, Template, Webhook};
 use super::names;
 use super::stream_type::StreamType;
 
@@ -356,5 +356,6 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         bounces: Vec::new(),
         last_live: anchor,
         reactivated: HashMap::new(),
+        deleted: Deleted::default(),
     }
 }

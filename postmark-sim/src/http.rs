@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 server on `std::net`: one accept thread, one thread per connection
 //! (keep-alive, pipelining-safe), and full control of the socket so a fault can close a
-//! connection in the middle of a response.
+//! connection in the middle of a response. Request bodies are read by `Content-Length` (at most
+//! [`MAX_BODY`] bytes, else 413); a chunked body is refused with 411.
 //!
 //! tiny_http was the first choice, but once a response is handed over it keeps the connection
 //! open waiting for the next request, so a client promised more body bytes would hang instead of
@@ -13,11 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A parsed request head.
+/// The largest request body read; a longer `Content-Length` is answered 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// A parsed request: head, body and the client's address.
 pub struct Request {
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The client's address (`None` when the socket could not tell).
+    pub peer: Option<SocketAddr>,
 }
 
 /// What to send back.
@@ -27,6 +34,8 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Send the headers (with the full Content-Length) and this many body bytes, then close.
     pub drop_after: Option<usize>,
+    /// The `Allow` header of a 405 (the methods the path takes).
+    pub allow: Option<&'static str>,
 }
 
 /// The request handler.
@@ -178,7 +187,7 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         buf.drain(..head_end + 4);
-        let Some(req) = parse_head(&head) else {
+        let Some(mut req) = parse_head(&head) else {
             let _ = write_reply(&mut stream, &simple(400), "close", 0);
             return;
         };
@@ -188,21 +197,23 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
                 .find(|(k, _)| k.eq_ignore_ascii_case(n))
                 .map(|(_, v)| v.to_ascii_lowercase())
         };
-        if header("transfer-encoding").is_some() {
-            let _ = write_reply(&mut stream, &simple(411), "close", 0);
-            return;
-        }
-        let body_len: usize = header("content-length")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
+        let conn = header("connection").unwrap_or_default();
+        let body_len = match body_length(&req.headers) {
+            Ok(n) => n,
+            Err(status) => {
+                let _ = write_reply(&mut stream, &simple(status), "close", 0);
+                linger(&mut stream);
+                return;
+            }
+        };
         while buf.len() < body_len {
             if !read_more(&mut stream, &mut buf, &mut chunk, stop) {
                 return;
             }
         }
-        buf.drain(..body_len);
+        req.body = buf.drain(..body_len).collect();
+        req.peer = stream.peer_addr().ok();
         let http10 = head.lines().next().is_some_and(|l| l.ends_with("HTTP/1.0"));
-        let conn = header("connection").unwrap_or_default();
         let close = conn.contains("close") || (http10 && !conn.contains("keep-alive"));
         // A bug in a handler must answer 500, not leave the client waiting on an open socket.
         let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&req)))
@@ -211,6 +222,7 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
                 content_type: "application/json; charset=utf-8",
                 body: br#"{"ErrorCode":500,"Message":"Simulator internal error."}"#.to_vec(),
                 drop_after: None,
+                allow: None,
             });
         request_no += 1;
         let drop_after = reply.drop_after;
@@ -228,12 +240,63 @@ fn serve_connection(mut stream: TcpStream, handler: &Handler, stop: &AtomicBool)
     }
 }
 
+/// Closes the sending side, then reads and drops what the client still sends (a refused body),
+/// for at most 2 s and 16 MiB, so it reads the refusal instead of a reset connection.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let start = std::time::Instant::now();
+    let mut chunk = [0u8; 8192];
+    let mut left = 16 * MAX_BODY;
+    while left > 0 && start.elapsed() < Duration::from_secs(2) {
+        match stream.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => left = left.saturating_sub(n),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 fn simple(status: u16) -> Reply {
     Reply {
         status,
         content_type: "text/plain; charset=utf-8",
         body: Vec::new(),
         drop_after: None,
+        allow: None,
+    }
+}
+
+/// The body length a request head announces: its `Content-Length` (0 without one), or the
+/// status refusing it: 411 for a `Transfer-Encoding` (chunked bodies are not read), 400 for a
+/// malformed or contradictory `Content-Length`, 413 above [`MAX_BODY`].
+fn body_length(headers: &[(String, String)]) -> Result<usize, u16> {
+    if headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        return Err(411);
+    }
+    let mut len = None;
+    for (_, v) in headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let v = v.trim();
+        let n: usize = match v.parse() {
+            Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => return Err(400),
+        };
+        if len.is_some_and(|l| l != n) {
+            return Err(400);
+        }
+        len = Some(n);
+    }
+    match len.unwrap_or(0) {
+        n if n > MAX_BODY => Err(413),
+        n => Ok(n),
     }
 }
 
@@ -254,6 +317,8 @@ fn parse_head(head: &str) -> Option<Request> {
         method,
         target,
         headers,
+        body: Vec::new(),
+        peer: None,
     })
 }
 
@@ -265,6 +330,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         411 => "Length Required",
+        413 => "Payload Too Large",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -288,8 +354,8 @@ fn write_reply(stream: &mut TcpStream, r: &Reply, connection: &str, _n: u64) -> 
     if !r.body.is_empty() || r.status != 405 {
         head.push_str(&format!("Content-Type: {}\r\n", r.content_type));
     }
-    if r.status == 405 {
-        head.push_str("Allow: GET\r\n");
+    if let Some(allow) = r.allow.filter(|_| r.status == 405) {
+        head.push_str(&format!("Allow: {allow}\r\n"));
     }
     head.push_str("\r\n");
     let body = match r.drop_after {

@@ -21,6 +21,7 @@ mod http;
 mod ids;
 mod inbound;
 mod late;
+mod lift;
 mod log;
 mod messages;
 mod model;
@@ -36,6 +37,7 @@ mod streams;
 mod truth;
 mod view;
 mod visible;
+mod writes;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! domains and sender signatures, plus the containers the traffic generator fills (message
 //! timestamps, opens, clicks, bounces, suppressions, inbound receive times, per-day statistics).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::stats::DayStats;
 use super::stream_type::StreamType;
@@ -38,7 +38,8 @@ pub struct Suppression {
     pub reason: &'static str,
     pub origin: &'static str,
     pub at: i64,
-    /// Gone from this instant on (its hard bounce was reactivated).
+    /// Gone from this instant on (its hard bounce was reactivated, or it was lifted through the
+    /// API).
     pub until: Option<i64>,
 }
 
@@ -154,6 +155,17 @@ pub struct Sender {
     pub note: Option<String>,
 }
 
+/// Configuration items deleted through the write API, by their IDs (unique over the account):
+/// every list, detail and the ground truth leave them out from then on.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    pub templates: HashSet<u64>,
+    pub webhooks: HashSet<u64>,
+    pub inbound_rules: HashSet<u64>,
+    pub domains: HashSet<u64>,
+    pub senders: HashSet<u64>,
+}
+
 /// The whole account.
 pub struct Model {
     pub seed: u64,
@@ -170,4 +182,6 @@ pub struct Model {
     pub last_live: i64,
     /// Bounces (positions in `bounces`) reactivated through the API, with the instant.
     pub reactivated: HashMap<u32, i64>,
+    /// Items deleted through the API (lifted suppressions end through `Suppression::until`).
+    pub deleted: Deleted,
 }

@@ -1,10 +1,11 @@
 //! Configuration resources: servers (account and server views), domains, sender signatures,
-//! templates, webhooks and inbound rules.
+//! templates, webhooks and inbound rules, without the ones deleted through the API (the
+//! lookups here are shared with the deletions, so both find the same items).
 
 use serde_json::{json, Value};
 
 use super::env::{unknown_stream, Env};
-use super::model::{Domain, Sender, Server, Template, Webhook};
+use super::model::{Domain, Model, Sender, Server, Template, Webhook};
 use super::query::{paging, ApiError, ApiResult, Paging};
 
 const SERVERS: Paging = Paging {
@@ -114,22 +115,32 @@ fn dns_fields(
     }
 }
 
+/// The account's domains not deleted.
+fn live_domains(m: &Model) -> Vec<&Domain> {
+    let gone = &m.deleted.domains;
+    m.domains.iter().filter(|d| !gone.contains(&d.id)).collect()
+}
+
+/// Index of domain `id` (not deleted); else 422/510.
+pub fn find_domain(m: &Model, id: &str) -> Result<usize, ApiError> {
+    m.domains
+        .iter()
+        .position(|d| id.parse() == Ok(d.id) && !m.deleted.domains.contains(&d.id))
+        .ok_or_else(|| ApiError::unprocessable(510, "Domain not found."))
+}
+
 /// `GET /domains`.
 pub fn domains(env: &Env) -> ApiResult {
     let (count, offset) = paging(env.q, ACCOUNT_LISTS)?;
+    let list = live_domains(env.m);
     Ok(
-        json!({"TotalCount": env.m.domains.len(), "Domains": page(&env.m.domains, count, offset, domain_list_item)}),
+        json!({"TotalCount": list.len(), "Domains": page(&list, count, offset, |d| domain_list_item(d))}),
     )
 }
 
 /// `GET /domains/{id}`.
 pub fn domain(env: &Env) -> ApiResult {
-    let d = env
-        .m
-        .domains
-        .iter()
-        .find(|d| env.id.parse() == Ok(d.id))
-        .ok_or_else(|| ApiError::unprocessable(510, "Domain not found."))?;
+    let d = &env.m.domains[find_domain(env.m, env.id)?];
     let mut m = match domain_list_item(d) {
         Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -142,22 +153,32 @@ fn sender_list_item(s: &Sender) -> Value {
     json!({"ID": s.id, "Domain": s.domain, "EmailAddress": s.email, "ReplyToEmailAddress": s.reply_to, "Name": s.name, "Confirmed": s.confirmed})
 }
 
+/// Index of sender signature `id` (not deleted); else 422/501.
+pub fn find_sender(m: &Model, id: &str) -> Result<usize, ApiError> {
+    m.senders
+        .iter()
+        .position(|s| id.parse() == Ok(s.id) && !m.deleted.senders.contains(&s.id))
+        .ok_or_else(|| ApiError::unprocessable(501, "Sender signature not found."))
+}
+
 /// `GET /senders`.
 pub fn senders(env: &Env) -> ApiResult {
     let (count, offset) = paging(env.q, ACCOUNT_LISTS)?;
+    let gone = &env.m.deleted.senders;
+    let list: Vec<&Sender> = env
+        .m
+        .senders
+        .iter()
+        .filter(|s| !gone.contains(&s.id))
+        .collect();
     Ok(
-        json!({"TotalCount": env.m.senders.len(), "SenderSignatures": page(&env.m.senders, count, offset, sender_list_item)}),
+        json!({"TotalCount": list.len(), "SenderSignatures": page(&list, count, offset, |s| sender_list_item(s))}),
     )
 }
 
 /// `GET /senders/{id}`.
 pub fn sender(env: &Env) -> ApiResult {
-    let s = env
-        .m
-        .senders
-        .iter()
-        .find(|s| env.id.parse() == Ok(s.id))
-        .ok_or_else(|| ApiError::unprocessable(501, "Sender signature not found."))?;
+    let s = &env.m.senders[find_sender(env.m, env.id)?];
     let mut m = match sender_list_item(s) {
         Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -195,10 +216,12 @@ pub fn templates(env: &Env) -> ApiResult {
         ));
     }
     let layout = env.q.text("layouttemplate");
+    let gone = &env.m.deleted.templates;
     let list: Vec<&Template> = env
         .server()
         .templates
         .iter()
+        .filter(|t| !gone.contains(&t.id))
         .filter(|t| kind == "all" || (kind == "layout") == t.layout)
         .filter(|t| {
             layout.as_ref().is_none_or(|l| {
@@ -213,24 +236,31 @@ pub fn templates(env: &Env) -> ApiResult {
     )
 }
 
-/// `GET /templates/{idOrAlias}`.
-pub fn template(env: &Env) -> ApiResult {
-    let server = env.server();
-    let t = server
+/// Index of server `s`'s template `id_or_alias` (its ID, or its alias in any case), unless
+/// deleted; else 422/1101.
+pub fn find_template(m: &Model, s: usize, id_or_alias: &str) -> Result<usize, ApiError> {
+    m.servers[s]
         .templates
         .iter()
-        .find(|t| {
-            env.id.parse() == Ok(t.id)
+        .position(|t| {
+            (id_or_alias.parse() == Ok(t.id)
                 || t.alias
                     .as_deref()
-                    .is_some_and(|a| a.eq_ignore_ascii_case(env.id))
+                    .is_some_and(|a| a.eq_ignore_ascii_case(id_or_alias)))
+                && !m.deleted.templates.contains(&t.id)
         })
         .ok_or_else(|| {
             ApiError::unprocessable(
                 1101,
                 "The 'TemplateId' associated with this request is not valid or was not found.",
             )
-        })?;
+        })
+}
+
+/// `GET /templates/{idOrAlias}`.
+pub fn template(env: &Env) -> ApiResult {
+    let server = env.server();
+    let t = &server.templates[find_template(env.m, env.s, env.id)?];
     Ok(json!({
         "TemplateId": t.id, "Name": t.name, "Subject": t.subject, "HtmlBody": t.html, "TextBody": t.text,
         "AssociatedServerId": server.id, "Active": t.active, "Alias": t.alias,
@@ -264,9 +294,11 @@ pub fn webhooks(env: &Env) -> ApiResult {
     if let Some(s) = &stream {
         server.stream_index(s).ok_or_else(unknown_stream)?;
     }
+    let gone = &env.m.deleted.webhooks;
     let items: Vec<Value> = server
         .webhooks
         .iter()
+        .filter(|w| !gone.contains(&w.id))
         .filter(|w| {
             stream
                 .as_ref()
@@ -277,21 +309,44 @@ pub fn webhooks(env: &Env) -> ApiResult {
     Ok(json!({"Webhooks": items}))
 }
 
-/// `GET /webhooks/{id}`.
-pub fn webhook(env: &Env) -> ApiResult {
-    env.server()
+/// Index of server `s`'s webhook `id` (not deleted); else 422/1352.
+pub fn find_webhook(m: &Model, s: usize, id: &str) -> Result<usize, ApiError> {
+    m.servers[s]
         .webhooks
         .iter()
-        .find(|w| env.id.parse() == Ok(w.id))
-        .map(webhook_json)
-        .ok_or_else(|| ApiError::unprocessable(1400, "Webhook not found."))
+        .position(|w| id.parse() == Ok(w.id) && !m.deleted.webhooks.contains(&w.id))
+        .ok_or_else(|| {
+            ApiError::unprocessable(1352, "The webhook for the provided 'ID' was not found.")
+        })
+}
+
+/// `GET /webhooks/{id}`.
+pub fn webhook(env: &Env) -> ApiResult {
+    Ok(webhook_json(
+        &env.server().webhooks[find_webhook(env.m, env.s, env.id)?],
+    ))
+}
+
+/// Index of server `s`'s inbound rule `id` (not deleted); else 422/812.
+pub fn find_inbound_rule(m: &Model, s: usize, id: &str) -> Result<usize, ApiError> {
+    m.servers[s]
+        .inbound_rules
+        .iter()
+        .position(|(r, _)| id.parse() == Ok(*r) && !m.deleted.inbound_rules.contains(r))
+        .ok_or_else(|| ApiError::unprocessable(812, "This inbound rule was not found."))
 }
 
 /// `GET /triggers/inboundrules`.
 pub fn inbound_rules(env: &Env) -> ApiResult {
     let (count, offset) = paging(env.q, RULES)?;
-    let rules = &env.server().inbound_rules;
+    let gone = &env.m.deleted.inbound_rules;
+    let rules: Vec<&(u64, String)> = env
+        .server()
+        .inbound_rules
+        .iter()
+        .filter(|(id, _)| !gone.contains(id))
+        .collect();
     Ok(
-        json!({"TotalCount": rules.len(), "InboundRules": page(rules, count, offset, |(id, r)| json!({"ID": id, "Rule": r}))}),
+        json!({"TotalCount": rules.len(), "InboundRules": page(&rules, count, offset, |(id, r)| json!({"ID": id, "Rule": r}))}),
     )
 }

@@ -1,6 +1,6 @@
-//! Routing: path matching (case-insensitive, trailing slash tolerated), method check (405
-//! before auth), token checks (server vs account), which routes are searches and paged lists,
-//! and the dispatch to handlers.
+//! Routing: path matching (case-insensitive, trailing slash tolerated), the methods each route
+//! takes (405 with `Allow` before auth), token checks (server vs account), which routes are
+//! searches and paged lists, and the dispatch of GETs to their handlers.
 
 use serde_json::json;
 
@@ -50,6 +50,10 @@ pub enum Route {
     Webhooks,
     Webhook,
     InboundRules,
+    /// `/triggers/inboundrules/{id}` (DELETE only).
+    InboundRule,
+    /// `/message-streams/{id}/suppressions/delete` (POST only).
+    SuppressionsDelete,
     /// `/stats/outbound` (empty) or one of `stats::ENDPOINTS`.
     Stats(&'static str),
 }
@@ -65,6 +69,21 @@ impl Route {
             | Route::Sender => Auth::Account,
             _ => Auth::Server,
         }
+    }
+
+    /// The methods the route takes, as its `Allow` header lists them.
+    pub fn allow(self) -> &'static str {
+        match self {
+            Route::Template | Route::Webhook | Route::Domain | Route::Sender => "GET, DELETE",
+            Route::InboundRule => "DELETE",
+            Route::SuppressionsDelete => "POST",
+            _ => "GET",
+        }
+    }
+
+    /// Whether the route takes `method` (methods are case-sensitive).
+    pub fn takes(self, method: &str) -> bool {
+        self.allow().split(", ").any(|m| m == method)
     }
 
     /// Searches get live arrivals before they are answered.
@@ -128,6 +147,8 @@ pub fn resolve(path: &str) -> Option<(Route, String)> {
         ["webhooks"] => (Route::Webhooks, String::new()),
         ["webhooks", _] => (Route::Webhook, id(1)),
         ["triggers", "inboundrules"] => (Route::InboundRules, String::new()),
+        ["triggers", "inboundrules", _] => (Route::InboundRule, id(2)),
+        ["message-streams", _, "suppressions", "delete"] => (Route::SuppressionsDelete, id(1)),
         ["stats", "outbound"] => (Route::Stats(""), String::new()),
         ["stats", "outbound", rest @ ..] => {
             let joined = rest.join("/");
@@ -139,10 +160,23 @@ pub fn resolve(path: &str) -> Option<(Route, String)> {
     Some(r)
 }
 
-/// A routed answer before faults: status and body (`None` = empty body).
+/// A routed answer before faults: status, body (`None` = empty body) and, on a 405, the
+/// `Allow` header.
 pub struct Answer {
     pub status: u16,
     pub body: Option<Vec<u8>>,
+    pub allow: Option<&'static str>,
+}
+
+impl Answer {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &serde_json::Value) -> Answer {
+        Answer {
+            status,
+            body: Some(body.to_string().into_bytes()),
+            allow: None,
+        }
+    }
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -174,37 +208,24 @@ pub fn admit(
     headers: &[(String, String)],
 ) -> Result<(Route, String, usize), Answer> {
     let Some((route, id)) = resolve(path) else {
-        return Err(Answer {
-            status: 404,
-            body: Some(
-                json!({"ErrorCode": 404, "Message": "The requested resource does not exist."})
-                    .to_string()
-                    .into_bytes(),
-            ),
-        });
+        return Err(not_found());
     };
-    if method != "GET" {
-        return Err(Answer {
-            status: 405,
-            body: None,
-        });
+    if !route.takes(method) {
+        return Err(not_allowed(route.allow()));
     }
     let (server, account) = identify(m, headers);
-    let s =
-        match (route.auth(), server, account) {
-            (Auth::Server, Some(s), _) if m.servers[s].forbidden => return Err(Answer {
-                status: 403,
-                body: Some(
-                    json!({"ErrorCode": 403, "Message": "This token cannot access this endpoint."})
-                        .to_string()
-                        .into_bytes(),
-                ),
-            }),
-            (Auth::Server, Some(s), _) => s,
-            (Auth::Account, _, true) => 0,
-            (Auth::Server, None, _) => return Err(unauthorized("Server")),
-            (Auth::Account, _, false) => return Err(unauthorized("Account")),
-        };
+    let s = match (route.auth(), server, account) {
+        (Auth::Server, Some(s), _) if m.servers[s].forbidden => {
+            return Err(Answer::json(
+                403,
+                &json!({"ErrorCode": 403, "Message": "This token cannot access this endpoint."}),
+            ))
+        }
+        (Auth::Server, Some(s), _) => s,
+        (Auth::Account, _, true) => 0,
+        (Auth::Server, None, _) => return Err(unauthorized("Server")),
+        (Auth::Account, _, false) => return Err(unauthorized("Account")),
+    };
     Ok((route, id, s))
 }
 
@@ -218,23 +239,34 @@ pub fn dispatch(route: Route, env: &Env) -> Answer {
         Ok(body) => Answer {
             status: 200,
             body: Some(body),
+            allow: None,
         },
-        Err(e) => Answer {
-            status: e.status,
-            body: Some(e.body().to_string().into_bytes()),
-        },
+        Err(e) => Answer::json(e.status, &e.body()),
+    }
+}
+
+/// 404 for a path the simulator does not serve.
+pub fn not_found() -> Answer {
+    Answer::json(
+        404,
+        &json!({"ErrorCode": 404, "Message": "The requested resource does not exist."}),
+    )
+}
+
+/// 405 with an empty body and the methods the path takes.
+pub fn not_allowed(allow: &'static str) -> Answer {
+    Answer {
+        status: 405,
+        body: None,
+        allow: Some(allow),
     }
 }
 
 fn unauthorized(kind: &str) -> Answer {
-    Answer {
-        status: 401,
-        body: Some(
-            json!({"ErrorCode": 10, "Message": format!("Request does not contain a valid {kind} token.")})
-                .to_string()
-                .into_bytes(),
-        ),
-    }
+    Answer::json(
+        401,
+        &json!({"ErrorCode": 10, "Message": format!("Request does not contain a valid {kind} token.")}),
+    )
 }
 
 fn handle(route: Route, env: &Env) -> ApiResult {
@@ -274,5 +306,11 @@ fn handle(route: Route, env: &Env) -> ApiResult {
         Route::Webhooks => resources::webhooks(env),
         Route::Webhook => resources::webhook(env),
         Route::InboundRules => resources::inbound_rules(env),
+        // Write-only routes: `admit` lets no GET through to them.
+        Route::InboundRule | Route::SuppressionsDelete => Err(ApiError {
+            status: 405,
+            code: 0,
+            message: String::new(),
+        }),
     }
 }

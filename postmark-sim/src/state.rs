@@ -1,6 +1,7 @@
 //! Shared simulator state and the per-request pipeline: latency, fault draw, routing (live
-//! arrivals before searches, then the handler), fault rewriting of the answer (a paged list's
-//! answer may then lose items), and the request log.
+//! arrivals before searches, then the GET handler under the model's read lock, or a write under
+//! its write lock), fault rewriting of the answer (a paged list's answer may then lose items),
+//! and the request log.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -17,6 +18,7 @@ use super::log::{RequestLog, RequestLogEntry};
 use super::model::Model;
 use super::query::Query;
 use super::routes::{self, Answer};
+use super::writes::{self, Write};
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -115,13 +117,26 @@ impl Shared {
         self.advance_to(m.last_live);
     }
 
-    /// Routes and answers one request (no faults here); searches get their live arrivals first.
-    fn answer(&self, method: &str, path: &str, q: &Query, headers: &[(String, String)]) -> Answer {
-        let admitted = routes::admit(&self.model_read(), method, path, headers);
+    /// Routes and answers one request (no faults here): a GET by its handler (searches get
+    /// their live arrivals first), any other method the route takes by the write API.
+    fn answer(&self, req: &Request, path: &str, q: &Query) -> Answer {
+        let admitted = routes::admit(&self.model_read(), &req.method, path, &req.headers);
         let (route, id, s) = match admitted {
             Ok(admitted) => admitted,
             Err(refusal) => return refusal,
         };
+        if req.method != "GET" {
+            let write = Write {
+                s,
+                id: &id,
+                body: &req.body,
+                now: self.now_ticks(),
+            };
+            return match writes::apply(route, &mut self.model_write(), &write) {
+                Ok(v) => Answer::json(200, &v),
+                Err(e) => Answer::json(e.status, &e.body()),
+            };
+        }
         if route.is_search() {
             self.live_arrivals();
         }
@@ -152,7 +167,23 @@ impl Shared {
         }
         let (server, account) = routes::identify(&self.model_read(), &req.headers);
         let server_id = server.map(|s| self.model_read().servers[s].id);
-        let mut page_fault = None;
+        let (reply, page_fault) = self.faulted(fault, req, path, &query);
+        let fault = fault
+            .map(Fault::name)
+            .or_else(|| page_fault.map(PageFault::name));
+        self.record(req, path, query, (server_id, account), reply.status, fault);
+        reply
+    }
+
+    /// The reply to a request that drew `fault` (routed unless the fault replaces the answer),
+    /// and the page fault applied to it, if any.
+    fn faulted(
+        &self,
+        fault: Option<Fault>,
+        req: &Request,
+        path: &str,
+        query: &Query,
+    ) -> (Reply, Option<PageFault>) {
         let reply = match fault {
             Some(Fault::Burst429) => json_reply(429, faults::status_body(429)),
             Some(Fault::Status(s)) => json_reply(s, faults::status_body(s)),
@@ -161,43 +192,57 @@ impl Shared {
                 content_type: "text/html; charset=utf-8",
                 body: faults::html_body(s),
                 drop_after: None,
+                allow: None,
             },
             Some(Fault::ErrorCode200) => json_reply(200, faults::error_code_200_body()),
             None | Some(Fault::Drop) | Some(Fault::Truncate) => {
-                let a = self.answer(&req.method, path, &query, &req.headers);
-                let body = a.body.unwrap_or_default();
+                let a = self.answer(req, path, query);
                 match fault {
-                    Some(Fault::Truncate) => json_reply(200, faults::truncate(&body)),
+                    Some(Fault::Truncate) => {
+                        json_reply(200, faults::truncate(&a.body.unwrap_or_default()))
+                    }
                     Some(Fault::Drop) => {
-                        let cut = body.len() / 2;
-                        Reply {
-                            status: a.status,
-                            content_type: JSON,
-                            body,
-                            drop_after: Some(cut),
-                        }
+                        let mut reply = answer_reply(a);
+                        reply.drop_after = Some(reply.body.len() / 2);
+                        reply
                     }
                     _ => {
-                        let (body, cut) = self.page_fault(path, a.status, body);
-                        page_fault = cut;
-                        json_reply(a.status, body)
+                        let (status, allow) = (a.status, a.allow);
+                        let (body, cut) = self.page_fault(path, status, a.body.unwrap_or_default());
+                        return (
+                            Reply {
+                                allow,
+                                ..json_reply(status, body)
+                            },
+                            cut,
+                        );
                     }
                 }
             }
         };
+        (reply, None)
+    }
+
+    /// Appends one request to the log.
+    fn record(
+        &self,
+        req: &Request,
+        path: &str,
+        query: Query,
+        (server_id, account): (Option<u64>, bool),
+        status: u16,
+        fault: Option<String>,
+    ) {
         self.log.push(RequestLogEntry {
             method: req.method.clone(),
             path: path.to_string(),
             query: query.pairs,
             server_id,
             account,
-            status: reply.status,
-            fault: fault
-                .map(Fault::name)
-                .or_else(|| page_fault.map(PageFault::name)),
+            status,
+            fault,
             at: from_ticks(self.now_ticks()),
         });
-        reply
     }
 
     /// Draws and applies the page fault of a successful answer of a paged full-table list; any
@@ -223,5 +268,14 @@ fn json_reply(status: u16, body: Vec<u8>) -> Reply {
         content_type: JSON,
         body,
         drop_after: None,
+        allow: None,
+    }
+}
+
+/// The reply carrying a routed answer (an empty body when it has none).
+fn answer_reply(a: Answer) -> Reply {
+    Reply {
+        allow: a.allow,
+        ..json_reply(a.status, a.body.unwrap_or_default())
     }
 }

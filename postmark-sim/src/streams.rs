@@ -13,7 +13,8 @@ use super::stats;
 use super::stream_type::StreamType;
 use super::visible;
 
-fn stream_not_found() -> ApiError {
+/// 422/1226 for a stream ID the server does not have.
+pub fn stream_not_found() -> ApiError {
     ApiError::unprocessable(
         1226,
         "The message stream for the provided 'ID' was not found.",

@@ -2,7 +2,7 @@
 //! range as of the clock's now (what has arrived, what is still listed), computed from the same
 //! indexes and derivations the endpoints serve.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use super::eastern::{day_string, eastern_day, format_normalised};
 use super::env::Env;
@@ -79,9 +79,13 @@ pub fn ground_truth(
     let one = |v: String| vec![v];
     match stream {
         "servers" => return Some(m.servers.iter().map(|s| one(s.id.to_string())).collect()),
-        "domains" => return Some(m.domains.iter().map(|d| one(d.id.to_string())).collect()),
+        "domains" => {
+            let ids = m.domains.iter().map(|d| d.id);
+            return Some(live(ids, &m.deleted.domains).map(one).collect());
+        }
         "sender_signatures" => {
-            return Some(m.senders.iter().map(|d| one(d.id.to_string())).collect())
+            let ids = m.senders.iter().map(|d| d.id);
+            return Some(live(ids, &m.deleted.senders).map(one).collect());
         }
         _ => {}
     }
@@ -148,18 +152,37 @@ fn stats_keys(env: &Env, ep: &str, pivot: bool, from: i64, to: i64) -> Keys {
     out
 }
 
+/// The IDs not deleted through the API, as strings.
+fn live<'a>(
+    ids: impl Iterator<Item = u64> + 'a,
+    deleted: &'a HashSet<u64>,
+) -> impl Iterator<Item = String> + 'a {
+    ids.filter(|id| !deleted.contains(id))
+        .map(|id| id.to_string())
+}
+
 fn config_keys(env: &Env, stream: &str) -> Keys {
     let server = env.server();
+    let gone = &env.m.deleted;
     let one = |v: String| vec![v];
     let mut out = Keys::new();
     match stream {
         "server" => {
             out.insert(one(server.id.to_string()));
         }
-        "templates" => out.extend(server.templates.iter().map(|t| one(t.id.to_string()))),
+        "templates" => {
+            let ids = server.templates.iter().map(|t| t.id);
+            out.extend(live(ids, &gone.templates).map(one));
+        }
         "message_streams" => out.extend(server.streams.iter().map(|st| one(st.id.clone()))),
-        "webhooks" => out.extend(server.webhooks.iter().map(|w| one(w.id.to_string()))),
-        "inbound_rules" => out.extend(server.inbound_rules.iter().map(|r| one(r.0.to_string()))),
+        "webhooks" => {
+            let ids = server.webhooks.iter().map(|w| w.id);
+            out.extend(live(ids, &gone.webhooks).map(one));
+        }
+        "inbound_rules" => {
+            let ids = server.inbound_rules.iter().map(|r| r.0);
+            out.extend(live(ids, &gone.inbound_rules).map(one));
+        }
         "suppressions" => {
             for st in &server.streams {
                 out.extend(

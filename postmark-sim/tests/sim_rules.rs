@@ -112,11 +112,13 @@ fn methods_paths_and_headers() {
         .send("{}")
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers().get("allow").unwrap(), "GET");
     let mut r = agent()
-        .delete(format!("{}/templates/123", sim.base_url()))
-        .call()
+        .put(format!("{}/templates/123", sim.base_url()))
+        .send("{}")
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers().get("allow").unwrap(), "GET, DELETE");
     assert_eq!(r.body_mut().read_to_string().unwrap(), "");
     assert_eq!(get(&sim, "/no/such/path", &[(SERVER, &token)]).status, 404);
     assert_eq!(

@@ -1,5 +1,6 @@
 //! What the simulator's HTTP tests share: a client that hands back every status as an answer,
-//! GETs with credentials (any answer, or a 200 and its JSON), and the credential headers.
+//! GETs with credentials (any answer, or a 200 and its JSON), requests of any method with a
+//! body, and the credential headers.
 
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
@@ -24,6 +25,8 @@ pub struct Resp {
     pub status: u16,
     pub content_type: String,
     pub request_id: Option<String>,
+    /// The `Allow` header (405 answers).
+    pub allow: Option<String>,
     pub text: String,
 }
 
@@ -42,7 +45,11 @@ pub fn try_get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Result<
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut r = req.call()?;
+    read(path, req.call()?)
+}
+
+/// The answer `r` to a request for `path`, its body checked against its `Content-Length`.
+fn read(path: &str, mut r: ureq::http::Response<ureq::Body>) -> Result<Resp, ureq::Error> {
     let h = |n: &str| {
         r.headers()
             .get(n)
@@ -50,6 +57,7 @@ pub fn try_get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Result<
             .map(str::to_string)
     };
     let (content_type, request_id) = (h("content-type").unwrap_or_default(), h("x-request-id"));
+    let allow = h("allow");
     let length = h("content-length").and_then(|v| v.parse::<usize>().ok());
     let text = r.body_mut().read_to_string()?;
     if let Some(length) = length {
@@ -63,8 +71,41 @@ pub fn try_get(sim: &Simulator, path: &str, headers: &[(&str, &str)]) -> Result<
         status: r.status().as_u16(),
         content_type,
         request_id,
+        allow,
         text,
     })
+}
+
+/// Sends `method` to `path` with `headers` and `body` (none when empty): the answer whatever
+/// its status.
+pub fn send(
+    sim: &Simulator,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Resp {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", sim.base_url()));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if !body.is_empty() {
+        req = req.header("Content-Type", "application/json");
+    }
+    let req = req
+        .body(body.to_string())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    agent
+        .run(req)
+        .and_then(|r| read(path, r))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 /// [`try_get`] where the answer must arrive.
