@@ -9,6 +9,7 @@
 //! ```
 
 mod account;
+mod admin;
 mod config;
 mod detail;
 mod eastern;

@@ -1,12 +1,13 @@
-//! Shared simulator state and the per-request pipeline: latency, fault draw, routing (live
-//! arrivals before searches, then the GET handler under the model's read lock, or a write under
-//! its write lock), fault rewriting of the answer (a paged list's answer may then lose items),
-//! and the request log.
+//! Shared simulator state and the per-request pipeline: simulator controls first (never
+//! faulted), then latency, fault draw, routing (live arrivals before searches, then the GET
+//! handler under the model's read lock, or a write under its write lock), fault rewriting of
+//! the answer (a paged list's answer may then lose items), and the request log.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
+use super::admin;
 use super::config::Faults;
 use super::eastern::from_ticks;
 use super::env::Env;
@@ -158,6 +159,12 @@ impl Shared {
             .split_once('?')
             .unwrap_or((req.target.as_str(), ""));
         let query = Query::parse(raw_query);
+        if admin::is_control(path) {
+            let a = admin::answer(&mut self.model_write(), &req.method, path, req.peer);
+            let reply = answer_reply(a);
+            self.record(req, path, query, (None, false), reply.status, None);
+            return reply;
+        }
         let (latency, fault) = {
             let mut f = lock(&self.faults);
             (f.faults.latency, f.pick())

@@ -54,6 +54,29 @@ fn binary_prints_credentials_and_serves() {
     let v: serde_json::Value =
         serde_json::from_str(&r.body_mut().read_to_string().expect("body")).expect("json");
     assert_eq!(v["ID"], 10001);
+    // The simulator controls and the write API answer the binary's clients too.
+    let post = |path: &str| {
+        agent()
+            .post(format!("{url}{path}"))
+            .send("")
+            .expect("request")
+            .status()
+            .as_u16()
+    };
+    let server_status = || {
+        let r = agent().get(format!("{url}/server")).header(SERVER, &token);
+        r.call().expect("request").status().as_u16()
+    };
+    assert_eq!(post("/_sim/servers/10001/revoke"), 200);
+    assert_eq!(server_status(), 401);
+    assert_eq!(post("/_sim/servers/10001/restore"), 200);
+    assert_eq!(server_status(), 200);
+    let deleted = agent()
+        .delete(format!("{url}/templates/welcome"))
+        .header(SERVER, &token)
+        .call()
+        .expect("request");
+    assert_eq!(deleted.status().as_u16(), 200);
     child.kill().expect("kill");
     child.wait().expect("wait");
 }
