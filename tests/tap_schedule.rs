@@ -6,7 +6,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use common::*;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::{json, Value};
@@ -50,7 +50,11 @@ fn requests(run: &Run) -> u64 {
 
 #[test]
 fn four_hours_of_15_minute_runs_hold_what_a_full_sync_holds() {
-    let anchor = Utc::now() - Duration::days(1);
+    // A day ago by default; TAP_SCHEDULE_ANCHOR (RFC 3339) replays the account of another moment.
+    let anchor = std::env::var("TAP_SCHEDULE_ANCHOR").map_or_else(
+        |_| Utc::now() - Duration::days(1),
+        |a| a.parse().expect("TAP_SCHEDULE_ANCHOR: an RFC 3339 instant"),
+    );
     let sim = Simulator::start(SimConfig {
         servers: 2,
         days: 3,
@@ -107,7 +111,10 @@ fn four_hours_of_15_minute_runs_hold_what_a_full_sync_holds() {
                 .map(|((_, k), v)| (k.clone(), v.clone()))
                 .collect()
         };
-        let (held, want) = (of(&target), of(&truth));
+        let (held, mut want) = (of(&target), of(&truth));
+        if def.name == "message_events" {
+            late_events_are_in_opens_and_clicks(&mut want, &truth, &target, def.lookback_hours);
+        }
         let wrong: Vec<&String> = want
             .iter()
             .filter(|(k, v)| held.get(*k) != Some(v))
@@ -122,4 +129,50 @@ fn four_hours_of_15_minute_runs_hold_what_a_full_sync_holds() {
             want.len()
         );
     }
+}
+
+/// `message_events` re-reads the messages sent within its lookback, so an open or click that
+/// comes more than that long after its message can only be caught by `messages_opens` and
+/// `messages_clicks` (as the README says). Such events (those whose time is less than 20 minutes,
+/// a schedule step and the arrival delay, short of the lookback after the message's) are taken
+/// out of `want` once the target holds them in those streams.
+fn late_events_are_in_opens_and_clicks(
+    want: &mut BTreeMap<String, Value>,
+    truth: &Table,
+    target: &Table,
+    lookback_hours: u32,
+) {
+    let sent: BTreeMap<String, DateTime<Utc>> = truth
+        .iter()
+        .filter(|((s, _), _)| s == "messages_outbound")
+        .map(|(_, r)| (r["MessageID"].to_string(), time(&r["ReceivedAt"])))
+        .collect();
+    let reach = Duration::hours(i64::from(lookback_hours)) - Duration::minutes(20);
+    let held_in = |stream: &str, e: &Value| {
+        target.iter().any(|((s, _), r)| {
+            s == stream
+                && r["MessageID"] == e["MessageID"]
+                && r["Recipient"] == e["Recipient"]
+                && r["ReceivedAt"] == e["ReceivedAt"]
+        })
+    };
+    want.retain(|_, e| {
+        let Some(&at) = sent.get(&e["MessageID"].to_string()) else {
+            return true;
+        };
+        if time(&e["ReceivedAt"]) - at < reach {
+            return true;
+        }
+        let stream = match e["Type"].as_str() {
+            Some("Opened") => "messages_opens",
+            Some("LinkClicked") => "messages_clicks",
+            _ => return true,
+        };
+        assert!(held_in(stream, e), "a late event is in neither stream: {e}");
+        false
+    });
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
 }
