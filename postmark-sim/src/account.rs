@@ -357,5 +357,9 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         last_live: anchor,
         reactivated: HashMap::new(),
         deleted: Deleted::default(),
+        body: super::body::BodyKnobs {
+            scale: cfg.body_size_scale,
+            large_rate: cfg.large_body_rate,
+        },
     }
 }

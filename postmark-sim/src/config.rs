@@ -32,6 +32,14 @@ pub struct SimConfig {
     pub late_changes: bool,
     /// When set, every token and webhook password contains this string.
     pub secret_marker: Option<String>,
+    /// Multiplies the size every message body is drawn at (default 1.0: HTML bodies of 1–20 KiB
+    /// for 90 % of messages, 20–200 KiB for 9.5 %, 200 KiB–1 MiB for 0.5 %; 0 gives the
+    /// smallest bodies the layouts allow). Large bodies (below) are not scaled.
+    pub body_size_scale: f64,
+    /// Fraction of messages (outbound and inbound) whose body is drawn between 960 KiB and
+    /// 1 MiB instead (default 0). Chosen per message by the seed; a higher rate keeps every
+    /// message a lower rate made large.
+    pub large_body_rate: f64,
     /// Faults active from the first request.
     pub faults: Faults,
 }
@@ -50,6 +58,8 @@ impl Default for SimConfig {
             clock_runs: false,
             late_changes: true,
             secret_marker: None,
+            body_size_scale: 1.0,
+            large_body_rate: 0.0,
             faults: Faults::default(),
         }
     }

@@ -4,12 +4,12 @@
 
 use serde_json::{json, Value};
 
+use super::content;
 use super::env::Env;
 use super::events;
 use super::facts::{self, MsgFacts};
 use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
 use super::inbound;
-use super::messages;
 use super::model::BOUNCE_BASE;
 use super::query::{paging, ApiError, ApiResult};
 use super::search::MESSAGES;
@@ -55,15 +55,14 @@ fn bounce_id_of(env: &Env, k: usize, f: &MsgFacts) -> Option<u64> {
 pub fn outbound_details(env: &Env) -> ApiResult {
     let (k, f, live) = outbound_message(env)?;
     let view = env.view(k);
-    let d = messages::render_details(&view, &f, bounce_id_of(env, k, &f), live);
+    let d = content::details(&view, &f, bounce_id_of(env, k, &f), live, env.m.body);
     Ok(serde_json::to_value(d).unwrap_or(Value::Null))
 }
 
 /// `GET /messages/outbound/{id}/dump`.
 pub fn outbound_dump(env: &Env) -> ApiResult {
     let (k, f, _) = outbound_message(env)?;
-    let m = messages::render(&env.view(k), &f);
-    Ok(json!({"Body": messages::dump(&m)}))
+    Ok(json!({"Body": content::raw_source(&env.view(k), &f, env.m.body)}))
 }
 
 /// `GET /messages/outbound/opens/{id}` and `/clicks/{id}` (422/701 when there are none).

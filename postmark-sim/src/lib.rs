@@ -10,7 +10,10 @@
 
 mod account;
 mod admin;
+mod body;
 mod config;
+mod content;
+mod copy;
 mod detail;
 mod eastern;
 mod env;
@@ -25,12 +28,14 @@ mod late;
 mod lift;
 mod log;
 mod messages;
+mod mime;
 mod model;
 mod names;
 mod query;
 mod resources;
 mod routes;
 mod search;
+mod source;
 mod state;
 mod stats;
 mod stream_type;
@@ -84,6 +89,12 @@ impl Simulator {
         config.servers = config.servers.clamp(1, 1000);
         if !config.scale.is_finite() || config.scale < 0.0 {
             config.scale = 0.0;
+        }
+        if !config.body_size_scale.is_finite() || config.body_size_scale < 0.0 {
+            config.body_size_scale = 0.0;
+        }
+        if !config.large_body_rate.is_finite() {
+            config.large_body_rate = 0.0;
         }
         let anchor = eastern::to_ticks(config.now.unwrap_or_else(Utc::now));
         let model = generate::build(&config, anchor);

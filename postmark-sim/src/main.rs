@@ -80,6 +80,12 @@ struct Opts {
     /// String embedded in every token and webhook password.
     #[arg(long)]
     secret_marker: Option<String>,
+    /// Multiplier of every message body's size (large bodies excepted).
+    #[arg(long, default_value_t = 1.0)]
+    body_size_scale: f64,
+    /// Fraction of messages given a body between 960 KiB and 1 MiB.
+    #[arg(long, default_value_t = 0.0)]
+    large_body_rate: f64,
     /// Instead of serving, fetch N pages of 500 outbound messages and print pages/s.
     #[arg(long)]
     bench_pages: Option<u32>,
@@ -99,6 +105,8 @@ impl Opts {
             clock_runs: self.clock_runs,
             late_changes: !self.no_late_changes,
             secret_marker: self.secret_marker.clone(),
+            body_size_scale: self.body_size_scale,
+            large_body_rate: self.large_body_rate,
             faults: Faults {
                 latency: Duration::from_millis(self.latency_ms),
                 error_rate: self.error_rate,

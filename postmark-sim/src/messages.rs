@@ -1,6 +1,6 @@
-//! Outbound message records: the search record, the details record (with bodies and
-//! `MessageEvents`), the raw dump, and the search filters (tag, status, recipient, subject,
-//! sender, metadata).
+//! Outbound message records: the search record, the shape of the details record (its content
+//! comes from `content`), and the search filters (tag, status, recipient, subject, sender,
+//! metadata).
 
 use std::collections::BTreeMap;
 
@@ -102,40 +102,6 @@ pub fn render(v: &StreamView, f: &MsgFacts) -> Outbound {
         metadata: c.metadata,
         sandboxed: v.sandboxed,
     }
-}
-
-/// Renders the details record; `bounce_id` is the message's bounce, if any; `live` for a live
-/// arrival.
-pub fn render_details(v: &StreamView, f: &MsgFacts, bounce_id: Option<u64>, live: bool) -> Details {
-    let message = render(v, f);
-    let body = dump(&message);
-    let html = format!(
-        "<html><body><p>{}</p><a href=\"{}\">Open</a></body></html>",
-        message.subject,
-        names::LINKS[0]
-    );
-    let text = (f.index % 4 != 0).then(|| format!("{}\n\n{}", message.subject, names::LINKS[0]));
-    Details {
-        text_body: text,
-        html_body: Some(html),
-        body,
-        message_events: events::message_events(&v.ctx, f, bounce_id, live, v.now),
-        message,
-    }
-}
-
-/// The raw MIME source of a message (the dump endpoint's `Body`).
-pub fn dump(m: &Outbound) -> String {
-    let to: Vec<&str> = m.to.iter().map(|a| a.email.as_str()).collect();
-    format!(
-        "Received: by mta.acme.example with HTTP; {}\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMessage-ID: <{}@mtasv.net>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>{}</p>\r\n",
-        m.received_at,
-        m.from,
-        to.join(", "),
-        m.subject,
-        m.message_id,
-        m.subject
-    )
 }
 
 /// Optional filters of `/messages/outbound`.

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::body::BodyKnobs;
 use super::stats::DayStats;
 use super::stream_type::StreamType;
 
@@ -184,4 +185,6 @@ pub struct Model {
     pub reactivated: HashMap<u32, i64>,
     /// Items deleted through the API (lifted suppressions end through `Suppression::until`).
     pub deleted: Deleted,
+    /// Body sizes (`SimConfig::body_size_scale`, `large_body_rate`).
+    pub body: BodyKnobs,
 }
