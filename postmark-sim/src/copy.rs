@@ -1,6 +1,6 @@
-//! The words message bodies are made of: sentences, headings, product lines, button labels
-//! and style rules (several languages, quotes, dashes, symbols and markup characters), each
-//! kept as plain text and as HTML with the entities an editor writes.
+//! The words message bodies are made of: sentences, headings, product lines, button labels,
+//! style rules and reply snippets (several languages, quotes, dashes, symbols and markup
+//! characters), each kept as plain text and as HTML with the entities an editor writes.
 
 use std::sync::OnceLock;
 
@@ -84,6 +84,26 @@ pub const CSS: &[&str] = &[
     "@media (prefers-color-scheme: dark) { body, .email-body, .email-body_inner { background-color: #333333 !important; color: #FFF !important; } }",
 ];
 
+/// Opening lines of inbound replies.
+pub const REPLIES: &[&str] = &[
+    "Thanks for the quick answer!",
+    "I still can't log in — the reset link says it has expired.",
+    "Could you resend the invoice with our VAT number (DE 123 456 789)?",
+    "Merci, c’est réglé de mon côté.",
+    "The package arrived today, but one item is missing.",
+    "Ich bin bis Montag nicht im Büro und habe nur eingeschränkt Zugriff auf E-Mails.",
+    "Please see the attached photo of the damaged box.",
+    "Can we move the call to Thursday at 3 pm?",
+];
+
+/// Signatures of inbound replies.
+pub const SIGNATURES: &[&str] = &[
+    "Best,\r\nBob",
+    "Cheers,\r\nAna Souza\r\nHead of Ops — Souza & Filhos",
+    "--\r\nKenji Sato\r\nSent from my iPhone",
+    "Cordialement,\r\nZoë",
+];
+
 /// Plain text with its HTML form.
 pub struct Phrase {
     pub text: &'static str,
@@ -96,6 +116,7 @@ pub struct Vocab {
     pub headings: Vec<Phrase>,
     pub products: Vec<Phrase>,
     pub buttons: Vec<Phrase>,
+    pub replies: Vec<Phrase>,
 }
 
 fn phrases(list: &'static [&'static str]) -> Vec<Phrase> {
@@ -116,6 +137,7 @@ pub fn vocab() -> &'static Vocab {
         headings: phrases(HEADINGS),
         products: phrases(PRODUCTS),
         buttons: phrases(BUTTONS),
+        replies: phrases(REPLIES),
     })
 }
 

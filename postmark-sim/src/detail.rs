@@ -10,6 +10,7 @@ use super::events;
 use super::facts::{self, MsgFacts};
 use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
 use super::inbound;
+use super::inbound_details;
 use super::model::BOUNCE_BASE;
 use super::query::{paging, ApiError, ApiResult};
 use super::search::MESSAGES;
@@ -118,11 +119,12 @@ pub fn inbound_details(env: &Env) -> ApiResult {
         return Err(not_found());
     }
     let f = inbound::derive(env.m.seed, env.s, key.index, at);
-    Ok(inbound::render_details(
+    Ok(inbound_details::render(
         env.m.seed,
         env.s,
         &server.inbound_hash,
-        &f,
+        (&f, at),
+        env.m.body,
     ))
 }
 

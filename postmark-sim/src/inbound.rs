@@ -1,6 +1,7 @@
 //! Inbound messages: derivation from (seed, server, number, hidden receive time), the search
-//! and details records, and the search filters. The record carries only the sender's RFC 2822
-//! `Date` header (sender's offset, a little clock skew); the receive time stays hidden.
+//! record (`inbound_details` adds the details' content) and the search filters. The record
+//! carries only the sender's RFC 2822 `Date` header (sender's offset, a little clock skew); the
+//! receive time stays hidden.
 
 use chrono::{FixedOffset, TimeZone};
 use serde_json::{json, Map, Value};
@@ -134,48 +135,6 @@ pub fn render(
     };
     m.insert("Attachments".into(), attachments);
     m
-}
-
-/// Renders the details record (§3.9).
-pub fn render_details(seed: u64, server: usize, inbound_hash: &str, f: &InboundFacts) -> Value {
-    let mut m = render(seed, server, inbound_hash, f);
-    let (_, email) = names::INBOUND_SENDERS[f.sender];
-    m.insert(
-        "TextBody".into(),
-        json!(format!("Hello,\n\n{}\n\n> earlier message", f.subject)),
-    );
-    m.insert(
-        "HtmlBody".into(),
-        if f.index % 3 == 0 {
-            Value::Null
-        } else {
-            json!(format!("<p>{}</p>", f.subject))
-        },
-    );
-    m.insert(
-        "StrippedTextReply".into(),
-        if f.index % 2 == 0 {
-            json!("Hello,")
-        } else {
-            Value::Null
-        },
-    );
-    m.insert(
-        "Headers".into(),
-        json!([
-            {"Name": "X-Spam-Status", "Value": "No"},
-            {"Name": "Message-ID", "Value": format!("<{}@{}>", f.index, email.split('@').nth(1).unwrap_or("example.org"))},
-        ]),
-    );
-    m.insert(
-        "BlockedReason".into(),
-        if f.status == "Blocked" {
-            json!("Matched inbound rule")
-        } else {
-            Value::Null
-        },
-    );
-    Value::Object(m)
 }
 
 /// Optional filters of `/messages/inbound`.

@@ -24,6 +24,7 @@ mod generate;
 mod http;
 mod ids;
 mod inbound;
+mod inbound_details;
 mod late;
 mod lift;
 mod log;
