@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::content;
+use super::dsn;
 use super::env::Env;
 use super::events;
 use super::facts::{self, MsgFacts};
@@ -159,23 +160,24 @@ fn find_bounce(env: &Env) -> Result<(u64, u32, usize, MsgFacts), ApiError> {
 /// `GET /bounces/{id}`.
 pub fn bounce(env: &Env) -> ApiResult {
     let (id, pos, k, f) = find_bounce(env)?;
+    let view = env.view(k);
     Ok(events::render_bounce(
-        &env.view(k),
+        &view,
         &f,
         (id, env.server().id),
         visible::bounce_flags(env.m, pos, env.now),
-        true,
+        Some(dsn::dump(&view, &f)),
     ))
 }
 
 /// `GET /bounces/{id}/dump`.
 pub fn bounce_dump(env: &Env) -> ApiResult {
-    let (id, _, k, f) = find_bounce(env)?;
+    let (_, _, k, f) = find_bounce(env)?;
     let available = f
         .bounce
         .is_some_and(|b| events::has_dump(&env.view(k).ctx, f.index, b.kind));
     let body = if available {
-        events::bounce_dump(&env.view(k), &f, id)
+        dsn::dump(&env.view(k), &f)
     } else {
         String::new()
     };

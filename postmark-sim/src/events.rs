@@ -1,5 +1,5 @@
-//! Records derived from a message's events: opens, clicks, bounces (list, single and dump) and
-//! the `MessageEvents` array of the details endpoint.
+//! Records derived from a message's events: opens, clicks, bounces (list and single; their
+//! raw dumps are `dsn`'s) and the `MessageEvents` array of the details endpoint.
 
 use std::collections::BTreeMap;
 
@@ -229,14 +229,14 @@ pub fn render_click(v: &StreamView, f: &MsgFacts, c: &ClickFact) -> Value {
     Value::Object(m)
 }
 
-/// Renders a bounce (§3.10) with its `(Inactive, CanActivate)` flags; `single` adds `Content`
-/// as the single-bounce endpoint does.
+/// Renders a bounce (§3.10) with its `(Inactive, CanActivate)` flags; the single-bounce
+/// endpoint adds its raw `content`.
 pub fn render_bounce(
     v: &StreamView,
     f: &MsgFacts,
     (id, server_id): (u64, u64),
     (inactive, can_activate): (bool, bool),
-    single: bool,
+    content: Option<String>,
 ) -> Value {
     let Some(b) = f.bounce else { return json!({}) };
     let bt = &BOUNCE_TYPES[b.kind];
@@ -265,8 +265,8 @@ pub fn render_bounce(
     m.insert("Inactive".into(), json!(inactive));
     m.insert("CanActivate".into(), json!(can_activate));
     m.insert("Subject".into(), json!(c.subject));
-    if single {
-        m.insert("Content".into(), json!(bounce_dump(v, f, id)));
+    if let Some(c) = content {
+        m.insert("Content".into(), json!(c));
     }
     Value::Object(m)
 }
@@ -280,17 +280,4 @@ pub fn has_dump(ctx: &Ctx, msg: usize, kind: usize) -> bool {
             &[0xD0, ctx.server as u64, ctx.stream as u64, msg as u64],
         ) % 8
             != 0
-}
-
-/// The raw bounce message.
-pub fn bounce_dump(v: &StreamView, f: &MsgFacts, id: u64) -> String {
-    let Some(b) = f.bounce else {
-        return String::new();
-    };
-    let bt = &BOUNCE_TYPES[b.kind];
-    format!(
-        "Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\nTo: pm_bounces@pm.mtasv.net\r\nSubject: Undelivered Mail Returned to Sender\r\nX-Postmark-Bounce-ID: {id}\r\n\r\nThis is the mail system at host mx.example.net.\r\n\r\n<{}>: {}\r\n",
-        recipient(&v.ctx, f, b.slot),
-        bt.details.trim_end()
-    )
 }

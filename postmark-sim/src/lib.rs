@@ -15,6 +15,7 @@ mod config;
 mod content;
 mod copy;
 mod detail;
+mod dsn;
 mod eastern;
 mod env;
 mod events;

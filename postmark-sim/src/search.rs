@@ -395,7 +395,7 @@ pub fn bounces(env: &Env) -> ApiResult {
                 &facts_of(i),
                 (BOUNCE_BASE + u64::from(st.bounces[i]), env.server().id),
                 visible::bounce_flags(env.m, st.bounces[i], env.now),
-                false,
+                None,
             )
         })
         .collect();
