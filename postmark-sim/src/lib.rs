@@ -200,6 +200,23 @@ impl Simulator {
         )
     }
 
+    /// The JSON answer of the endpoint tap stream `stream` reads for `key` on `server_id`, as
+    /// of the clock's now: the outbound details (`messages_outbound_details`, key a MessageID),
+    /// the inbound details (`messages_inbound_details`, key a MessageID) or the bounce dump
+    /// (`bounce_dumps`, key a bounce ID in decimal). `None` when the endpoint answers
+    /// not-found (unknown, expired, not arrived, another server's), and for an unknown server
+    /// or stream. Rendered by the endpoint's own handler, so it equals the HTTP answer.
+    pub fn expected_answer(
+        &self,
+        server_id: u64,
+        stream: &str,
+        key: &str,
+    ) -> Option<serde_json::Value> {
+        let now = self.shared.now_ticks();
+        let m = self.shared.model_read();
+        detail::expected_answer(&m, now, server_id, stream, key)
+    }
+
     /// Every request answered so far.
     pub fn request_log(&self) -> Vec<RequestLogEntry> {
         self.shared.log.snapshot()
