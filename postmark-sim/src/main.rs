@@ -1,4 +1,5 @@
-//! `postmark-sim`: serve a generated Postmark account on loopback (or measure pages/s).
+//! `postmark-sim`: serve a generated Postmark account on loopback (or measure pages/s and
+//! details answers/s).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -89,6 +90,10 @@ struct Opts {
     /// Instead of serving, fetch N pages of 500 outbound messages and print pages/s.
     #[arg(long)]
     bench_pages: Option<u32>,
+    /// Instead of serving, fetch the details of the N newest outbound messages and print
+    /// answers/s and bytes.
+    #[arg(long)]
+    bench_details: Option<u32>,
 }
 
 impl Opts {
@@ -140,7 +145,7 @@ fn run(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     let addr = format!(
         "{}:{}",
         opts.host,
-        if opts.bench_pages.is_some() {
+        if opts.bench_pages.is_some() || opts.bench_details.is_some() {
             0
         } else {
             opts.port
@@ -168,11 +173,85 @@ fn run(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
     out.flush()?;
     drop(out);
     if let Some(pages) = opts.bench_pages {
-        return bench(&sim, pages);
+        bench(&sim, pages)?;
+    }
+    if let Some(n) = opts.bench_details {
+        bench_details(&sim, n)?;
+    }
+    if opts.bench_pages.is_some() || opts.bench_details.is_some() {
+        return Ok(());
     }
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// GETs `path` with a server token; the body as text.
+fn fetch(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut resp = agent
+        .get(url)
+        .header("X-Postmark-Server-Token", token)
+        .header("Accept", "application/json")
+        .call()?;
+    Ok(resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()?)
+}
+
+/// Fetches the details of the `n` newest outbound messages of the busiest server (IDs from
+/// the search, 500 a page) and prints answers/s and their sizes.
+fn bench_details(sim: &Simulator, n: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let servers = sim.servers();
+    let server = servers.get(1).or(servers.first()).ok_or("no server")?;
+    let agent = agent();
+    let mut ids: Vec<String> = Vec::new();
+    while ids.len() < n as usize && ids.len() < 10_000 {
+        let url = format!(
+            "{}/messages/outbound?count=500&offset={}",
+            sim.base_url(),
+            ids.len()
+        );
+        let v: serde_json::Value = serde_json::from_str(&fetch(&agent, &url, &server.token)?)?;
+        let page = v["Messages"].as_array().ok_or("no Messages")?;
+        if page.is_empty() {
+            break;
+        }
+        ids.extend(
+            page.iter()
+                .filter_map(|m| m["MessageID"].as_str().map(str::to_string)),
+        );
+    }
+    ids.truncate(n as usize);
+    let started = Instant::now();
+    let (mut bytes, mut largest) = (0usize, 0usize);
+    for id in &ids {
+        let url = format!("{}/messages/outbound/{id}/details", sim.base_url());
+        let body = fetch(&agent, &url, &server.token)?;
+        serde_json::from_str::<serde_json::Value>(&body)?;
+        bytes += body.len();
+        largest = largest.max(body.len());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "bench details={} bytes={bytes} avg_bytes={} largest={largest} seconds={secs:.3} per_sec={:.1}",
+        ids.len(),
+        bytes / ids.len().max(1),
+        ids.len() as f64 / secs
+    );
+    Ok(())
 }
 
 /// Fetches `pages` pages of 500 outbound messages (offsets 0..9500, newest first) of the busiest
@@ -180,10 +259,7 @@ fn run(opts: &Opts) -> Result<(), Box<dyn std::error::Error>> {
 fn bench(sim: &Simulator, pages: u32) -> Result<(), Box<dyn std::error::Error>> {
     let servers = sim.servers();
     let server = servers.get(1).or(servers.first()).ok_or("no server")?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let now = sim
         .now()
         .with_timezone(&chrono_tz::America::New_York)
@@ -202,16 +278,7 @@ fn bench(sim: &Simulator, pages: u32) -> Result<(), Box<dyn std::error::Error>> 
             let day = now - chrono::Days::new(u64::from(window % 40));
             url.push_str(&format!("&fromdate={day}&todate={day}"));
         }
-        let mut resp = agent
-            .get(&url)
-            .header("X-Postmark-Server-Token", &server.token)
-            .header("Accept", "application/json")
-            .call()?;
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()?;
+        let body = fetch(&agent, &url, &server.token)?;
         bytes += body.len();
         let v: serde_json::Value = serde_json::from_str(&body)?;
         records += v["Messages"].as_array().map_or(0, Vec::len);
