@@ -7,7 +7,9 @@
 #   bench/latency.sh                     every row: (a) server token, every default stream;
 #                                        (b) account token, 10 servers; (c) message_events only;
 #                                        (d) rows (a) and (c) at concurrency 1, 4 and 16;
-#                                        (e) row (a) with ten times the messages, as many as (b)
+#                                        (e) row (a) with ten times the messages, as many as (b);
+#                                        (f) messages_outbound, then messages_outbound_details, with
+#                                        LARGE_BODY_RATE of the messages given a body of ~1 MiB
 #   ROWS="a c" bench/latency.sh          only these rows
 #   LATENCY_MS=100 DAYS=3 PER_DAY=300    the simulated latency and account (defaults shown)
 #
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 latency=${LATENCY_MS:-100}
 days=${DAYS:-3}
 per_day=${PER_DAY:-300}
-rows=${ROWS:-"a b c d e"}
+rows=${ROWS:-"a b c d e f"}
+large_body_rate=${LARGE_BODY_RATE:-0.05}
 
 cargo build --release --quiet --bins
 bin=target/release
@@ -26,9 +29,9 @@ sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_sim() { # servers [messages per day]
+start_sim() { # servers [messages per day [more simulator options]]
   "$bin/postmark-sim" --port 0 --servers "$1" --days "$days" --messages-per-day "${2:-$per_day}" \
-    --spike-messages 0 --latency-ms "$latency" > "$work/sim.out" 2>"$work/sim.err" &
+    --spike-messages 0 --latency-ms "$latency" "${@:3}" > "$work/sim.out" 2>"$work/sim.err" &
   sim_pid=$!
   for _ in $(seq 100); do grep -q '^generated' "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
 }
@@ -73,14 +76,14 @@ if not done:
 requests = int(done.group(1))
 records = sum(int(n) for n in re.findall(r"^INFO summary: \w+: (\d+) records", text, re.M))
 floor = requests * latency / 1000 / c
-print(f"| {label} | {mode} | {streams} | {c} | {records:,} | {requests:,} | {wall:.1f} | {floor:.1f} | {wall / floor:.2f} | {rss / 1024:.1f} |")
+print(f"| {label} | {mode} | {streams} | {c} | {records:,} | {requests:,} | {wall:.1f} | {floor:.1f} | {wall / floor:.2f} | {rss / 1024:.1f} | {requests / wall:.1f} |")
 PY
 }
 
 echo "Latency ${latency} ms, ${days} days of ${per_day} messages per server per day"
 echo
-echo "| row | token | streams | concurrency | records | requests | wall s | floor s | wall ÷ floor | peak RSS MiB |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| row | token | streams | concurrency | records | requests | wall s | floor s | wall ÷ floor | peak RSS MiB | requests/s |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for row in $rows; do
   case $row in
     a) start_sim 1; run a server default 4; stop_sim ;;
@@ -90,5 +93,7 @@ for row in $rows; do
        for c in 1 4 16; do run d server default "$c"; run d server message_events "$c"; done
        stop_sim ;;
     e) start_sim 1 $((per_day * 10)); run e server default 4; stop_sim ;;
+    f) start_sim 1 "$per_day" --large-body-rate "$large_body_rate"
+       run f server messages_outbound 4; run f server messages_outbound_details 4; stop_sim ;;
   esac
 done

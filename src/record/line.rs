@@ -102,7 +102,7 @@ impl<'a> RecordWriter<'a> {
             return Ok(false);
         }
         out.extend_from_slice(&self.prefix);
-        serde_json::to_writer(&mut *out, &shaped)
+        write_consuming(out, shaped)
             .map_err(|e| Error::Internal(format!("cannot serialise a record: {e}")))?;
         out.extend_from_slice(&self.suffix);
         Ok(true)
@@ -127,5 +127,60 @@ impl<'a> RecordWriter<'a> {
     /// Notes drift of this stream.
     pub fn note(&self, event: Event) {
         self.sel.drift.note(self.sel.def.name, event);
+    }
+}
+
+/// Writes `value` as `serde_json::to_writer` would, freeing each member once it is written, so
+/// a record holding message bodies is not in memory twice (as a `Value` and as its line).
+fn write_consuming(out: &mut Vec<u8>, value: Value) -> serde_json::Result<()> {
+    match value {
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, &k)?;
+                out.push(b':');
+                write_consuming(out, v)?;
+            }
+            out.push(b'}');
+        }
+        Value::Array(list) => {
+            out.push(b'[');
+            for (i, v) in list.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_consuming(out, v)?;
+            }
+            out.push(b']');
+        }
+        other => serde_json::to_writer(&mut *out, &other)?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_consuming;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        let values = [
+            json!({"b": [1, 2.5, -3, {"x": null}], "a": "q\"uote\r\n\u{1}é", "c": {}, "d": []}),
+            json!([true, false, null, "", {"k": [[]]}]),
+            json!("plain"),
+            json!(18446744073709551615u64),
+            json!({"Body": "x".repeat(100_000), "Headers": [{"Name": "A", "Value": "<b>"}]}),
+        ];
+        for v in values {
+            let mut out = Vec::new();
+            write_consuming(&mut out, v.clone()).unwrap();
+            assert_eq!(out, serde_json::to_vec(&v).unwrap(), "{v}");
+            let back: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, v);
+        }
     }
 }
