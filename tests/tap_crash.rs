@@ -81,6 +81,8 @@ fn after_bookmark(
 /// What one run wrote to the pipe (complete lines only) and how it ended.
 struct Outcome {
     lines: Vec<String>,
+    /// Lines read when the kill was sent (more may follow: what the tap wrote before it died).
+    read_at_kill: Option<usize>,
     killed: bool,
     code: Option<i32>,
     stderr: String,
@@ -110,7 +112,7 @@ fn run_once(tap: &Tap, stderr_path: &Path, kill: Option<Kill>) -> Outcome {
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let mut buf = Vec::new();
-    let mut kill_sent = false;
+    let mut read_at_kill = None;
     let mut counted = 0;
     loop {
         buf.clear();
@@ -120,15 +122,15 @@ fn run_once(tap: &Tap, stderr_path: &Path, kill: Option<Kill>) -> Outcome {
         }
         if buf.last() != Some(&b'\n') {
             // A line cut by the kill: it never reached the target whole.
-            assert!(kill_sent, "a partial last line without a kill");
+            assert!(read_at_kill.is_some(), "a partial last line without a kill");
             break;
         }
         let line = String::from_utf8(buf[..n - 1].to_vec()).expect("UTF-8");
         counted += usize::from(kill.as_ref().is_some_and(|k| k.counts(&line)));
         lines.push(line);
-        if !kill_sent && kill.as_ref().is_some_and(|k| counted == k.after) {
+        if read_at_kill.is_none() && kill.as_ref().is_some_and(|k| counted == k.after) {
             child.kill().unwrap();
-            kill_sent = true;
+            read_at_kill = Some(lines.len());
             // What the tap wrote to the pipe before it died is still read.
         }
     }
@@ -136,6 +138,7 @@ fn run_once(tap: &Tap, stderr_path: &Path, kill: Option<Kill>) -> Outcome {
     let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
     Outcome {
         lines,
+        read_at_kill,
         killed: status.signal() == Some(9),
         code: status.code(),
         stderr,
@@ -152,7 +155,8 @@ struct Crashes {
     runs: usize,
     /// Search records delivered again, per stream.
     dups: BTreeMap<String, usize>,
-    /// Where each kill landed: lines read and the stream@server of the last record.
+    /// Where each kill landed: lines read and the stream@server of the last record read when
+    /// the kill was sent.
     kill_points: Vec<String>,
 }
 
@@ -215,8 +219,14 @@ fn kill_and_resume(
             return c;
         }
         c.kills += 1;
-        c.kill_points
-            .push(format!("{}:{}", out.lines.len(), last_record(&out.lines)));
+        // Where the kill was sent: a large record the kill cut short can leave an earlier
+        // stream's line last among those read after it.
+        let sent = out.read_at_kill.unwrap_or(out.lines.len());
+        c.kill_points.push(format!(
+            "{}:{}",
+            out.lines.len(),
+            last_record(&out.lines[..sent])
+        ));
     }
 }
 
@@ -301,7 +311,7 @@ fn last_record(lines: &[String]) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// The servers the kills landed on (by the last record read before each).
+/// The servers the kills landed on (by the last record read when each was sent).
 fn servers_hit(c: &Crashes) -> BTreeSet<&str> {
     c.kill_points
         .iter()
@@ -326,7 +336,10 @@ fn report(what: &str, c: &Crashes, unique: usize, began: Instant) {
         c.dups.values().sum::<usize>(),
         began.elapsed().as_secs_f64()
     );
-    eprintln!("kill points (lines read:last record): {:?}", c.kill_points);
+    eprintln!(
+        "kill points (lines read:last record when killed): {:?}",
+        c.kill_points
+    );
 }
 
 #[test]
