@@ -21,6 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Message bodies (the *_details streams, bounce dumps) exceed csv's default 128 KiB field limit.
+csv.field_size_limit(1 << 30)
+
 UTC = dt.timezone.utc
 
 

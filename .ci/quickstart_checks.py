@@ -26,6 +26,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import count_keys  # noqa: E402  (canonical key tuples, shared with ecosystem.sh)
 
+
 SECTION = "## Try it in five minutes"
 MARK = re.compile(r"^<!-- quickstart: ([a-z0-9-]+) -->$")
 JOB = re.compile(r"Running job with name '([^']+)'")
