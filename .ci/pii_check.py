@@ -32,7 +32,7 @@ import sys
 # An address as it occurs in text: a local part, @, a domain of two labels or more.
 ADDRESS = re.compile(r"[\w.%+=!#$&'*/?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 HASHED = re.compile(r"^[0-9a-f]{64}@")
-# Message bodies, per stream (the *_details streams and bounce_dumps are the ones the tap is gaining).
+# Message bodies, per stream.
 BODIES = {
     "messages_outbound_details": {"TextBody", "HtmlBody", "Body"},
     "messages_inbound_details": {"TextBody", "HtmlBody", "StrippedTextReply", "Headers"},
