@@ -3,24 +3,12 @@
 //! other streams and servers untouched, the hard bounces behind a lifted `HardBounce`
 //! suppression reactivated, and the refusals (1409, 1410, 1226).
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use postmark_sim::{SimConfig, Simulator};
+use chrono::Duration;
+use postmark_sim::Simulator;
 use serde_json::{json, Value};
 
 mod common;
-use common::{get, get_json, send, SERVER};
-
-fn anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 11, 20, 15, 0, 0).unwrap()
-}
-
-fn sim() -> Simulator {
-    Simulator::start(SimConfig {
-        now: Some(anchor()),
-        ..SimConfig::small()
-    })
-    .unwrap()
-}
+use common::{anchor, get, get_json, send, small_at_anchor as sim, SERVER};
 
 const PATH: &str = "/message-streams/outbound/suppressions/delete";
 

@@ -6,24 +6,12 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use postmark_sim::{SimConfig, Simulator};
+use chrono::Duration;
+use postmark_sim::Simulator;
 use serde_json::{json, Value};
 
 mod common;
-use common::{get, get_json, send, Resp, ACCOUNT, SERVER};
-
-fn anchor() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 11, 20, 15, 0, 0).unwrap()
-}
-
-fn sim() -> Simulator {
-    Simulator::start(SimConfig {
-        now: Some(anchor()),
-        ..SimConfig::small()
-    })
-    .unwrap()
-}
+use common::{anchor, get, get_json, send, small_at_anchor as sim, Resp, ACCOUNT, SERVER};
 
 /// The ground-truth keys of `stream` for `server`, one column.
 fn truth(sim: &Simulator, server: u64, stream: &str) -> BTreeSet<String> {
@@ -49,6 +37,40 @@ fn ids(list: &Value, key: &str, id: &str) -> Vec<u64> {
         .unwrap()
         .iter()
         .map(|x| x[id].as_u64().unwrap())
+        .collect()
+}
+
+/// `DELETE path` answers 200 with `message`; from then on a GET and a second DELETE of it
+/// answer 422 `not_found`.
+fn removed_then_gone(
+    sim: &Simulator,
+    h: &[(&str, &str)],
+    path: &str,
+    message: String,
+    not_found: &Value,
+) {
+    assert_eq!(
+        answer(&send(sim, "DELETE", path, h, "")),
+        (200, json!({"ErrorCode": 0, "Message": message})),
+        "{path}"
+    );
+    assert_eq!(
+        answer(&get(sim, path, h)),
+        (422, not_found.clone()),
+        "{path}"
+    );
+    assert_eq!(
+        answer(&send(sim, "DELETE", path, h, "")),
+        (422, not_found.clone()),
+        "{path}"
+    );
+}
+
+/// The ground truth of an ID-keyed stream as numbers.
+fn truth_ids(sim: &Simulator, server: u64, stream: &str) -> Vec<u64> {
+    truth(sim, server, stream)
+        .iter()
+        .map(|x| x.parse().unwrap())
         .collect()
 }
 
@@ -136,28 +158,30 @@ fn webhooks_and_inbound_rules_delete() {
         "ID",
     );
     let id = hooks[0];
-    let removed = json!({"ErrorCode": 0, "Message": format!("Webhook {id} removed.")});
-    let r = send(&sim, "DELETE", &format!("/webhooks/{id}"), &h, "");
-    assert_eq!(answer(&r), (200, removed));
     let not_found = error(1352, "The webhook for the provided 'ID' was not found.");
-    for path in [format!("/webhooks/{id}"), "/webhooks/1".to_string()] {
-        assert_eq!(answer(&get(&sim, &path, &h)), (422, not_found.clone()));
-        assert_eq!(
-            answer(&send(&sim, "DELETE", &path, &h, "")),
-            (422, not_found.clone())
-        );
-    }
+    let path = format!("/webhooks/{id}");
+    removed_then_gone(
+        &sim,
+        &h,
+        &path,
+        format!("Webhook {id} removed."),
+        &not_found,
+    );
+    assert_eq!(
+        answer(&get(&sim, "/webhooks/1", &h)),
+        (422, not_found.clone())
+    );
+    assert_eq!(
+        answer(&send(&sim, "DELETE", "/webhooks/1", &h, "")),
+        (422, not_found)
+    );
     let left = ids(
         &get_json(&sim, "/webhooks", SERVER, &s0.token),
         "Webhooks",
         "ID",
     );
     assert_eq!(left, hooks[1..].to_vec());
-    let t: Vec<u64> = truth(&sim, s0.id, "webhooks")
-        .iter()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    assert_eq!(t, left);
+    assert_eq!(truth_ids(&sim, s0.id, "webhooks"), left);
 
     let rules = get_json(
         &sim,
@@ -209,16 +233,8 @@ fn domains_and_sender_signatures_delete_with_the_account_token() {
     let d = &domains["Domains"][1];
     let path = format!("/domains/{}", d["ID"]);
     let message = format!("Domain {} removed.", d["Name"].as_str().unwrap());
-    assert_eq!(
-        answer(&send(&sim, "DELETE", &path, &h, "")),
-        (200, json!({"ErrorCode": 0, "Message": message}))
-    );
     let not_found = error(510, "Domain not found.");
-    assert_eq!(answer(&get(&sim, &path, &h)), (422, not_found.clone()));
-    assert_eq!(
-        answer(&send(&sim, "DELETE", &path, &h, "")),
-        (422, not_found.clone())
-    );
+    removed_then_gone(&sim, &h, &path, message, &not_found);
     assert_eq!(
         answer(&send(&sim, "DELETE", "/domains/7", &h, "")),
         (422, not_found)
@@ -228,26 +244,14 @@ fn domains_and_sender_signatures_delete_with_the_account_token() {
     let mut kept = ids(&domains, "Domains", "ID");
     kept.remove(1);
     assert_eq!(ids(&after, "Domains", "ID"), kept);
-    let t: Vec<u64> = truth(&sim, 0, "domains")
-        .iter()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    assert_eq!(t, kept);
+    assert_eq!(truth_ids(&sim, 0, "domains"), kept);
 
     let senders = get_json(&sim, "/senders?count=500&offset=0", ACCOUNT, &account);
     let s = &senders["SenderSignatures"][0];
     let path = format!("/senders/{}", s["ID"]);
     let message = format!("Signature {} removed.", s["EmailAddress"].as_str().unwrap());
-    assert_eq!(
-        answer(&send(&sim, "DELETE", &path, &h, "")),
-        (200, json!({"ErrorCode": 0, "Message": message}))
-    );
     let not_found = error(501, "Sender signature not found.");
-    assert_eq!(answer(&get(&sim, &path, &h)), (422, not_found.clone()));
-    assert_eq!(
-        answer(&send(&sim, "DELETE", &path, &h, "")),
-        (422, not_found)
-    );
+    removed_then_gone(&sim, &h, &path, message, &not_found);
     let after = get_json(&sim, "/senders?count=500&offset=0", ACCOUNT, &account);
     assert_eq!(
         after["TotalCount"],

@@ -5,11 +5,26 @@
 // Each test file is its own crate and uses only some of these.
 #![allow(dead_code)]
 
-use postmark_sim::Simulator;
+use chrono::{DateTime, TimeZone, Utc};
+use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
 pub const SERVER: &str = "X-Postmark-Server-Token";
 pub const ACCOUNT: &str = "X-Postmark-Account-Token";
+
+/// The clock of the write tests' accounts.
+pub fn anchor() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 11, 20, 15, 0, 0).unwrap()
+}
+
+/// The demo account (`SimConfig::small()`) with its clock at [`anchor`].
+pub fn small_at_anchor() -> Simulator {
+    Simulator::start(SimConfig {
+        now: Some(anchor()),
+        ..SimConfig::small()
+    })
+    .unwrap()
+}
 
 /// An HTTP client that returns 4xx and 5xx answers instead of errors.
 pub fn agent() -> ureq::Agent {
