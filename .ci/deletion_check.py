@@ -30,6 +30,9 @@ import sys
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import singer_util  # noqa: E402  (catalog selection, shared with ecosystem.sh)
+
 FULL_TABLE = {
     "templates": ["ServerID", "TemplateId"],
     "webhooks": ["ServerID", "ID"],
@@ -125,15 +128,8 @@ class Pipeline:
         cfg["emit_activate_version_messages"] = True
         self.config = os.path.join(work, "deletion-tap.json")
         json.dump(cfg, open(self.config, "w", encoding="utf-8"))
-        cat = json.load(open(catalog, encoding="utf-8"))
-        for s in cat["streams"]:
-            root = [m for m in s.get("metadata", []) if m.get("breadcrumb") == []]
-            if not root:
-                root = [{"breadcrumb": [], "metadata": {}}]
-                s.setdefault("metadata", []).append(root[0])
-            root[0]["metadata"]["selected"] = s["stream"] in TABLES
         self.catalog = os.path.join(work, "deletion-catalog.json")
-        json.dump(cat, open(self.catalog, "w", encoding="utf-8"))
+        singer_util.select(catalog, self.catalog, lambda name: name in TABLES)
         self.runs = 0
 
     def run(self, schema, hard):

@@ -26,7 +26,6 @@ sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import count_keys  # noqa: E402  (canonical key tuples, shared with ecosystem.sh)
 
-
 SECTION = "## Try it in five minutes"
 MARK = re.compile(r"^<!-- quickstart: ([a-z0-9-]+) -->$")
 JOB = re.compile(r"Running job with name '([^']+)'")
@@ -117,17 +116,18 @@ def discover(work, clone):
     return json.loads(out)["streams"]
 
 
-def opt_in(work, clone):
-    """The streams the tap does not select by default (one request per record found)."""
-    return {s["stream"] for s in discover(work, clone)
+def opt_in(found):
+    """The streams of a discovered catalog the tap does not select by default (one request per
+    record found)."""
+    return {s["stream"] for s in found
             for m in s["metadata"] if m["breadcrumb"] == []
             and m["metadata"].get("selected-by-default") is False}
 
 
-def catalog(work, clone):
-    """{stream: (key properties, {key: (type, format)})} from the tap's own discovery."""
+def catalog(found):
+    """{stream: (key properties, {key: (type, format)})} of a discovered catalog."""
     streams = {}
-    for s in discover(work, clone):
+    for s in found:
         root = next(m["metadata"] for m in s["metadata"] if m["breadcrumb"] == [])
         keys = root["table-key-properties"]
         props = s["schema"]["properties"]
@@ -224,7 +224,8 @@ def wait_for_simulator(clone):
 
 def after(block, work, clone, log):
     project = Path(clone) / "meltano"
-    streams = catalog(work, clone) if block in ("jsonl", "postgres", "again") else {}
+    discovered = discover(work, clone) if block in ("jsonl", "postgres", "again") else []
+    streams = catalog(discovered)
 
     def jsonl(stream):
         path = project / "output" / "jsonl" / f"{stream}.jsonl"
@@ -240,7 +241,7 @@ def after(block, work, clone, log):
         text = open(log, encoding="utf-8", errors="replace").read()
         check("Plugin configuration is valid" in text, "meltano config test did not pass")
         (summary,) = runs_of(log, JSONL_JOB, 1)
-        found = first_run(summary, jsonl, "JSON Lines", opt_in(work, clone))
+        found = first_run(summary, jsonl, "JSON Lines", opt_in(discovered))
         files = {p.stem for p in (project / "output" / "jsonl").iterdir()}
         check(files <= set(summary), f"unexpected files: {sorted(files - set(summary))}")
         save(work, "jsonl-1", snapshot(found))
@@ -248,7 +249,7 @@ def after(block, work, clone, log):
                 f" each file = its summary (messages_outbound {summary['messages_outbound']})")
     if block == "postgres":
         (summary,) = runs_of(log, PG_JOB, 1)
-        found = first_run(summary, pg, "PostgreSQL", opt_in(work, clone))
+        found = first_run(summary, pg, "PostgreSQL", opt_in(discovered))
         # The simulator's account does not change, but the synced range ends 5 minutes before
         # each run, so a later run may hold a record more, never one less.
         jsonl_first = load(work, "jsonl-1")
@@ -271,7 +272,7 @@ def after(block, work, clone, log):
 
 def csv_check(work, clone, log):
     """Two runs into target-csv: the first's files = its summaries; the second keeps them."""
-    streams = catalog(work, clone)
+    streams = catalog(discover(work, clone))
     out = Path(clone) / "meltano" / "output" / "csv"
     c1, c2 = runs_of(log, CSV_JOB, 2)
     jsonl_first = load(work, "jsonl-1")

@@ -18,15 +18,21 @@ def messages(path):
             yield json.loads(line)
 
 
-def select_all(catalog, out):
+def select(catalog, out, pick):
+    """Writes `catalog` to `out` with the streams `pick(name)` keeps selected, the others not."""
     cat = json.load(open(catalog, encoding="utf-8"))
     for s in cat["streams"]:
         root = [m for m in s.get("metadata", []) if m.get("breadcrumb") == []]
         if not root:
             root = [{"breadcrumb": [], "metadata": {}}]
             s.setdefault("metadata", []).append(root[0])
-        root[0]["metadata"]["selected"] = True
+        root[0]["metadata"]["selected"] = pick(s["stream"])
     json.dump(cat, open(out, "w", encoding="utf-8"))
+    return cat
+
+
+def select_all(catalog, out):
+    cat = select(catalog, out, lambda _: True)
     print(f"{len(cat['streams'])} streams selected")
 
 
