@@ -276,3 +276,54 @@ fn content_equals_what_the_simulator_answers() {
         eprintln!("{stream}: {checked} records, {bytes} bytes of Body, equal to the answers");
     }
 }
+
+/// A body of `len` bytes that differs from message to message and needs escaping in JSON.
+fn big_body(id: &str, len: usize) -> String {
+    let unit = format!("<p class=\"m\">{id}</p>\n");
+    unit.repeat(len / unit.len() + 1)[..len].to_string()
+}
+
+/// Bodies of several MiB, on every message, arrive whole, and memory holds at most the
+/// pipeline's window of them (twice the requests in flight, about 29 MiB here), never all of
+/// them (over 100 MiB). Such answers are parsed as they are read, one at a time, so their text
+/// is never held beside their parsed value.
+#[test]
+fn bodies_of_several_mib_arrive_whole_within_bounded_memory() {
+    use common::hostile::{Hostile, Reply};
+    const LEN: usize = 3 << 20;
+    let sim = Simulator::start(SimConfig {
+        servers: 1,
+        days: 2,
+        spike_messages: 0,
+        messages_per_day: 20,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let hostile = Hostile::start(Some(sim.base_url()), |r, up| {
+        if !(r.path.starts_with("/messages/outbound/") && r.path.ends_with("/details")) {
+            return Reply::Forward;
+        }
+        let mut answer = up.json(r);
+        let id = answer["MessageID"].as_str().unwrap_or_default().to_string();
+        answer["HtmlBody"] = Value::String(big_body(&id, LEN));
+        Reply::Json(200, answer)
+    });
+    let scratch = Scratch::new();
+    let mut config = config_for(&sim, true, sim.now() - Duration::days(3));
+    config["base_url"] = serde_json::json!(hostile.base_url());
+    config["max_concurrent_requests"] = serde_json::json!(4);
+    let (run, rss) = scratch
+        .tap(&config)
+        .selecting(&["messages_outbound_details"])
+        .run_measured(std::time::Duration::from_secs(120));
+    run.assert_ok();
+    let mut records = 0;
+    for r in run.records("messages_outbound_details") {
+        let id = r["MessageID"].as_str().unwrap();
+        assert!(r["HtmlBody"].as_str() == Some(&big_body(id, LEN)), "{id}");
+        records += 1;
+    }
+    assert!(records >= 30, "{records} records");
+    eprintln!("peak RSS {rss:.1} MiB for {records} bodies of {LEN} bytes");
+    assert!(rss < 50.0, "peak RSS {rss:.1} MiB");
+}

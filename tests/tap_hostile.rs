@@ -60,19 +60,44 @@ fn is_search(r: &Request) -> bool {
     r.path == "/messages/outbound"
 }
 
-/// A hostile server answering every outbound search with `answer`, and passing every other
+/// Which requests a rule answers.
+type Pick = fn(&Request) -> bool;
+
+/// A message's details: an answer parsed as it is read, not read whole first.
+fn is_details(r: &Request) -> bool {
+    r.path.starts_with("/messages/outbound/") && r.path.ends_with("/details")
+}
+
+/// The answers an oversized body is tried on: which requests, the stream that makes them, and
+/// what the error names. A search page is read whole and then parsed; a message's details are
+/// parsed as they are read.
+const OVERSIZED: [(Pick, &str, &str); 2] = [
+    (is_search, "messages_outbound", "/messages/outbound"),
+    (is_details, "messages_outbound_details", "/details"),
+];
+
+/// A hostile server answering the requests `pick` keeps with `answer`, and passing every other
 /// request to the simulator.
-fn answering_searches(
+fn answering(
     sim: &Simulator,
+    pick: Pick,
     answer: impl Fn(&Request, &Upstream) -> Reply + Send + Sync + 'static,
 ) -> Hostile {
     Hostile::start(Some(sim.base_url()), move |r, up| {
-        if is_search(r) {
+        if pick(r) {
             answer(r, up)
         } else {
             Reply::Forward
         }
     })
+}
+
+/// [`answering`] every outbound search.
+fn answering_searches(
+    sim: &Simulator,
+    answer: impl Fn(&Request, &Upstream) -> Reply + Send + Sync + 'static,
+) -> Hostile {
+    answering(sim, is_search, answer)
 }
 
 #[test]
@@ -127,12 +152,12 @@ fn a_redirect_of_one_server_fails_that_server_only() {
     assert_eq!(elsewhere.hits(), 0, "a request reached the other host");
 }
 
-/// A gzip body of `zeros` zero bytes.
-fn gzip_zeros(zeros: usize) -> Vec<u8> {
+/// A gzip body of `len` spaces: JSON whitespace, so a parser reading as it goes reads on.
+fn gzip_spaces(len: usize) -> Vec<u8> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let block = vec![0u8; 1 << 20];
-    for _ in 0..zeros >> 20 {
+    let block = vec![b' '; 1 << 20];
+    for _ in 0..len >> 20 {
         gz.write_all(&block).unwrap();
     }
     gz.finish().unwrap()
@@ -141,11 +166,22 @@ fn gzip_zeros(zeros: usize) -> Vec<u8> {
 #[test]
 fn a_gzip_bomb_is_refused_within_bounded_memory() {
     let sim = sim(1);
-    let bomb = gzip_zeros(1 << 30);
+    let bomb = std::sync::Arc::new(gzip_spaces(1 << 30));
     assert!(bomb.len() < 4 << 20);
-    // Every search answer (outbound and opens, all in flight at once) is a bomb.
-    let hostile = Hostile::start(Some(sim.base_url()), move |r, _| {
-        if r.path.starts_with("/messages/outbound") {
+    // Every answer of the kind tried (all in flight at once) is a bomb; for searches, outbound
+    // and opens both.
+    let searches = |r: &Request| r.path.starts_with("/messages/outbound") && !is_details(r);
+    let tried: [(Pick, &[&str], &str); 2] = [
+        (
+            searches,
+            &["messages_outbound", "messages_opens"],
+            "/messages/outbound",
+        ),
+        (is_details, &["messages_outbound_details"], "/details"),
+    ];
+    for (pick, streams, path) in tried {
+        let bomb = std::sync::Arc::clone(&bomb);
+        let hostile = answering(&sim, pick, move |_, _| {
             let mut head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
                 bomb.len()
@@ -153,52 +189,45 @@ fn a_gzip_bomb_is_refused_within_bounded_memory() {
             .into_bytes();
             head.extend_from_slice(&bomb);
             Reply::Raw(head)
-        } else {
-            Reply::Forward
-        }
-    });
-    let (run, rss) = sync_through(
-        &sim,
-        &hostile,
-        false,
-        &["messages_outbound", "messages_opens"],
-    );
-    assert_fails(
-        &run,
-        API,
-        &["/messages/outbound", "larger than", "max_response_mb"],
-    );
-    assert_bounded_memory(rss);
+        });
+        let (run, rss) = sync_through(&sim, &hostile, false, streams);
+        assert_fails(&run, API, &[path, "larger than", "max_response_mb"]);
+        assert_bounded_memory(rss);
+    }
 }
 
 #[test]
 fn an_answer_announced_too_large_is_refused_before_it_is_read() {
     let sim = sim(1);
-    let hostile = answering_searches(&sim, |_, _| {
-        let headers = "Content-Length: 2147483648\r\n";
-        endless_spaces(headers, 1 << 31, Duration::from_secs(20))
-    });
-    let started = std::time::Instant::now();
-    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
-    assert_fails(
-        &run,
-        API,
-        &["announced as 2147483648 bytes", "max_response_mb"],
-    );
-    assert!(started.elapsed() < Duration::from_secs(15));
-    assert_bounded_memory(rss);
+    for (pick, stream, path) in OVERSIZED {
+        let hostile = answering(&sim, pick, |_, _| {
+            let headers = "Content-Length: 2147483648\r\n";
+            endless_spaces(headers, 1 << 31, Duration::from_secs(20))
+        });
+        let started = std::time::Instant::now();
+        let (run, rss) = sync_through(&sim, &hostile, false, &[stream]);
+        assert_fails(
+            &run,
+            API,
+            &[path, "announced as 2147483648 bytes", "max_response_mb"],
+        );
+        assert!(started.elapsed() < Duration::from_secs(15));
+        assert_bounded_memory(rss);
+    }
 }
 
 #[test]
 fn an_endless_chunked_answer_stops_at_the_bound() {
     let sim = sim(1);
-    let hostile = answering_searches(&sim, |_, _| {
-        let headers = "Transfer-Encoding: chunked\r\n";
-        endless_spaces(headers, 4 << 30, Duration::from_secs(30))
-    });
-    let (run, rss) = sync_through(&sim, &hostile, false, &["messages_outbound"]);
-    assert_fails(&run, API, &["larger than", "max_response_mb"]);
-    assert_bounded_memory(rss);
+    for (pick, stream, path) in OVERSIZED {
+        let hostile = answering(&sim, pick, |_, _| {
+            let headers = "Transfer-Encoding: chunked\r\n";
+            endless_spaces(headers, 4 << 30, Duration::from_secs(30))
+        });
+        let (run, rss) = sync_through(&sim, &hostile, false, &[stream]);
+        assert_fails(&run, API, &[path, "larger than", "max_response_mb"]);
+        assert_bounded_memory(rss);
+    }
 }
 
 /// The simulator's search answer with `edit` applied to every record.

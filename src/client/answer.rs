@@ -41,6 +41,17 @@ pub struct Parsed<T> {
     pub message: String,
 }
 
+impl<T> Parsed<T> {
+    /// The same answer, its value turned into a `U`.
+    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        Parsed {
+            value: f(self.value),
+            error_code: self.error_code,
+            message: self.message,
+        }
+    }
+}
+
 /// What one attempt came to.
 pub(super) enum Attempt<T> {
     Done(T),
@@ -51,6 +62,25 @@ pub(super) enum Attempt<T> {
         rate_limited: bool,
     },
     Fail(CallError),
+}
+
+impl<T> Attempt<T> {
+    /// The same outcome, with what it was done with turned into a `U`.
+    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
+        match self {
+            Attempt::Done(v) => Attempt::Done(f(v)),
+            Attempt::Retry {
+                why,
+                after,
+                rate_limited,
+            } => Attempt::Retry {
+                why,
+                after,
+                rate_limited,
+            },
+            Attempt::Fail(e) => Attempt::Fail(e),
+        }
+    }
 }
 
 /// The wait before retry `n` (from 1): `retry_after` if given, else `initial` doubled per
@@ -72,16 +102,19 @@ pub fn backoff(
     exp.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0)).min(max)
 }
 
-/// A 2xx answer: parsed, or retried when it is not JSON or carries a non-zero ErrorCode.
-pub(super) fn success<T>(
+/// What a parsed 2xx answer comes to: retried when it was not JSON (`size` says how much it
+/// was) or carries a non-zero ErrorCode.
+pub(super) fn parsed<T>(
     status: u16,
-    body: Vec<u8>,
-    parse: &impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
+    parsed: Result<Parsed<T>, String>,
+    size: impl Fn() -> String,
 ) -> Attempt<T> {
-    let len = body.len();
-    match parse(body) {
+    match parsed {
         Err(reason) => Attempt::Retry {
-            why: format!("HTTP {status} with a body that is not JSON ({len} bytes: {reason})"),
+            why: format!(
+                "HTTP {status} with a body that is not JSON ({}: {reason})",
+                size()
+            ),
             after: None,
             rate_limited: false,
         },
@@ -193,7 +226,12 @@ pub fn path_segment<'a>(id: &'a str, what: &str) -> Result<&'a str, Error> {
 /// Parses a 2xx body as a `Value` (the parser of [`Client::get`]).
 pub fn parse_value(body: Vec<u8>) -> Result<Parsed<Value>, String> {
     let value: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    Ok(Parsed {
+    Ok(with_error_fields(value))
+}
+
+/// A parsed answer with the error fields Postmark may put in it.
+pub(super) fn with_error_fields(value: Value) -> Parsed<Value> {
+    Parsed {
         error_code: value.get("ErrorCode").and_then(Value::as_i64),
         message: value
             .get("Message")
@@ -201,7 +239,7 @@ pub fn parse_value(body: Vec<u8>) -> Result<Parsed<Value>, String> {
             .unwrap_or("")
             .to_string(),
         value,
-    })
+    }
 }
 
 /// Words a transport error without the URL's query or any header.

@@ -18,12 +18,14 @@ use crate::singer::metrics;
 use crate::streams::TokenKind;
 
 mod answer;
+mod body;
 mod throttle;
 
 pub use answer::{backoff, parse_value, path_segment, CallError, Parsed};
-use answer::{describe_transport, failure, redirect_error, success, Attempt};
+use answer::{describe_transport, failure, redirect_error, Attempt};
+use body::{Answer, Bodies};
+pub use body::{BodyReader, Held, Large, Parse, StreamedValue};
 use serde_json::Value;
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -72,8 +74,8 @@ pub struct Client {
     max_attempts: u32,
     initial_delay: Duration,
     max_delay: Duration,
-    /// The largest answer accepted, after decompression.
-    max_body: u64,
+    /// Reads answers no larger than `max_response_mb`.
+    bodies: Bodies,
     /// How long 429 answers are retried for, per request.
     rate_limit_wait: Duration,
     rng: Mutex<fastrand::Rng>,
@@ -90,12 +92,6 @@ struct Retries {
     rate_limited_since: Option<Instant>,
     rate_limits: u32,
 }
-
-/// Answers up to this size are read side by side; a larger one is read only while no other
-/// large one is (see [`Client::read_body`]).
-const LARGE_BODY: u64 = 4 << 20;
-/// Held while a large answer is read.
-static LARGE_BODIES: Mutex<()> = Mutex::new(());
 
 impl Client {
     pub fn new(config: &Config) -> Client {
@@ -114,7 +110,9 @@ impl Client {
             max_attempts: config.max_attempts.max(1),
             initial_delay: config.retry_initial_delay,
             max_delay: config.retry_max_delay,
-            max_body: config.max_response_bytes,
+            bodies: Bodies {
+                max_body: config.max_response_bytes,
+            },
             rate_limit_wait: config.rate_limit_wait,
             rng: Mutex::new(fastrand::Rng::new()),
             throttle: Throttle::new(config.concurrency),
@@ -143,7 +141,7 @@ impl Client {
         query: &[(&str, String)],
         endpoint: &str,
         tally: Option<&Counters>,
-        parse: impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
+        parse: impl Parse<T>,
     ) -> Result<T, CallError> {
         let counters: &[&Counters] = match tally {
             Some(t) => &[&self.counters, t],
@@ -190,7 +188,7 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
         endpoint: &str,
-        parse: &impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
+        parse: &impl Parse<T>,
     ) -> Attempt<T> {
         self.throttle.acquire();
         let started = Instant::now();
@@ -261,7 +259,7 @@ impl Client {
         url: &str,
         path: &str,
         query: &[(&str, String)],
-        parse: &impl Fn(Vec<u8>) -> Result<Parsed<T>, String>,
+        parse: &impl Parse<T>,
     ) -> (Option<u16>, Attempt<T>) {
         let mut request = self
             .agent
@@ -297,68 +295,22 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(3600)));
-        let body = match self.read_body(path, status, response.body_mut()) {
-            Ok(b) => b,
-            Err(Attempt::Retry { why, .. }) => {
-                let (after, rate_limited) = (retry_after, status == 429);
-                return (
-                    Some(status),
-                    Attempt::Retry {
-                        why,
-                        after,
-                        rate_limited,
-                    },
-                );
+        let outcome = match self.bodies.answer(path, status, response.body_mut(), parse) {
+            Attempt::Done(Answer::Parsed(v)) => Attempt::Done(v),
+            Attempt::Done(Answer::Failed(body)) => {
+                failure(status, &body, &token.label, retry_after)
             }
-            Err(other) => return (Some(status), other),
-        };
-        let outcome = if (200..=299).contains(&status) {
-            success(status, body, parse)
-        } else {
-            failure(status, &body, &token.label, retry_after)
+            Attempt::Retry {
+                why,
+                after,
+                rate_limited,
+            } => Attempt::Retry {
+                why,
+                after: after.or(retry_after),
+                rate_limited: rate_limited || status == 429,
+            },
+            Attempt::Fail(e) => Attempt::Fail(e),
         };
         (Some(status), outcome)
-    }
-
-    /// Reads an answer's body, refusing one larger than `max_response_mb` (announced or read,
-    /// after decompression). At most one answer larger than [`LARGE_BODY`] is read at a time,
-    /// so memory stays within about `max_response_mb` plus 4 MiB per request in flight, even when
-    /// every answer is a decompression bomb.
-    fn read_body<T>(
-        &self,
-        path: &str,
-        status: u16,
-        body: &mut ureq::Body,
-    ) -> Result<Vec<u8>, Attempt<T>> {
-        let too_large = |size: String| {
-            Attempt::Fail(CallError::Fatal(Error::Api(format!(
-                "Postmark's answer to GET {path} (HTTP {status}) is {size}, more than the {} MiB that max_response_mb allows; if such answers are expected, raise max_response_mb",
-                self.max_body >> 20
-            ))))
-        };
-        let announced = body.content_length();
-        if let Some(announced) = announced.filter(|n| *n > self.max_body) {
-            return Err(too_large(format!("announced as {announced} bytes")));
-        }
-        let unreadable = |e: std::io::Error| match ureq::Error::from(e) {
-            ureq::Error::BodyExceedsLimit(_) => too_large("larger than that".into()),
-            e => Attempt::Retry {
-                why: format!("HTTP {status} body unreadable ({})", describe_transport(&e)),
-                after: None,
-                rate_limited: false,
-            },
-        };
-        let mut reader = body.with_config().limit(self.max_body).reader();
-        // Sized once when the length is known: no copies while it grows.
-        let mut buf = Vec::with_capacity(announced.unwrap_or(0).min(LARGE_BODY) as usize);
-        (&mut reader)
-            .take(LARGE_BODY)
-            .read_to_end(&mut buf)
-            .map_err(unreadable)?;
-        if buf.len() as u64 == LARGE_BODY {
-            let _one_at_a_time = LARGE_BODIES.lock().unwrap_or_else(|p| p.into_inner());
-            reader.read_to_end(&mut buf).map_err(unreadable)?;
-        }
-        Ok(buf)
     }
 }

@@ -30,9 +30,14 @@ pub fn list(
 ) -> Result<Items, Error> {
     let (path, envelope, identity) = (req.path, req.envelope, req.identity);
     let answer = client
-        .get_with(token, path, req.query, req.endpoint, tally, |body| {
-            items::parse_items(&body, envelope, identity)
-        })
+        .get_with(
+            token,
+            path,
+            req.query,
+            req.endpoint,
+            tally,
+            |body: Vec<u8>| items::parse_items(&body, envelope, identity),
+        )
         .map_err(|e| e.into_error(path))?
         .map_err(|e| Error::Api(format!("Postmark's {path} answer has {e}")))?;
     match answer.list {
@@ -54,7 +59,7 @@ pub fn object(
     tally: Option<&Counters>,
 ) -> Result<Value, Error> {
     client
-        .get_with(token, path, &[], endpoint, tally, |body| {
+        .get_with(token, path, &[], endpoint, tally, |body: Vec<u8>| {
             items::parse_object(&body, identity)
         })
         .map_err(|e| e.into_error(path))?

@@ -4,7 +4,7 @@
 //! and `messages_inbound_details`, the message with its content; `bounce_dumps`, the raw bounce.
 
 use super::fetch::{MessageRef, Partition};
-use crate::client::{parse_value, path_segment, CallError, Client};
+use crate::client::{path_segment, CallError, Client, Held, StreamedValue};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
 use crate::record::Stamps;
@@ -48,13 +48,13 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
     let id = path_segment(&req.message.id, expand.id_field())?;
     let endpoint = expand.path();
     let path = endpoint.replace("{id}", id);
-    let details = match client.get_with(
+    let Held { value, large } = match client.get_with(
         &part.server.token,
         &path,
         &[],
         endpoint,
         Some(&part.tally),
-        parse_value,
+        StreamedValue,
     ) {
         Ok(d) => d,
         Err(CallError::Postmark {
@@ -71,7 +71,7 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
     };
     // The stream that keeps the answer whole takes it last, so a shared answer (often a
     // message's bodies) is copied only when both streams keep it.
-    let mut details = Some(details);
+    let mut details = Some(value);
     let shared = part.also.is_some();
     let (buf, records) = expand_to(
         &writer(part.sel)?,
@@ -92,6 +92,8 @@ pub fn fetch(client: &Client, req: &DetailsRequest) -> Result<Fetched, Error> {
         )?),
         None => None,
     };
+    // Only now may another large answer be read.
+    drop(large);
     Ok(Fetched::Lines { buf, records, also })
 }
 

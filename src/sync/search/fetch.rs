@@ -119,7 +119,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
         &query,
         path,
         Some(&part.tally),
-        |body| {
+        |body: Vec<u8>| {
             // The records' lines take about as much room as the page they come from.
             let mut kept = Kept::default();
             kept.lines.buf.reserve(body.len());
