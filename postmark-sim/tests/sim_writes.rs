@@ -355,27 +355,15 @@ fn the_request_log_records_writes() {
     let sim = sim();
     let s0 = sim.servers()[0].clone();
     sim.clear_request_log();
-    send(
-        &sim,
-        "DELETE",
-        "/templates/welcome",
-        &[(SERVER, &s0.token)],
-        "",
-    );
-    send(
-        &sim,
-        "DELETE",
-        "/templates/welcome",
-        &[(SERVER, &s0.token)],
-        "",
-    );
-    send(
-        &sim,
-        "PUT",
-        "/templates/welcome",
-        &[(SERVER, &s0.token)],
-        "{}",
-    );
+    for (method, body) in [("DELETE", ""), ("DELETE", ""), ("PUT", "{}")] {
+        send(
+            &sim,
+            method,
+            "/templates/welcome",
+            &[(SERVER, &s0.token)],
+            body,
+        );
+    }
     let log: Vec<(String, String, u16, Option<u64>)> = sim
         .request_log()
         .into_iter()

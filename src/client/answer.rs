@@ -64,25 +64,6 @@ pub(super) enum Attempt<T> {
     Fail(CallError),
 }
 
-impl<T> Attempt<T> {
-    /// The same outcome, with what it was done with turned into a `U`.
-    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Attempt<U> {
-        match self {
-            Attempt::Done(v) => Attempt::Done(f(v)),
-            Attempt::Retry {
-                why,
-                after,
-                rate_limited,
-            } => Attempt::Retry {
-                why,
-                after,
-                rate_limited,
-            },
-            Attempt::Fail(e) => Attempt::Fail(e),
-        }
-    }
-}
-
 /// The wait before retry `n` (from 1): `retry_after` if given, else `initial` doubled per
 /// retry, both capped at `max`, then scaled by a jitter factor of 0.5 to 1 (`jitter` in 0..1),
 /// so no wait exceeds `max`.

@@ -2,12 +2,13 @@
 //! whole or as it is read.
 
 use super::answer::{
-    describe_transport, parse_value, parsed, with_error_fields, Attempt, CallError, Parsed,
+    describe_transport, failure, parse_value, parsed, with_error_fields, Attempt, CallError, Parsed,
 };
 use crate::error::Error;
 use serde_json::Value;
 use std::io::{BufReader, Read};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Answers up to this size are read side by side; a larger one is read only while no other
 /// large one is (see [`Bodies::read_body`]).
@@ -23,20 +24,15 @@ static LARGE_BODIES: Mutex<()> = Mutex::new(());
 pub trait Parse<T> {
     /// Parses the whole body; `Err(why)` when it is not what was asked for (retried).
     fn whole(&self, body: Vec<u8>) -> Result<Parsed<T>, String>;
-    /// Whether the body is parsed as it is read ([`Parse::streamed`]), so an answer is never
-    /// in memory twice (as text and parsed).
-    fn streams(&self) -> bool {
-        false
-    }
-    /// Parses the body as it is read; an I/O error comes back inside the `serde_json::Error`.
-    /// By default, reads it whole and parses that.
-    fn streamed(&self, body: &mut BodyReader) -> Result<Parsed<T>, serde_json::Error> {
-        let mut whole = Vec::new();
-        body.read_to_end(&mut whole)
-            .map_err(serde_json::Error::io)?;
-        self.whole(whole).map_err(serde::de::Error::custom)
+    /// The parser that reads the body as it comes instead, if there is one: an answer is then
+    /// never in memory twice (as text and parsed).
+    fn streamed(&self) -> Option<Streamed<T>> {
+        None
     }
 }
+
+/// Parses a body as it is read; an I/O error comes back inside the `serde_json::Error`.
+pub type Streamed<T> = fn(&mut BodyReader) -> Result<Parsed<T>, serde_json::Error>;
 
 impl<T, F: Fn(Vec<u8>) -> Result<Parsed<T>, String>> Parse<T> for F {
     fn whole(&self, body: Vec<u8>) -> Result<Parsed<T>, String> {
@@ -61,14 +57,12 @@ impl Parse<Held> for StreamedValue {
         parse_value(body).map(|p| p.map(|value| Held { value, large: None }))
     }
 
-    fn streams(&self) -> bool {
-        true
-    }
-
-    fn streamed(&self, body: &mut BodyReader) -> Result<Parsed<Held>, serde_json::Error> {
-        let value = serde_json::from_reader(&mut *body)?;
-        let large = body.take_large();
-        Ok(with_error_fields(value).map(|value| Held { value, large }))
+    fn streamed(&self) -> Option<Streamed<Held>> {
+        Some(|body| {
+            let value = serde_json::from_reader(&mut *body)?;
+            let large = body.take_large();
+            Ok(with_error_fields(value).map(|value| Held { value, large }))
+        })
     }
 }
 
@@ -78,10 +72,14 @@ pub(super) fn success<T>(status: u16, body: Vec<u8>, parse: &impl Parse<T>) -> A
     parsed(status, parse.whole(body), || format!("{len} bytes"))
 }
 
-/// What an answer's body came to: a 2xx one parsed, or the body of any other.
-pub(super) enum Answer<T> {
-    Parsed(T),
-    Failed(Vec<u8>),
+/// What reading an answer's body needs of the rest of it.
+pub(super) struct Head<'a> {
+    pub path: &'a str,
+    pub status: u16,
+    /// The answer's `Retry-After`, if any.
+    pub retry_after: Option<Duration>,
+    /// What to call the token in an error ("the server token of server 10001").
+    pub token_label: &'a str,
 }
 
 /// Reads bodies no larger than `max_body` bytes (after decompression).
@@ -90,21 +88,21 @@ pub(super) struct Bodies {
 }
 
 impl Bodies {
-    /// Reads an answer's body: a 2xx one parsed (as it is read when the parser can), any other
-    /// read whole for [`super::answer::failure`].
+    /// What an answer comes to: a 2xx one parsed (as it is read when the parser can), any
+    /// other read whole and classified by [`failure`].
     pub(super) fn answer<T>(
         &self,
-        path: &str,
-        status: u16,
+        head: &Head,
         body: &mut ureq::Body,
         parse: &impl Parse<T>,
-    ) -> Attempt<Answer<T>> {
+    ) -> Attempt<T> {
+        let status = head.status;
         if let Some(announced) = body.content_length().filter(|n| *n > self.max_body) {
-            return self.too_large(path, status, format!("announced as {announced} bytes"));
+            return self.too_large(head, format!("announced as {announced} bytes"));
         }
         let ok = (200..=299).contains(&status);
         // A reader is made only to be read: making one may read the start of the body.
-        if ok && parse.streams() {
+        if let Some(streamed) = parse.streamed().filter(|_| ok) {
             let metered = Metered {
                 inner: body.with_config().limit(self.max_body).reader(),
                 read: 0,
@@ -113,43 +111,48 @@ impl Bodies {
             let mut reader = BodyReader {
                 inner: BufReader::with_capacity(64 << 10, metered),
             };
-            return match parse.streamed(&mut reader) {
-                Err(e) if e.is_io() => self.unreadable(path, status, e.into()),
+            return match streamed(&mut reader) {
+                Err(e) if e.is_io() => self.unreadable(head, e.into()),
                 answer => {
                     let read = reader.read();
                     let answer = answer.map_err(|e| e.to_string());
-                    parsed(status, answer, || format!("{read} bytes read")).map(Answer::Parsed)
+                    parsed(status, answer, || format!("{read} bytes read"))
                 }
             };
         }
-        let body = match self.read_body(path, status, body) {
+        let body = match self.read_body(head, body) {
             Ok(b) => b,
             Err(other) => return other,
         };
         match ok {
-            true => success(status, body, parse).map(Answer::Parsed),
-            false => Attempt::Done(Answer::Failed(body)),
+            true => success(status, body, parse),
+            false => failure(status, &body, head.token_label, head.retry_after),
         }
     }
 
     /// The failure for an answer larger than `max_response_mb`.
-    fn too_large<T>(&self, path: &str, status: u16, size: String) -> Attempt<T> {
+    fn too_large<T>(&self, head: &Head, size: String) -> Attempt<T> {
         Attempt::Fail(CallError::Fatal(Error::Api(format!(
-            "Postmark's answer to GET {path} (HTTP {status}) is {size}, more than the {} MiB that max_response_mb allows; if such answers are expected, raise max_response_mb",
+            "Postmark's answer to GET {} (HTTP {}) is {size}, more than the {} MiB that max_response_mb allows; if such answers are expected, raise max_response_mb",
+            head.path,
+            head.status,
             self.max_body >> 20
         ))))
     }
 
-    /// What a body that could not be read comes to: too large, or retried.
-    fn unreadable<T>(&self, path: &str, status: u16, e: std::io::Error) -> Attempt<T> {
+    /// What a body that could not be read comes to: too large, or retried (after the answer's
+    /// `Retry-After`, as rate limited if it was a 429).
+    fn unreadable<T>(&self, head: &Head, e: std::io::Error) -> Attempt<T> {
         match ureq::Error::from(e) {
-            ureq::Error::BodyExceedsLimit(_) => {
-                self.too_large(path, status, "larger than that".into())
-            }
+            ureq::Error::BodyExceedsLimit(_) => self.too_large(head, "larger than that".into()),
             e => Attempt::Retry {
-                why: format!("HTTP {status} body unreadable ({})", describe_transport(&e)),
-                after: None,
-                rate_limited: false,
+                why: format!(
+                    "HTTP {} body unreadable ({})",
+                    head.status,
+                    describe_transport(&e)
+                ),
+                after: head.retry_after,
+                rate_limited: head.status == 429,
             },
         }
     }
@@ -158,17 +161,12 @@ impl Bodies {
     /// decompression). At most one answer larger than [`LARGE_BODY`] is read at a time, so
     /// memory stays within about `max_response_mb` plus 4 MiB per request in flight, even when
     /// every answer is a decompression bomb.
-    fn read_body<T>(
-        &self,
-        path: &str,
-        status: u16,
-        body: &mut ureq::Body,
-    ) -> Result<Vec<u8>, Attempt<T>> {
+    fn read_body<T>(&self, head: &Head, body: &mut ureq::Body) -> Result<Vec<u8>, Attempt<T>> {
         let announced = body.content_length();
         let mut reader = body.with_config().limit(self.max_body).reader();
         // Sized once when the length is known: no copies while it grows.
         let mut buf = Vec::with_capacity(announced.unwrap_or(0).min(LARGE_BODY) as usize);
-        let unreadable = |e| self.unreadable(path, status, e);
+        let unreadable = |e| self.unreadable(head, e);
         (&mut reader)
             .take(LARGE_BODY)
             .read_to_end(&mut buf)

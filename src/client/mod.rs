@@ -22,8 +22,8 @@ mod body;
 mod throttle;
 
 pub use answer::{backoff, parse_value, path_segment, CallError, Parsed};
-use answer::{describe_transport, failure, redirect_error, Attempt};
-use body::{Answer, Bodies};
+use answer::{describe_transport, redirect_error, Attempt};
+use body::{Bodies, Head};
 pub use body::{BodyReader, Held, Large, Parse, StreamedValue};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -273,12 +273,12 @@ impl Client {
             Ok(r) => r,
             Err(e) => {
                 let why = describe_transport(&e);
-                let rate_limited = false;
+                let (after, rate_limited) = (None, false);
                 return (
                     None,
                     Attempt::Retry {
                         why,
-                        after: None,
+                        after,
                         rate_limited,
                     },
                 );
@@ -295,22 +295,13 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(|s| Duration::from_secs(s.min(3600)));
-        let outcome = match self.bodies.answer(path, status, response.body_mut(), parse) {
-            Attempt::Done(Answer::Parsed(v)) => Attempt::Done(v),
-            Attempt::Done(Answer::Failed(body)) => {
-                failure(status, &body, &token.label, retry_after)
-            }
-            Attempt::Retry {
-                why,
-                after,
-                rate_limited,
-            } => Attempt::Retry {
-                why,
-                after: after.or(retry_after),
-                rate_limited: rate_limited || status == 429,
-            },
-            Attempt::Fail(e) => Attempt::Fail(e),
+        let head = Head {
+            path,
+            status,
+            retry_after,
+            token_label: &token.label,
         };
+        let outcome = self.bodies.answer(&head, response.body_mut(), parse);
         (Some(status), outcome)
     }
 }
