@@ -242,108 +242,11 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
     let seed = cfg.seed;
     let marker = cfg.secret_marker.as_deref();
     let n = cfg.servers.max(1) as usize;
-    let domains = ["acme.example", "mail.acme.example", "acme-billing.example"];
-    let mut next_template = 3_100_000 + ids::hash(seed, &[43]) % 50_000;
-    let mut next_rule = 960_000 + ids::hash(seed, &[44]) % 1000;
-    let volumes = [1.0, 1.6, 0.5, 0.8, 1.2];
-    let servers = (0..n)
-        .map(|s| {
-            let id = 10_001 + s as u64;
-            let base_name = names::SERVER_NAMES[s % names::SERVER_NAMES.len()];
-            let name = if s < names::SERVER_NAMES.len() {
-                base_name.to_string()
-            } else {
-                format!("{base_name} {}", s / names::SERVER_NAMES.len() + 1)
-            };
-            let volume = volumes[s % volumes.len()];
-            let pool =
-                ((f64::from(cfg.messages_per_day) * cfg.scale * volume * f64::from(cfg.days.max(1))
-                    / 3.0) as u32)
-                    .clamp(200, 2_000_000);
-            let inbound_rules = (0..2 + s % 3)
-                .map(|r| {
-                    next_rule += 1 + ids::hash(seed, &[45, next_rule]) % 9;
-                    let rule = match r {
-                        0 => "spam@example.net".to_string(),
-                        1 => "bulk-sender.example".to_string(),
-                        2 => format!("noreply+{s}@example.org"),
-                        _ => "ads.example.com".to_string(),
-                    };
-                    (next_rule, rule)
-                })
-                .collect();
-            Server {
-                id,
-                name,
-                color: names::COLORS[s % names::COLORS.len()],
-                token: token(seed, &[46, s as u64], marker),
-                revoked: false,
-                forbidden: false,
-                inbound_hash: ids::hex(seed, &[47, s as u64], 32),
-                sandbox: s == 2,
-                track_opens: s != 2,
-                track_links: if s == 2 { "None" } else { "HtmlAndText" },
-                from_domain: domains[s % domains.len()].to_string(),
-                volume,
-                streams: streams_for(s, anchor, cfg.days, seed),
-                templates: templates_for(seed, s, &mut next_template),
-                webhooks: webhooks_for(seed, s, id, marker),
-                inbound_rules,
-                inbound: Vec::new(),
-                stats: BTreeMap::new(),
-                pool,
-            }
-        })
-        .collect();
-    let domain_list = domains
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Domain {
-            id: 64_054 + i as u64 * 113,
-            name: d.to_string(),
-            spf: true,
-            dkim: i != 2,
-            return_path: i == 0,
-        })
-        .collect();
-    let senders = vec![
-        Sender {
-            id: 128_462,
-            domain: domains[0].into(),
-            email: "support@acme.example".into(),
-            name: "Acme Support".into(),
-            reply_to: String::new(),
-            confirmed: true,
-            note: None,
-        },
-        Sender {
-            id: 128_463,
-            domain: domains[1].into(),
-            email: "news@mail.acme.example".into(),
-            name: "Acme News 📰".into(),
-            reply_to: "hello@acme.example".into(),
-            confirmed: true,
-            note: Some("Newsletter sender".into()),
-        },
-        Sender {
-            id: 128_470,
-            domain: domains[2].into(),
-            email: "billing@acme-billing.example".into(),
-            name: "Acme Billing".into(),
-            reply_to: String::new(),
-            confirmed: false,
-            note: Some("Please confirm — Zoë".into()),
-        },
-        Sender {
-            id: 128_471,
-            domain: domains[0].into(),
-            email: "no-reply@acme.example".into(),
-            name: "Acme".into(),
-            reply_to: String::new(),
-            confirmed: true,
-            note: None,
-        },
-    ];
+    let mut next = NextIds {
+        template: 3_100_000 + ids::hash(seed, &[43]) % 50_000,
+        rule: 960_000 + ids::hash(seed, &[44]) % 1000,
+    };
+    let servers = (0..n).map(|s| server(cfg, anchor, s, &mut next)).collect();
     Model {
         seed,
         anchor,
@@ -351,8 +254,8 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         retention: i64::from(cfg.retention_days) * TICKS_PER_DAY,
         account_token: token(seed, &[48], marker),
         servers,
-        domains: domain_list,
-        senders,
+        domains: domains(),
+        senders: senders(),
         bounces: Vec::new(),
         last_live: anchor,
         reactivated: HashMap::new(),
@@ -362,4 +265,116 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
             large_rate: cfg.large_body_rate,
         },
     }
+}
+
+/// The account's sending domains.
+const DOMAINS: [&str; 3] = ["acme.example", "mail.acme.example", "acme-billing.example"];
+
+/// The next template and inbound rule IDs, shared by every server in turn.
+struct NextIds {
+    template: u64,
+    rule: u64,
+}
+
+/// Server number `s` (from 0) of the account.
+fn server(cfg: &SimConfig, anchor: i64, s: usize, next: &mut NextIds) -> Server {
+    let (seed, marker) = (cfg.seed, cfg.secret_marker.as_deref());
+    let volumes = [1.0, 1.6, 0.5, 0.8, 1.2];
+    let id = 10_001 + s as u64;
+    let base_name = names::SERVER_NAMES[s % names::SERVER_NAMES.len()];
+    let name = if s < names::SERVER_NAMES.len() {
+        base_name.to_string()
+    } else {
+        format!("{base_name} {}", s / names::SERVER_NAMES.len() + 1)
+    };
+    let volume = volumes[s % volumes.len()];
+    let pool = ((f64::from(cfg.messages_per_day) * cfg.scale * volume * f64::from(cfg.days.max(1))
+        / 3.0) as u32)
+        .clamp(200, 2_000_000);
+    let inbound_rules = (0..2 + s % 3)
+        .map(|r| {
+            next.rule += 1 + ids::hash(seed, &[45, next.rule]) % 9;
+            let rule = match r {
+                0 => "spam@example.net".to_string(),
+                1 => "bulk-sender.example".to_string(),
+                2 => format!("noreply+{s}@example.org"),
+                _ => "ads.example.com".to_string(),
+            };
+            (next.rule, rule)
+        })
+        .collect();
+    Server {
+        id,
+        name,
+        color: names::COLORS[s % names::COLORS.len()],
+        token: token(seed, &[46, s as u64], marker),
+        revoked: false,
+        forbidden: false,
+        inbound_hash: ids::hex(seed, &[47, s as u64], 32),
+        sandbox: s == 2,
+        track_opens: s != 2,
+        track_links: if s == 2 { "None" } else { "HtmlAndText" },
+        from_domain: DOMAINS[s % DOMAINS.len()].to_string(),
+        volume,
+        streams: streams_for(s, anchor, cfg.days, seed),
+        templates: templates_for(seed, s, &mut next.template),
+        webhooks: webhooks_for(seed, s, id, marker),
+        inbound_rules,
+        inbound: Vec::new(),
+        stats: BTreeMap::new(),
+        pool,
+    }
+}
+
+/// The account's domains.
+fn domains() -> Vec<Domain> {
+    DOMAINS
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Domain {
+            id: 64_054 + i as u64 * 113,
+            name: d.to_string(),
+            spf: true,
+            dkim: i != 2,
+            return_path: i == 0,
+        })
+        .collect()
+}
+
+/// The account's sender signatures.
+fn senders() -> Vec<Sender> {
+    let sender = |id, domain: usize, email: &str, name: &str, reply_to: &str| Sender {
+        id,
+        domain: DOMAINS[domain].into(),
+        email: email.into(),
+        name: name.into(),
+        reply_to: reply_to.into(),
+        confirmed: true,
+        note: None,
+    };
+    vec![
+        sender(128_462, 0, "support@acme.example", "Acme Support", ""),
+        Sender {
+            note: Some("Newsletter sender".into()),
+            ..sender(
+                128_463,
+                1,
+                "news@mail.acme.example",
+                "Acme News 📰",
+                "hello@acme.example",
+            )
+        },
+        Sender {
+            confirmed: false,
+            note: Some("Please confirm — Zoë".into()),
+            ..sender(
+                128_470,
+                2,
+                "billing@acme-billing.example",
+                "Acme Billing",
+                "",
+            )
+        },
+        sender(128_471, 0, "no-reply@acme.example", "Acme", ""),
+    ]
 }

@@ -11,6 +11,7 @@
 mod account;
 mod admin;
 mod body;
+mod bounce_search;
 mod config;
 mod content;
 mod copy;

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::bounce_search;
 use super::detail;
 use super::env::Env;
 use super::model::Model;
@@ -281,7 +282,7 @@ fn handle(route: Route, env: &Env) -> ApiResult {
         Route::Opens => search::opens(env),
         Route::Clicks => search::clicks(env),
         Route::Inbound => search::inbound(env),
-        Route::Bounces => search::bounces(env),
+        Route::Bounces => bounce_search::bounces(env),
         Route::OutboundDetails => detail::outbound_details(env),
         Route::OutboundDump => detail::outbound_dump(env),
         Route::OpensFor => detail::hits_for(env, false),

@@ -1,4 +1,5 @@
-//! The paged searches: outbound messages, opens, clicks, bounces and inbound messages. Each one
+//! The paged searches: outbound messages, opens, clicks and inbound messages (bounces in
+//! [`super::bounce_search`]). Each one
 //! maps the date window (already cut at the retention limit) onto its sorted time index, then
 //! pages newest first; extra filters fall back to a scan of the window.
 
@@ -9,7 +10,7 @@ use super::events;
 use super::facts::{self, MsgFacts};
 use super::inbound;
 use super::messages;
-use super::model::{Hit, BOUNCE_BASE};
+use super::model::Hit;
 use super::names;
 use super::query::{paging, window_since, ApiError, ApiResult, Paging, Query};
 use super::stream_type::StreamType;
@@ -309,97 +310,6 @@ pub fn opens(env: &Env) -> ApiResult {
 /// `GET /messages/outbound/clicks`.
 pub fn clicks(env: &Env) -> ApiResult {
     hits(env, true)
-}
-
-/// `GET /bounces`.
-pub fn bounces(env: &Env) -> ApiResult {
-    let message_id = env.q.text("messageid");
-    let (count, offset) = match (&message_id, paging(env.q, BOUNCES)) {
-        (_, Ok(p)) => p,
-        (Some(_), Err(e)) if env.q.get("count").is_none() && env.q.get("offset").is_none() => {
-            let _ = e;
-            (500, 0)
-        }
-        (_, Err(e)) => return Err(e),
-    };
-    let k = env.stream_param(1000)?;
-    let iv = window_since(env.q, 1000, env.cutoff())?;
-    let st = &env.server().streams[k];
-    let view = env.view(k);
-    let all = &env.m.bounces;
-    let ranges = visible::hide(
-        ranges_by(&st.bounces, |&b| all[b as usize].at, &iv),
-        &visible::hidden_bounces(&view.ctx, st, all, env.now),
-    );
-    let kind = env.q.text("type");
-    let inactive = env.q.flag("inactive", 1000)?;
-    let email_filter = env.q.text("emailfilter").map(|e| e.to_lowercase());
-    let tag = env.q.text("tag");
-    let wanted_msg = message_id
-        .as_deref()
-        .map(|id| super::ids::decode_message_id(env.m.seed, id));
-    let facts_of = |i: usize| {
-        let m = all[st.bounces[i] as usize].msg as usize;
-        facts::message(&view.ctx, m, st.messages[m], false)
-    };
-    let mut pred = |i: usize| {
-        let b = &all[st.bounces[i] as usize];
-        let bt = &names::BOUNCE_TYPES[usize::from(b.kind)];
-        if kind
-            .as_ref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case(bt.key))
-            || inactive.is_some_and(|x| x != visible::bounce_flags(env.m, st.bounces[i], env.now).0)
-        {
-            return false;
-        }
-        if let Some(w) = &wanted_msg {
-            if !w.is_some_and(|key| {
-                key.server == env.s && key.stream == k && key.index == b.msg as usize
-            }) {
-                return false;
-            }
-        }
-        if email_filter.is_none() && tag.is_none() {
-            return true;
-        }
-        let f = facts_of(i);
-        let email = facts::email(env.m.seed, env.s, f.recipients[usize::from(b.slot)]);
-        let tag_name = if f.tag > 0 {
-            names::TAGS[f.tag - 1]
-        } else {
-            ""
-        };
-        email_filter
-            .as_ref()
-            .is_none_or(|e| email.to_lowercase().contains(e))
-            && tag
-                .as_ref()
-                .is_none_or(|t| t.eq_ignore_ascii_case(tag_name))
-    };
-    let filtered = kind.is_some()
-        || inactive.is_some()
-        || email_filter.is_some()
-        || tag.is_some()
-        || wanted_msg.is_some();
-    let (total, idx) = page(
-        &ranges,
-        offset,
-        count,
-        if filtered { Some(&mut pred) } else { None },
-    );
-    let records: Vec<Value> = idx
-        .into_iter()
-        .map(|i| {
-            events::render_bounce(
-                &view,
-                &facts_of(i),
-                (BOUNCE_BASE + u64::from(st.bounces[i]), env.server().id),
-                visible::bounce_flags(env.m, st.bounces[i], env.now),
-                None,
-            )
-        })
-        .collect();
-    Ok(json!({"TotalCount": total, "Bounces": records}))
 }
 
 /// `GET /messages/inbound`.

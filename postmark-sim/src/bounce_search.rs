@@ -1,0 +1,142 @@
+//! The bounce search (`GET /bounces`): the window's bounces newest first, filtered by type,
+//! `inactive`, recipient address, tag or message when the query asks.
+
+use serde_json::{json, Value};
+
+use super::env::Env;
+use super::events;
+use super::facts::{self, MsgFacts};
+use super::ids::MessageKey;
+use super::model::{Bounce, BOUNCE_BASE};
+use super::names;
+use super::query::{paging, window_since, ApiError, ApiResult};
+use super::search::{page, ranges_by, BOUNCES};
+use super::visible;
+
+/// `GET /bounces`.
+pub fn bounces(env: &Env) -> ApiResult {
+    let message_id = env.q.text("messageid");
+    let (count, offset) = match (&message_id, paging(env.q, BOUNCES)) {
+        (_, Ok(p)) => p,
+        (Some(_), Err(_)) if env.q.get("count").is_none() && env.q.get("offset").is_none() => {
+            (500, 0)
+        }
+        (_, Err(e)) => return Err(e),
+    };
+    let k = env.stream_param(1000)?;
+    let iv = window_since(env.q, 1000, env.cutoff())?;
+    let st = &env.server().streams[k];
+    let view = env.view(k);
+    let all = &env.m.bounces;
+    let ranges = visible::hide(
+        ranges_by(&st.bounces, |&b| all[b as usize].at, &iv),
+        &visible::hidden_bounces(&view.ctx, st, all, env.now),
+    );
+    let filter = BounceFilter::from_query(env, message_id)?;
+    let facts_of = |i: usize| {
+        let m = all[st.bounces[i] as usize].msg as usize;
+        facts::message(&view.ctx, m, st.messages[m], false)
+    };
+    let mut pred = |i: usize| {
+        let inactive_now = || visible::bounce_flags(env.m, st.bounces[i], env.now).0;
+        let b = &all[st.bounces[i] as usize];
+        filter.keeps(env, k, b, inactive_now, || facts_of(i))
+    };
+    let pred: Option<&mut dyn FnMut(usize) -> bool> = match filter.any() {
+        true => Some(&mut pred),
+        false => None,
+    };
+    let (total, idx) = page(&ranges, offset, count, pred);
+    let records: Vec<Value> = idx
+        .into_iter()
+        .map(|i| {
+            events::render_bounce(
+                &view,
+                &facts_of(i),
+                (BOUNCE_BASE + u64::from(st.bounces[i]), env.server().id),
+                visible::bounce_flags(env.m, st.bounces[i], env.now),
+                None,
+            )
+        })
+        .collect();
+    Ok(json!({"TotalCount": total, "Bounces": records}))
+}
+
+/// The filters of a bounce search, as its query gives them.
+struct BounceFilter {
+    kind: Option<String>,
+    inactive: Option<bool>,
+    /// Part of the recipient's address, lower-cased.
+    email: Option<String>,
+    tag: Option<String>,
+    /// `messageid`: the message it names (`None` inside when it names none of ours).
+    message: Option<Option<MessageKey>>,
+}
+
+impl BounceFilter {
+    fn from_query(env: &Env, message_id: Option<String>) -> Result<BounceFilter, ApiError> {
+        Ok(BounceFilter {
+            kind: env.q.text("type"),
+            inactive: env.q.flag("inactive", 1000)?,
+            email: env.q.text("emailfilter").map(|e| e.to_lowercase()),
+            tag: env.q.text("tag"),
+            message: message_id
+                .as_deref()
+                .map(|id| super::ids::decode_message_id(env.m.seed, id)),
+        })
+    }
+
+    /// Whether any filter is set.
+    fn any(&self) -> bool {
+        self.kind.is_some()
+            || self.inactive.is_some()
+            || self.email.is_some()
+            || self.tag.is_some()
+            || self.message.is_some()
+    }
+
+    /// Whether bounce `b` of stream `k` passes; `inactive_now` and `facts` (of its message)
+    /// are only asked for when a filter needs them.
+    fn keeps(
+        &self,
+        env: &Env,
+        k: usize,
+        b: &Bounce,
+        inactive_now: impl FnOnce() -> bool,
+        facts: impl FnOnce() -> MsgFacts,
+    ) -> bool {
+        let bt = &names::BOUNCE_TYPES[usize::from(b.kind)];
+        if self
+            .kind
+            .as_ref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case(bt.key))
+            || self.inactive.is_some_and(|x| x != inactive_now())
+        {
+            return false;
+        }
+        if let Some(wanted) = &self.message {
+            if !wanted.is_some_and(|key| {
+                key.server == env.s && key.stream == k && key.index == b.msg as usize
+            }) {
+                return false;
+            }
+        }
+        if self.email.is_none() && self.tag.is_none() {
+            return true;
+        }
+        let f = facts();
+        let email = facts::email(env.m.seed, env.s, f.recipients[usize::from(b.slot)]);
+        let tag_name = if f.tag > 0 {
+            names::TAGS[f.tag - 1]
+        } else {
+            ""
+        };
+        self.email
+            .as_ref()
+            .is_none_or(|e| email.to_lowercase().contains(e))
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| t.eq_ignore_ascii_case(tag_name))
+    }
+}
