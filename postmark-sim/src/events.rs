@@ -64,6 +64,50 @@ pub fn message_events(
     live: bool,
     now: i64,
 ) -> Vec<MessageEvent> {
+    let mut raw: Vec<Raw> = Vec::new();
+    if let Some(t) = f.transient {
+        raw.push((0, "Transient", t, delivery_details(ctx, f, false)));
+    }
+    for &(slot, t) in &f.delivered {
+        raw.push((slot, "Delivered", t, delivery_details(ctx, f, true)));
+    }
+    engagement(ctx, f, live, now, &mut raw);
+    let bounce = f
+        .bounce
+        .filter(|b| live || visible::bounce_arrived(ctx, f.index, b.at, now));
+    if let (Some(b), Some(id)) = (bounce, bounce_id) {
+        let d = BTreeMap::from([
+            ("Summary", BOUNCE_TYPES[b.kind].description.to_string()),
+            ("BounceID", id.to_string()),
+        ]);
+        raw.push((b.slot, "Bounced", b.at, d));
+    }
+    if let Some(t) = f.unsubscribed {
+        let d = BTreeMap::from([
+            ("Origin", "Recipient".to_string()),
+            ("SuppressSending", "True".to_string()),
+        ]);
+        raw.push((0, "SubscriptionChanged", t, d));
+    }
+    let mut out: Vec<MessageEvent> = raw
+        .into_iter()
+        .map(|(slot, kind, at, details)| MessageEvent {
+            recipient: recipient(ctx, f, slot),
+            kind,
+            received_at: format_postmark(at),
+            details,
+            at,
+        })
+        .collect();
+    out.sort_by_key(|e| e.at);
+    out
+}
+
+/// An event before it is dated and addressed: recipient slot, type, time and details.
+type Raw = (u8, &'static str, i64, BTreeMap<&'static str, String>);
+
+/// The opens and clicks of a message that have arrived by `now` (all of them when `live`).
+fn engagement(ctx: &Ctx, f: &MsgFacts, live: bool, now: i64, raw: &mut Vec<Raw>) {
     let parts = |n: usize| {
         [
             ctx.server as u64,
@@ -72,82 +116,32 @@ pub fn message_events(
             n as u64,
         ]
     };
-    let open_in =
-        |n: usize, at: i64| visible::arrived(ctx, Arrival::Open, at, &parts(n), live, now);
-    let click_in =
-        |n: usize, at: i64| visible::arrived(ctx, Arrival::Click, at, &parts(n), live, now);
-    let mut out = Vec::new();
-    let mut push =
-        |slot: u8, kind: &'static str, at: i64, details: BTreeMap<&'static str, String>| {
-            out.push(MessageEvent {
-                recipient: recipient(ctx, f, slot),
-                kind,
-                received_at: format_postmark(at),
-                details,
-                at,
-            });
-        };
-    if let Some(t) = f.transient {
-        push(0, "Transient", t, delivery_details(ctx, f, false));
+    let arrived = |what, n: usize, at: i64| visible::arrived(ctx, what, at, &parts(n), live, now);
+    for (n, o) in f.opens.iter().enumerate() {
+        if arrived(Arrival::Open, n, o.at) {
+            let client = names::CLIENTS[usize::from(o.client)].0;
+            let platform = names::OPEN_PLATFORMS[usize::from(o.platform)];
+            let summary = format!("Opened using {client} on {platform}");
+            raw.push((
+                o.slot,
+                "Opened",
+                o.at,
+                BTreeMap::from([("Summary", summary)]),
+            ));
+        }
     }
-    for &(slot, t) in &f.delivered {
-        push(slot, "Delivered", t, delivery_details(ctx, f, true));
+    for (n, c) in f.clicks.iter().enumerate() {
+        if arrived(Arrival::Click, n, c.at) {
+            let browser = names::BROWSERS[usize::from(c.browser)].0;
+            let location = if c.location == 0 { "HTML" } else { "Text" };
+            let d = BTreeMap::from([
+                ("Summary", format!("Clicked using {browser}")),
+                ("Link", names::LINKS[usize::from(c.link)].to_string()),
+                ("ClickLocation", location.to_string()),
+            ]);
+            raw.push((c.slot, "LinkClicked", c.at, d));
+        }
     }
-    for (_, o) in f
-        .opens
-        .iter()
-        .enumerate()
-        .filter(|(n, o)| open_in(*n, o.at))
-    {
-        let mut d = BTreeMap::new();
-        d.insert(
-            "Summary",
-            format!(
-                "Opened using {} on {}",
-                names::CLIENTS[usize::from(o.client)].0,
-                names::OPEN_PLATFORMS[usize::from(o.platform)]
-            ),
-        );
-        push(o.slot, "Opened", o.at, d);
-    }
-    for (_, c) in f
-        .clicks
-        .iter()
-        .enumerate()
-        .filter(|(n, c)| click_in(*n, c.at))
-    {
-        let mut d = BTreeMap::new();
-        d.insert(
-            "Summary",
-            format!(
-                "Clicked using {}",
-                names::BROWSERS[usize::from(c.browser)].0
-            ),
-        );
-        d.insert("Link", names::LINKS[usize::from(c.link)].to_string());
-        d.insert(
-            "ClickLocation",
-            if c.location == 0 { "HTML" } else { "Text" }.to_string(),
-        );
-        push(c.slot, "LinkClicked", c.at, d);
-    }
-    let bounce = f
-        .bounce
-        .filter(|b| live || visible::bounce_arrived(ctx, f.index, b.at, now));
-    if let (Some(b), Some(id)) = (bounce, bounce_id) {
-        let mut d = BTreeMap::new();
-        d.insert("Summary", BOUNCE_TYPES[b.kind].description.to_string());
-        d.insert("BounceID", id.to_string());
-        push(b.slot, "Bounced", b.at, d);
-    }
-    if let Some(t) = f.unsubscribed {
-        let mut d = BTreeMap::new();
-        d.insert("Origin", "Recipient".to_string());
-        d.insert("SuppressSending", "True".to_string());
-        push(0, "SubscriptionChanged", t, d);
-    }
-    out.sort_by_key(|e| e.at);
-    out
 }
 
 fn triple(t: (&str, &str, &str)) -> Value {
