@@ -92,7 +92,66 @@ impl Expand {
             _ => None,
         }
     }
+
+    /// The name, in the state, of what the reads of this request keep between runs: streams
+    /// expanding through the same request share one read per record, and one entry.
+    pub fn group(self) -> &'static str {
+        match self {
+            Expand::MessageEvents | Expand::OutboundDetails => "outbound_details",
+            Expand::InboundDetails => "inbound_details",
+            Expand::BounceDump => "bounce_dumps",
+        }
+    }
+
+    /// Whether the records it gives change with the message's activity (opens, clicks,
+    /// bounces, unsubscribes), which the [`ACTIVITY`] searches show.
+    pub fn follows_activity(self) -> bool {
+        self == Expand::MessageEvents
+    }
+
+    /// Whether Postmark's outbound search can list the records still queued (`status=queued`),
+    /// so a queued record is read again only once it has left the queue.
+    pub fn lists_queued(self) -> bool {
+        matches!(self, Expand::MessageEvents | Expand::OutboundDetails)
+    }
 }
+
+/// A search whose records show that a message's events changed: each record names its message
+/// (`MessageID`), whose details are read again for `message_events`. Read for that purpose
+/// whether or not its own stream is selected, per outbound message stream, from where it was
+/// read up to on the previous run.
+#[derive(Clone, Copy, Debug)]
+pub struct Activity {
+    /// Its name in the state.
+    pub name: &'static str,
+    /// The stream whose search it reads (its path, envelope, keys and time field).
+    pub stream: &'static str,
+}
+
+/// The activity searches: a new open, click, bounce or spam complaint.
+pub static ACTIVITY: &[Activity] = &[
+    Activity {
+        name: "opens",
+        stream: "messages_opens",
+    },
+    Activity {
+        name: "clicks",
+        stream: "messages_clicks",
+    },
+    Activity {
+        name: "bounces",
+        stream: "bounces",
+    },
+];
+
+/// The activity read from a message stream's suppression dump (by `CreatedAt`): an address
+/// suppressed for a reason other than a bounce or a spam complaint (which the bounces search
+/// shows), an unsubscribe for one, whose messages in that stream are found by the outbound
+/// search by recipient.
+pub const SUPPRESSIONS: Activity = Activity {
+    name: "suppressions",
+    stream: "suppressions",
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stats {
@@ -167,7 +226,8 @@ pub struct StreamDef {
     pub secret_fields: &'static [&'static [&'static str]],
     /// How far before its bookmark an incremental run re-reads, by default (hours; 0 for
     /// full-table streams): what can still change or arrive after a record is first readable.
-    /// The README argues each stream's figure.
+    /// The README argues each stream's figure. The per-record streams read a record again when
+    /// it changed (`sync::reads`), so theirs is 0: set, it re-reads every record in it.
     pub lookback_hours: u32,
 }
 
@@ -426,8 +486,8 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("message_events"),
     )
     .expand(Expand::MessageEvents)
-    // A message's events (delivery, bounce, opens, clicks) keep coming for a day and more.
-    .lookback(24)
+    // Read again when its activity says so (see ACTIVITY), not by lookback.
+    .lookback(0)
     .opt_in()
     .keys(
         &["ServerID", "MessageID", "Recipient", "Type", "ReceivedAt"],
@@ -442,8 +502,8 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("messages_outbound_details"),
     )
     .expand(Expand::OutboundDetails)
-    // What changes after the fact is the Status, as for messages_outbound.
-    .lookback(2)
+    // Read once; again only while still queued.
+    .lookback(0)
     .opt_in()
     // Attachments' content is never emitted, should an answer ever carry it.
     .secrets(&[&["Attachments", "Content"]])
@@ -456,7 +516,8 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("messages_inbound_details"),
     )
     .untimed("Date")
-    .lookback(12)
+    // Read once; again only while its Status may still change.
+    .lookback(0)
     .partitions(Partitions::Inbound)
     .expand(Expand::InboundDetails)
     .opt_in()
@@ -473,8 +534,8 @@ pub static STREAMS: &[StreamDef] = &[
     )
     .partitions(Partitions::Every)
     .ceiling_error_code(1000)
-    // A dump never changes; only its bounce's arrival can lag.
-    .lookback(1)
+    // A dump never changes: read once.
+    .lookback(0)
     .expand(Expand::BounceDump)
     .opt_in()
     .keys(&["ServerID", "ID"], &["ID"]),

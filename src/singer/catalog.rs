@@ -127,6 +127,13 @@ fn selected_from(def: &'static StreamDef, schema: Value) -> Result<Selected, Err
     })
 }
 
+/// A stream as its own definition describes it, selected or not: for searches read on another
+/// stream's behalf (the activity searches of `message_events`), whose keys and fields count but
+/// whose records are not written.
+pub fn for_reading(def: &'static StreamDef) -> Result<Selected, Error> {
+    selected_from(def, stream_schema(def)?)
+}
+
 /// Gives every selected full-table stream the table version of this run.
 pub fn version_full_tables(selection: &mut [Selected], version: i64) {
     for sel in selection {

@@ -1,13 +1,63 @@
-//! The tap's state: one bookmark per stream, server and partition (message stream).
+//! The tap's state: one bookmark per stream, server and partition (message stream), and what
+//! the per-record reads keep between runs.
 //!
-//! Shape: `{"version": 1, "bookmarks": {"<stream>": {"<server id>": {"<partition>": "<value>"}}}}`
-//! where the value is an RFC 3339 UTC instant (search streams: the end of the last complete
-//! window) or a `YYYY-MM-DD` Eastern day (statistics: the last day read). Every STATE message
+//! Shape: `{"version": 1, "bookmarks": {"<stream>": {"<server id>": {"<partition>": "<value>"}}},
+//! "reads": {"<group>": {"<server id>": {"<partition>": {…}}}}}` where a bookmark is an RFC 3339
+//! UTC instant (search streams: the end of the last complete window) or a `YYYY-MM-DD` Eastern
+//! day (statistics: the last day read), and a `reads` entry is a [`Kept`]. Every STATE message
 //! carries the whole state, bookmarks of unselected streams included, because Meltano stores each
 //! one as the complete state.
 
 use crate::error::Error;
+use crate::timefmt::parse_timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What the per-record reads of one server and partition keep between runs (the README's
+/// "What the state keeps").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kept {
+    /// Where each activity search was read up to (RFC 3339 UTC), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub activity: BTreeMap<String, String>,
+    /// Records whose last read said they may still change, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+    /// Records that may still change, past what `pending` holds: every record found in
+    /// `[from, to]` is read again when due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<Overflow>,
+}
+
+/// A record that may still change: `[id, found at, unsettled since, last read, queued]`, the
+/// instants in RFC 3339 UTC (`found at`: its bookmark field, `ReceivedAt` for a message).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pending(pub String, pub String, pub String, pub String, pub bool);
+
+/// The records found in `[from, to]` (by their bookmark field) that may still change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overflow {
+    pub from: String,
+    pub to: String,
+    /// Unsettled since, and last read (as a pending record's).
+    pub since: String,
+    pub read: String,
+}
+
+impl Kept {
+    /// Every instant it holds, for the check of a state read from a file.
+    fn instants(&self) -> impl Iterator<Item = &String> {
+        let pending = self.pending.iter().flat_map(|p| [&p.1, &p.2, &p.3]);
+        let overflow = self
+            .overflow
+            .iter()
+            .flat_map(|o| [&o.from, &o.to, &o.since, &o.read]);
+        self.activity.values().chain(pending).chain(overflow)
+    }
+}
 
 pub const STATE_VERSION: u64 = 1;
 
@@ -80,6 +130,7 @@ impl State {
                 }
             }
         }
+        check_reads(root.get("reads"))?;
         drop_foreign_keys(&mut root);
         root.insert("version".into(), Value::from(STATE_VERSION));
         Ok(State {
@@ -122,6 +173,49 @@ impl State {
         }
     }
 
+    /// Whether the per-record reads of `group` on this server and partition kept anything
+    /// (they always keep an entry once they have run).
+    pub fn has_kept(&self, group: &str, server: u64, partition: &str) -> bool {
+        self.kept_value(group, server, partition).is_some()
+    }
+
+    /// What the per-record reads of `group` on this server and partition kept (checked when
+    /// the state was read).
+    pub fn kept(&self, group: &str, server: u64, partition: &str) -> Kept {
+        self.kept_value(group, server, partition)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn kept_value(&self, group: &str, server: u64, partition: &str) -> Option<&Value> {
+        self.root
+            .get("reads")?
+            .get(group)?
+            .get(server.to_string())?
+            .get(partition)
+    }
+
+    pub fn set_kept(&mut self, group: &str, server: u64, partition: &str, kept: &Kept) {
+        let Some(root) = self.root.as_object_mut() else {
+            return;
+        };
+        let mut node = root
+            .entry("reads")
+            .or_insert_with(|| Value::Object(Map::new()));
+        for key in [group.to_string(), server.to_string()] {
+            if !node.is_object() {
+                *node = Value::Object(Map::new());
+            }
+            let Some(map) = node.as_object_mut() else {
+                return;
+            };
+            node = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        }
+        if let (Some(map), Ok(value)) = (node.as_object_mut(), serde_json::to_value(kept)) {
+            map.insert(partition.to_string(), value);
+        }
+    }
+
     pub fn to_value(&self) -> Value {
         self.root.clone()
     }
@@ -132,12 +226,48 @@ impl State {
     }
 }
 
+/// Checks the `reads` of a state read from a file: `{"<group>": {"<server id>": {"<partition>":
+/// <Kept>}}}` with readable instants.
+fn check_reads(reads: Option<&Value>) -> Result<(), Error> {
+    let Some(reads) = reads else { return Ok(()) };
+    let wrong = |path: &str, why: &str| {
+        Error::Input(format!(
+            "state: reads{path} {why}; it was not written by this tap: remove \"reads\" from the state (the next run then reads the last 24 hours of per-record streams again)"
+        ))
+    };
+    let object = |v: &Value, path: &str| {
+        v.as_object()
+            .ok_or_else(|| wrong(path, "is not an object"))
+            .cloned()
+    };
+    for (group, servers) in object(reads, "")? {
+        for (server, partitions) in object(&servers, &format!(".{group}"))? {
+            if server.parse::<u64>().map(|n| n.to_string()) != Ok(server.clone()) {
+                return Err(wrong(&format!(".{group}.{server}"), "is not a server ID"));
+            }
+            for (partition, entry) in object(&partitions, &format!(".{group}.{server}"))? {
+                let path = format!(".{group}.{server}.{partition}");
+                let kept: Kept = serde_json::from_value(entry)
+                    .map_err(|e| wrong(&path, &format!("is not in this tap's format ({e})")))?;
+                let bad = kept
+                    .instants()
+                    .find(|t| parse_timestamp(t).is_none())
+                    .cloned();
+                if let Some(bad) = bad {
+                    return Err(wrong(&path, &format!("holds {bad:?}, not a timestamp")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Keeps only the tap's own top-level keys: every STATE repeats the whole state, so anything else
 /// in the input would be copied into each one.
 fn drop_foreign_keys(root: &mut Map<String, Value>) {
     let foreign: Vec<String> = root
         .keys()
-        .filter(|k| !matches!(k.as_str(), "version" | "bookmarks"))
+        .filter(|k| !matches!(k.as_str(), "version" | "bookmarks" | "reads"))
         .cloned()
         .collect();
     if foreign.is_empty() {
@@ -155,7 +285,7 @@ fn drop_foreign_keys(root: &mut Map<String, Value>) {
         named.push(format!("and {} more", foreign.len() - named.len()));
     }
     crate::log::warn(&format!(
-        "state: dropped top-level key(s) that are not this tap's ({}); only \"version\" and \"bookmarks\" are kept",
+        "state: dropped top-level key(s) that are not this tap's ({}); only \"version\", \"bookmarks\" and \"reads\" are kept",
         named.join(", ")
     ));
 }

@@ -61,34 +61,35 @@ impl Books {
         self.servers.len()
     }
 
-    /// A task of `stream` (empty for a server's set-up) on `server` was planned.
-    pub fn planned(&mut self, server: Option<usize>, stream: &'static str) {
+    /// A task of `streams` (none for a server's set-up) on `server` was planned.
+    pub fn planned(&mut self, server: Option<usize>, streams: &[&'static str]) {
         if let Some(i) = server {
             self.servers[i].open += 1;
         }
-        if stream.is_empty() {
-            return;
-        }
-        match self.stream_mut(stream, server) {
-            Some(book) => book.open += 1,
-            None => self.streams.push(StreamBook {
-                stream,
-                server,
-                open: 1,
-                started: None,
-                totals: Totals::default(),
-            }),
+        for &stream in streams {
+            match self.stream_mut(stream, server) {
+                Some(book) => book.open += 1,
+                None => self.streams.push(StreamBook {
+                    stream,
+                    server,
+                    open: 1,
+                    started: None,
+                    totals: Totals::default(),
+                }),
+            }
         }
     }
 
-    /// A task of `stream` on `server` started: their clocks run from the first.
-    pub fn started(&mut self, server: Option<usize>, stream: &'static str) {
+    /// A task of `streams` on `server` started: their clocks run from the first.
+    pub fn started(&mut self, server: Option<usize>, streams: &[&'static str]) {
         let now = Some(Instant::now());
         if let Some(i) = server {
             self.servers[i].started = self.servers[i].started.or(now);
         }
-        if let Some(book) = self.stream_mut(stream, server) {
-            book.started = book.started.or(now);
+        for &stream in streams {
+            if let Some(book) = self.stream_mut(stream, server) {
+                book.started = book.started.or(now);
+            }
         }
     }
 
@@ -103,35 +104,37 @@ impl Books {
             .find(|b| b.stream == stream && b.server == server)
     }
 
-    /// A task finished with `t`: adds it to its stream's and server's books, and reports each of
-    /// them that is now complete.
+    /// A task finished with what it came to for each of its streams: adds it to their books
+    /// and its server's, and reports each of them that is now complete.
     pub fn finished<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
         server: Option<usize>,
-        stream: &'static str,
-        t: &Totals,
+        streams: &[(&'static str, Totals)],
     ) {
         let server_id = server.map(|i| self.servers[i].server.id);
-        if let Some(book) = self.stream_mut(stream, server) {
-            book.totals.add(t);
-            book.open -= 1;
-            if book.open == 0 {
-                stream_done(ctx, stream, server_id, &closing(&book.totals, book.started));
+        for &(stream, ref t) in streams {
+            if let Some(book) = self.stream_mut(stream, server) {
+                book.totals.add(t);
+                book.open -= 1;
+                if book.open == 0 {
+                    stream_done(ctx, stream, server_id, &closing(&book.totals, book.started));
+                }
             }
         }
-        if let Some(i) = server {
-            let book = &mut self.servers[i];
+        let Some(i) = server else { return };
+        let book = &mut self.servers[i];
+        for (_, t) in streams {
             book.totals.add(t);
-            book.open -= 1;
-            if book.open == 0 {
-                log::info(&format!(
-                    "server {} ({}) finished: {}",
-                    book.server.id,
-                    book.server.name,
-                    closing(&book.totals, book.started).describe()
-                ));
-            }
+        }
+        book.open -= 1;
+        if book.open == 0 {
+            log::info(&format!(
+                "server {} ({}) finished: {}",
+                book.server.id,
+                book.server.name,
+                closing(&book.totals, book.started).describe()
+            ));
         }
     }
 }

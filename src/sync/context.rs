@@ -7,6 +7,7 @@ use crate::log;
 use crate::singer::catalog::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
+use crate::sync::reads::Counts;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -74,10 +75,9 @@ pub struct Totals {
     pub requests: u64,
     pub retries: u64,
     pub seconds: f64,
-    /// Messages whose details were asked for, and those that expired (retention) between their
-    /// search and that request.
-    pub details: u64,
-    pub expired: u64,
+    /// Its per-record reads: asked for by why, expired (retention) between their search and
+    /// their read, and unsettled records given up.
+    pub reads: Counts,
 }
 
 impl Totals {
@@ -86,22 +86,32 @@ impl Totals {
         self.requests += t.requests;
         self.retries += t.retries;
         self.seconds += t.seconds;
-        self.details += t.details;
-        self.expired += t.expired;
+        let (a, b) = (&mut self.reads, &t.reads);
+        a.new += b.new;
+        a.activity += b.activity;
+        a.pending += b.pending;
+        a.expired += b.expired;
+        a.given_up += b.given_up;
     }
 
-    /// `N records, R requests, T retries, S s` (and the expired messages, if any).
+    /// `N records, R requests, T retries, S s` (and the per-record reads, if any).
     pub fn describe(&self) -> String {
-        let expired = if self.details > 0 {
+        let r = &self.reads;
+        let reads = if r.reads() > 0 || r.given_up > 0 {
             format!(
-                ", {} of {} messages expired before their details were read",
-                self.expired, self.details
+                ", {} reads ({} new, {} for activity, {} pending), {} expired before they were read, {} unsettled given up",
+                r.reads(),
+                r.new,
+                r.activity,
+                r.pending,
+                r.expired,
+                r.given_up
             )
         } else {
             String::new()
         };
         format!(
-            "{} records, {} requests, {} retries, {:.1}s{expired}",
+            "{} records, {} requests, {} retries, {:.1}s{reads}",
             self.records, self.requests, self.retries, self.seconds
         )
     }
@@ -142,10 +152,11 @@ impl Report {
                 .map(|s| s.drift.counts().describe())
                 .unwrap_or_default();
             log::info(&format!("summary: {stream}: {}{drift}", t.describe()));
-            if t.expired * 1000 > t.details {
+            if t.reads.expired * 1000 > t.reads.reads() {
                 log::warn(&format!(
-                    "{stream}: {} of {} messages expired (Postmark's retention) between their search and the read of their details; their content is gone from Postmark. Run more often than the retention period to keep it.",
-                    t.expired, t.details
+                    "{stream}: {} of {} records expired (Postmark's retention) between their search and their read; their content is gone from Postmark. Run more often than the retention period to keep it.",
+                    t.reads.expired,
+                    t.reads.reads()
                 ));
             }
         }

@@ -17,6 +17,7 @@ pub mod full_table;
 pub mod job;
 pub mod pager;
 pub mod pipeline;
+pub mod reads;
 pub mod search;
 pub mod servers;
 pub mod stats;
@@ -27,11 +28,11 @@ use crate::client::{Client, Token};
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
-use crate::singer::catalog::Selected;
+use crate::singer::catalog::{self, Selected};
 use crate::singer::metrics;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::TokenKind;
+use crate::streams::{TokenKind, ACTIVITY};
 use crate::timefmt::{floor_second, format_utc};
 use books::Books;
 use chrono::{Duration, Utc};
@@ -83,7 +84,8 @@ pub fn run<W: Write>(
         search_end,
         report: Report::new(),
     };
-    let mut conductor = Conductor::new(config, selection, servers);
+    let activity = activity_streams()?;
+    let mut conductor = Conductor::new(config, selection, &activity, servers);
     for sel in conductor.read_streams() {
         ctx.out.schema(
             sel.def.name,
@@ -109,21 +111,36 @@ pub fn run<W: Write>(
     conductor.finish(client, started)
 }
 
-/// A task being run: which server and stream it reads.
+/// The streams whose searches the activity of `message_events` is read from (selected or
+/// not), in [`ACTIVITY`]'s order.
+fn activity_streams() -> Result<Vec<Selected>, Error> {
+    ACTIVITY
+        .iter()
+        .map(|a| {
+            let def = crate::streams::find(a.stream)
+                .ok_or_else(|| Error::Internal(format!("no stream {}", a.stream)))?;
+            catalog::for_reading(def)
+        })
+        .collect()
+}
+
+/// A task being run: which server and streams it writes.
 struct Slot<'a> {
     task: Task<'a>,
     server: Option<usize>,
-    stream: &'static str,
+    streams: Vec<&'static str>,
     tally: Arc<dyn Tally + 'a>,
 }
 
 struct Conductor<'a> {
     selection: &'a [Selected],
+    /// The activity searches' streams ([`activity_streams`]).
+    activity: &'a [Selected],
     account_token: Option<Token>,
     /// The tasks being run, by the number they were started under.
     tasks: HashMap<usize, Slot<'a>>,
     started: usize,
-    pending: VecDeque<(Plan<'a>, Option<usize>, &'static str)>,
+    pending: VecDeque<(Plan<'a>, Option<usize>)>,
     /// Requests queued or in flight (asked for and not yet handled).
     outstanding: usize,
     books: Books,
@@ -131,7 +148,12 @@ struct Conductor<'a> {
 }
 
 impl<'a> Conductor<'a> {
-    fn new(config: &Config, selection: &'a [Selected], servers: Vec<Server>) -> Conductor<'a> {
+    fn new(
+        config: &Config,
+        selection: &'a [Selected],
+        activity: &'a [Selected],
+        servers: Vec<Server>,
+    ) -> Conductor<'a> {
         let account_token = config.account_token.as_ref().map(|t| Token {
             kind: TokenKind::Account,
             value: t.clone(),
@@ -139,6 +161,7 @@ impl<'a> Conductor<'a> {
         });
         let mut c = Conductor {
             selection,
+            activity,
             account_token,
             tasks: HashMap::new(),
             started: 0,
@@ -147,19 +170,19 @@ impl<'a> Conductor<'a> {
             books: Books::default(),
             failed: Vec::new(),
         };
-        for (plan, stream) in task::account_plans(selection, c.account_token.as_ref()) {
-            c.plan(plan, None, stream, false);
+        for (plan, _) in task::account_plans(selection, c.account_token.as_ref()) {
+            c.plan(plan, None, false);
         }
         for server in servers {
             let listed = server.is_listed();
             let i = c.books.add_server(server);
             let server = Arc::clone(c.books.server(i));
             if listed {
-                for (plan, stream) in task::server_plans(&server, selection) {
-                    c.plan(plan, Some(i), stream, false);
+                for (plan, _) in task::server_plans(&server, selection, activity) {
+                    c.plan(plan, Some(i), false);
                 }
             } else {
-                c.plan(Plan::Setup(server), Some(i), "", false);
+                c.plan(Plan::Setup(server), Some(i), false);
             }
         }
         c
@@ -174,15 +197,12 @@ impl<'a> Conductor<'a> {
 
     /// Adds a task to the plan, at the end (or at the front, where a server's streams go once
     /// its message streams are known).
-    fn plan(&mut self, plan: Plan<'a>, server: Option<usize>, stream: &'static str, front: bool) {
-        self.books.planned(server, stream);
-        if let Some(also) = plan.also() {
-            self.books.planned(server, also);
-        }
+    fn plan(&mut self, plan: Plan<'a>, server: Option<usize>, front: bool) {
+        self.books.planned(server, &plan.streams());
         if front {
-            self.pending.push_front((plan, server, stream));
+            self.pending.push_front((plan, server));
         } else {
-            self.pending.push_back((plan, server, stream));
+            self.pending.push_back((plan, server));
         }
     }
 
@@ -190,7 +210,7 @@ impl<'a> Conductor<'a> {
     fn admit<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<Vec<Job<'a>>, Error> {
         let mut jobs = Vec::new();
         while self.outstanding < ADMIT_BELOW {
-            let Some((plan, server, stream)) = self.pending.pop_front() else {
+            let Some((plan, server)) = self.pending.pop_front() else {
                 break;
             };
             if server.is_some_and(|i| self.books.server(i).failed()) {
@@ -198,10 +218,8 @@ impl<'a> Conductor<'a> {
             }
             let index = self.started;
             self.started += 1;
-            self.books.started(server, stream);
-            if let Some(also) = plan.also() {
-                self.books.started(server, also);
-            }
+            let streams = plan.streams();
+            self.books.started(server, &streams);
             match plan.start(ctx) {
                 Ok((task, requests, tally)) => {
                     self.outstanding += requests.len();
@@ -212,7 +230,7 @@ impl<'a> Conductor<'a> {
                     let slot = Slot {
                         task,
                         server,
-                        stream,
+                        streams,
                         tally,
                     };
                     self.tasks.insert(index, slot);
@@ -279,6 +297,11 @@ impl<'a> Conductor<'a> {
                 t.handle(ctx, r, a, &mut asked)?;
                 requests.extend(asked.into_iter().map(Request::Search));
             }
+            (Task::Reads(t), Request::Reads(r), Answer::Reads(a)) => {
+                let mut asked = Vec::new();
+                t.handle(ctx, r, a, &mut asked)?;
+                requests.extend(asked.into_iter().map(Request::Reads));
+            }
             (Task::Stats(t), Request::Stats(r), Answer::Stats(a)) => t.handle(ctx, &r, a)?,
             (Task::Table(t), Request::Table(_), Answer::Table(a)) => {
                 let mut asked = Vec::new();
@@ -297,9 +320,9 @@ impl<'a> Conductor<'a> {
         self.books.replace_server(i, listed);
         self.books.set_up(i);
         let server = Arc::clone(self.books.server(i));
-        let plans = task::server_plans(&server, self.selection);
-        for (plan, stream) in plans.into_iter().rev() {
-            self.plan(plan, Some(i), stream, true);
+        let plans = task::server_plans(&server, self.selection, self.activity);
+        for (plan, _) in plans.into_iter().rev() {
+            self.plan(plan, Some(i), true);
         }
     }
 
@@ -309,30 +332,28 @@ impl<'a> Conductor<'a> {
             return;
         };
         let (requests, retries) = slot.tally.counters().snapshot();
-        let (records, details, expired) = slot.task.records();
-        let t = Totals {
-            records,
-            requests,
-            retries,
-            seconds: 0.0,
-            details,
-            expired,
-        };
-        let (server, stream) = (slot.server, slot.stream);
-        let also = slot.task.also().map(|(name, records)| {
-            let t = Totals {
-                records,
-                requests: 0,
-                retries: 0,
-                ..t
-            };
-            (name, t)
-        });
+        let (records, reads) = slot.task.records();
+        // The task's requests are counted on its first stream.
+        let totals: Vec<(&'static str, Totals)> = slot
+            .streams
+            .iter()
+            .zip(records)
+            .enumerate()
+            .map(|(i, (&stream, records))| {
+                let first = i == 0;
+                let t = Totals {
+                    records,
+                    requests: if first { requests } else { 0 },
+                    retries: if first { retries } else { 0 },
+                    seconds: 0.0,
+                    reads: if first { reads } else { Default::default() },
+                };
+                (stream, t)
+            })
+            .collect();
+        let server = slot.server;
         self.tasks.remove(&index);
-        self.books.finished(ctx, server, stream, &t);
-        if let Some((name, t)) = also {
-            self.books.finished(ctx, server, name, &t);
-        }
+        self.books.finished(ctx, server, &totals);
     }
 
     /// A task failed. Account-level streams, a run of one server, and errors that are not
@@ -355,7 +376,7 @@ impl<'a> Conductor<'a> {
         ));
         self.failed.push((failed.id, e));
         self.tasks.retain(|_, slot| slot.server != Some(i));
-        self.pending.retain(|(_, s, _)| *s != Some(i));
+        self.pending.retain(|(_, s)| *s != Some(i));
         Ok(())
     }
 

@@ -1,17 +1,19 @@
 //! The tasks of a run: what a task is before it starts (a plan: one stream on one server and
-//! message stream, or a server's set-up) and while it runs (an engine's write side), and the
-//! plans of the account and of a server, in the stream table's order.
+//! message stream, the per-record reads of one server and partition, or a server's set-up) and
+//! while it runs (an engine's write side), and the plans of the account and of a server, in the
+//! stream table's order.
 
 use super::context::Ctx;
 use super::job::Request;
-use super::search::fetch::Partition;
+use super::reads;
+use super::search::fetch::{Found, Partition};
 use super::servers::Server;
 use super::{full_table, search, stats};
 use crate::client::{Counters, Token};
 use crate::error::Error;
 use crate::log;
 use crate::singer::catalog::Selected;
-use crate::streams::{Kind, Partitions, TokenKind, STREAMS};
+use crate::streams::{Kind, Partitions, TokenKind};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -20,13 +22,15 @@ pub enum Plan<'a> {
     /// A server's message streams, then its streams' tasks (account mode).
     Setup(Arc<Server>),
     Search(Arc<Partition<'a>>),
+    Reads(Arc<reads::Spec<'a>>),
     Stats(Arc<stats::Spec<'a>>),
     Table(Arc<full_table::Spec<'a>>),
 }
 
 pub enum Task<'a> {
     Setup,
-    Search(search::Reader<'a>),
+    Search(search::Task<'a>),
+    Reads(Box<reads::Task<'a>>),
     Stats(stats::Task<'a>),
     Table(full_table::Task<'a>),
 }
@@ -37,6 +41,12 @@ pub trait Tally: Send + Sync {
 }
 
 impl Tally for Partition<'_> {
+    fn counters(&self) -> &Counters {
+        &self.tally
+    }
+}
+
+impl Tally for reads::Spec<'_> {
     fn counters(&self) -> &Counters {
         &self.tally
     }
@@ -64,11 +74,14 @@ impl Tally for Counters {
 pub type Started<'a> = (Task<'a>, Vec<Request<'a>>, Arc<dyn Tally + 'a>);
 
 impl<'a> Plan<'a> {
-    /// The stream a search writes from the same answers as its own, if any.
-    pub fn also(&self) -> Option<&'static str> {
+    /// The streams the task writes (none for a server's set-up).
+    pub fn streams(&self) -> Vec<&'static str> {
         match self {
-            Plan::Search(part) => part.also.map(|sel| sel.def.name),
-            _ => None,
+            Plan::Setup(_) => Vec::new(),
+            Plan::Search(part) => vec![part.sel.def.name],
+            Plan::Reads(spec) => spec.serves.iter().map(|s| s.def.name).collect(),
+            Plan::Stats(spec) => vec![spec.sel.def.name],
+            Plan::Table(spec) => vec![spec.sel.def.name],
         }
     }
 
@@ -81,9 +94,14 @@ impl<'a> Plan<'a> {
                 Arc::new(Counters::default()),
             ),
             Plan::Search(part) => {
-                let (t, r) = search::Reader::start(ctx, Arc::clone(&part))?;
+                let (t, r) = search::Task::start(ctx, Arc::clone(&part))?;
                 let r = r.into_iter().map(Request::Search).collect();
                 (Task::Search(t), r, part)
+            }
+            Plan::Reads(spec) => {
+                let (t, r) = reads::start(ctx, Arc::clone(&spec))?;
+                let r = r.into_iter().map(Request::Reads).collect();
+                (Task::Reads(Box::new(t)), r, spec)
             }
             Plan::Stats(spec) => {
                 let (t, r) = stats::Task::start(ctx, Arc::clone(&spec))?;
@@ -104,26 +122,21 @@ impl Task<'_> {
         match self {
             Task::Setup => false,
             Task::Search(t) => t.done(),
+            Task::Reads(t) => t.done(),
             Task::Stats(t) => t.done(),
             Task::Table(t) => t.done(),
         }
     }
 
-    /// The stream served by the same answers, and its records written.
-    pub fn also(&self) -> Option<(&'static str, u64)> {
+    /// Records written to each stream the task writes (in [`Plan::streams`]' order), and
+    /// what its per-record reads came to.
+    pub fn records(&self) -> (Vec<u64>, reads::Counts) {
         match self {
-            Task::Search(t) => t.also(),
-            _ => None,
-        }
-    }
-
-    /// Records written, messages whose details were asked for, and those that had expired.
-    pub fn records(&self) -> (u64, u64, u64) {
-        match self {
-            Task::Search(t) => (t.written, t.details, t.expired),
-            Task::Stats(t) => (t.written, 0, 0),
-            Task::Table(t) => (t.written, 0, 0),
-            Task::Setup => (0, 0, 0),
+            Task::Search(t) => (vec![t.written()], reads::Counts::default()),
+            Task::Reads(t) => (t.written.clone(), t.counts),
+            Task::Stats(t) => (vec![t.written], reads::Counts::default()),
+            Task::Table(t) => (vec![t.written], reads::Counts::default()),
+            Task::Setup => (Vec::new(), reads::Counts::default()),
         }
     }
 }
@@ -157,35 +170,55 @@ pub fn account_plans<'a>(
     plans
 }
 
-/// The tasks of a server whose message streams are known, in the stream table's order.
+/// The tasks of a server whose message streams are known, in the stream table's order. The
+/// streams that expand their search's records through the same request share one task per
+/// partition, planned where the first of them is (`activity`: the activity searches' streams).
 pub fn server_plans<'a>(
     server: &Arc<Server>,
     selection: &'a [Selected],
+    activity: &'a [Selected],
 ) -> Vec<(Plan<'a>, &'static str)> {
     let mut plans = Vec::new();
+    let mut grouped: Vec<&'static str> = Vec::new();
     for sel in selection
         .iter()
         .filter(|s| s.def.token == TokenKind::Server)
     {
         let name = sel.def.name;
         match sel.def.kind {
-            Kind::Search(spec) => {
-                let (also, served) = sharing(sel, selection);
-                if served {
-                    continue;
+            Kind::Search(spec) => match spec.expand {
+                Some(expand) if grouped.contains(&expand.group()) => {}
+                Some(expand) => {
+                    grouped.push(expand.group());
+                    let serves: Vec<&Selected> = selection
+                        .iter()
+                        .filter(|o| {
+                            o.def
+                                .expands_to()
+                                .is_some_and(|e| e.group() == expand.group())
+                        })
+                        .collect();
+                    for id in partitions(spec.partitions, server) {
+                        let spec = reads_spec(server, id, expand, &serves, activity);
+                        plans.push((Plan::Reads(Arc::new(spec)), name));
+                    }
                 }
-                for id in partitions(spec.partitions, server) {
-                    let part = Partition {
-                        sel,
-                        spec,
-                        server: Arc::clone(server),
-                        id,
-                        tally: Counters::default(),
-                        also,
-                    };
-                    plans.push((Plan::Search(Arc::new(part)), name));
+                None => {
+                    for id in partitions(spec.partitions, server) {
+                        let part = Partition {
+                            sel,
+                            spec,
+                            server: Arc::clone(server),
+                            id,
+                            tally: Arc::default(),
+                            found: Found::Lines,
+                            filters: Vec::new(),
+                            expect: None,
+                        };
+                        plans.push((Plan::Search(Arc::new(part)), name));
+                    }
                 }
-            }
+            },
             Kind::Stats(shape) => {
                 for ms in server.message_streams().iter().filter(|m| !m.is_inbound()) {
                     let spec = stats::Spec {
@@ -212,28 +245,28 @@ pub fn server_plans<'a>(
     plans
 }
 
-/// Two selected streams that expand the same search through the same request share it: the
-/// first in the table reads it for both. Gives the stream `sel` also writes, and whether `sel`
-/// is written by an earlier one.
-fn sharing<'a>(sel: &'a Selected, selection: &'a [Selected]) -> (Option<&'a Selected>, bool) {
-    let Some(expand) = sel.def.expands_to() else {
-        return (None, false);
-    };
-    let mut partners = selection.iter().filter(|o| {
-        o.def.name != sel.def.name
-            && o.def.path == sel.def.path
-            && o.def
-                .expands_to()
-                .is_some_and(|e| e.path() == expand.path())
-    });
-    let Some(partner) = partners.next() else {
-        return (None, false);
-    };
-    let position = |name: &str| STREAMS.iter().position(|d| d.name == name);
-    if position(partner.def.name) < position(sel.def.name) {
-        (None, true)
-    } else {
-        (Some(partner), false)
+/// The per-record reads of one partition, serving `serves`.
+fn reads_spec<'a>(
+    server: &Arc<Server>,
+    id: String,
+    expand: crate::streams::Expand,
+    serves: &[&'a Selected],
+    activity: &'a [Selected],
+) -> reads::Spec<'a> {
+    let follows = serves
+        .iter()
+        .any(|s| s.def.expands_to().is_some_and(|e| e.follows_activity()));
+    reads::Spec {
+        server: Arc::clone(server),
+        id,
+        expand,
+        serves: serves.to_vec(),
+        activity: if follows {
+            activity.iter().collect()
+        } else {
+            Vec::new()
+        },
+        tally: Arc::default(),
     }
 }
 

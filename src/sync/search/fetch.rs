@@ -1,7 +1,7 @@
 //! The fetch side of a search, on a worker thread: one page requested for a window, read in one
 //! pass, each record identified, filtered back to the window by its own timestamp and written
-//! as its RECORD line (or, for a stream that expands its records, kept as the message to read
-//! next).
+//! as its RECORD line (or, for a search whose records name something to read, kept as a
+//! reference to it).
 
 use super::super::digest::{record_key, Key};
 use super::super::servers::Server;
@@ -17,21 +17,41 @@ use crate::singer::catalog::Selected;
 use crate::streams::{Partitions, Search, CEILING, PAGE_SIZE};
 use crate::sync::context::extracted_now;
 use crate::timefmt::{format_filter, format_utc, parse_timestamp, wall_range};
+use chrono::{DateTime, Utc};
 use std::ops::Range;
 use std::sync::Arc;
 
-/// What a partition's requests share: the stream, the server and the message stream.
+/// What a partition's requests share: the search, the server and the message stream.
 pub struct Partition<'a> {
+    /// The stream whose endpoint is searched (its path, envelope, keys and time field); its
+    /// records are written only when `found` is [`Found::Lines`].
     pub sel: &'a Selected,
     pub spec: Search,
     pub server: Arc<Server>,
     /// The message stream (or the inbound stream) read.
     pub id: String,
-    /// Requests and retries made for this partition.
-    pub tally: Counters,
-    /// A second stream written from the same details answers (`messages_outbound_details`
-    /// beside `message_events`): one request serves both.
-    pub also: Option<&'a Selected>,
+    /// Requests and retries made for this partition (shared by the searches of one task).
+    pub tally: Arc<Counters>,
+    /// What becomes of the records found.
+    pub found: Found,
+    /// Filters sent beside the window and the message stream (`recipient`, `status`).
+    pub filters: Vec<(&'static str, String)>,
+    /// A field every record is expected to hold with this value (any case), as a filter
+    /// asked for: records that do not are counted ([`Page::unexpected`]).
+    pub expect: Option<(&'static str, &'static str)>,
+}
+
+/// What becomes of a search's records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Each is written as a RECORD line of the partition's stream.
+    Lines,
+    /// Each names something to read next by its `id_field` (when its boolean `only_if` field
+    /// is true): it is kept as a [`MessageRef`].
+    Refs {
+        id_field: &'static str,
+        only_if: Option<&'static str>,
+    },
 }
 
 impl Partition<'_> {
@@ -70,8 +90,10 @@ pub struct Page {
     pub ids: Vec<Key>,
     /// The RECORD lines of the records kept.
     pub lines: Lines,
-    /// For streams that expand their records: the messages kept, to be read next.
+    /// For searches whose records name something to read: the references kept.
     pub messages: Vec<(Key, MessageRef)>,
+    /// Records without the value [`Partition::expect`] asks for.
+    pub unexpected: u64,
 }
 
 /// RECORD lines in one buffer, each with its record's key.
@@ -81,7 +103,7 @@ pub struct Lines {
     pub records: Vec<(Key, Range<usize>)>,
 }
 
-/// A found message whose details are read next.
+/// What a found record names to read next (a message, or a bounce's dump).
 #[derive(Clone, Debug)]
 pub struct MessageRef {
     pub id: String,
@@ -90,6 +112,8 @@ pub struct MessageRef {
     /// Its timestamp as found (JSON text), if any: the bookmark field of a record that the
     /// answer read next does not carry (a bounce's dump).
     pub time: Option<String>,
+    /// That timestamp, read (`None` when missing or unreadable).
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// Fetches one page and shapes its records.
@@ -106,6 +130,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
     if part.spec.partitions != Partitions::Inbound {
         query.push(("messagestream", part.id.clone()));
     }
+    query.extend(part.filters.iter().cloned());
     let envelope = part.sel.def.envelope;
     let extracted = extracted_now();
     let stamps = Stamps::new(Some(part.server.id), Some(&part.id));
@@ -164,6 +189,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
         ids: kept.ids,
         lines: kept.lines,
         messages: kept.messages,
+        unexpected: kept.unexpected,
     }))
 }
 
@@ -173,10 +199,11 @@ struct Kept {
     ids: Vec<Key>,
     lines: Lines,
     messages: Vec<(Key, MessageRef)>,
+    unexpected: u64,
 }
 
 /// Identifies one record of a page and, if it belongs to the window, keeps its RECORD line (or
-/// the message, for streams that expand their records).
+/// a reference to what it names, for searches whose records name something to read).
 fn keep(
     part: &Partition,
     window: Window,
@@ -198,6 +225,12 @@ fn keep(
     let untimed = time.and_then(|(f, t)| t.is_none().then_some(f));
     let key = identify(part, fields, window, untimed)?;
     kept.ids.push(key);
+    if let Some((field, value)) = part.expect {
+        let holds = fields
+            .str(field)
+            .is_some_and(|v| v.eq_ignore_ascii_case(value));
+        kept.unexpected += u64::from(!holds);
+    }
     match time {
         Some((_, Some(t))) if t < window.start || t >= window.end => return Ok(()),
         Some((field, None)) => {
@@ -210,19 +243,22 @@ fn keep(
         }
         _ => {}
     }
-    if let Some(expand) = part.spec.expand {
-        if expand
-            .only_if()
-            .is_none_or(|flag| fields.get(flag) == Some("true"))
-        {
+    if let Found::Refs { id_field, only_if } = part.found {
+        // A record naming nothing (an activity record without its MessageID) has nothing to
+        // read; its own stream, read apart, reports it.
+        let names = fields
+            .get(id_field)
+            .is_some_and(|v| v != "null" && v != "\"\"");
+        if names && only_if.is_none_or(|flag| fields.get(flag) == Some("true")) {
             let message = MessageRef {
-                id: fields.key_part(expand.id_field()).into_owned(),
+                id: fields.key_part(id_field).into_owned(),
                 stream: fields.get("MessageStream").map(str::to_string),
                 time: part
                     .spec
                     .time_field
                     .and_then(|f| fields.get(f))
                     .map(str::to_string),
+                at: time.and_then(|(_, t)| t),
             };
             kept.messages.push((key, message));
         }

@@ -1,26 +1,25 @@
-//! The windowed search engine (`/messages/outbound`, opens, clicks, inbound, bounces, and the
-//! outbound messages whose details give `message_events`): the write side of one partition
-//! (a server's message stream), on the main thread. `fetch` is the side that runs on workers.
+//! The windowed search engine (`/messages/outbound`, opens, clicks, inbound, bounces): a
+//! [`Reader`] reads one search on one partition (a server's message stream) over a range of
+//! time, on the main thread; `fetch` is the side that runs on workers. A search stream's own
+//! task ([`Task`]) moves its bookmark as the reader completes windows; the per-record reads of
+//! `reads` own readers whose found records name what to read next.
 //!
-//! A partition is read from its bookmark minus the lookback (or from `start_date`) up to the
-//! safety margin before now, in closed windows of naive Eastern wall time (see
+//! A range is read in closed windows of naive Eastern wall time (see
 //! [`crate::timefmt::wall_range`]). A window is paged newest first with `count=500`; one whose
 //! `TotalCount` passes the 10,000 ceiling is split before any of its records is written.
 //! Records are filtered back to the window by their own timestamp, so the inclusive bounds never
 //! lose or repeat the boundary second; inbound records carry no Postmark timestamp, so their
 //! boundary duplicates are removed by MessageID.
 //!
-//! Every page (and, for `message_events`, every message's details) is a request of the run's
-//! pipeline: the rest of a window, the first page of the next window and the details of its
-//! messages are in flight together. A window whose pages disagree (Postmark's answers changed
+//! Every page is a request of the run's pipeline: the rest of a window and the first page of
+//! the next are in flight together. A window whose pages disagree (Postmark's answers changed
 //! while it was read), or hold fewer distinct records than `TotalCount` announces, is read
-//! again before it counts. The bookmark moves to a window's end, and a STATE is written, only
-//! once that window and every earlier one are complete.
+//! again before it counts. A window is complete once it is read whole and every read its
+//! owner made for its records is handled; windows complete oldest first.
 
-pub mod expand;
 pub mod fetch;
 mod open;
-mod start;
+pub mod start;
 
 use super::context::Ctx;
 use super::digest::Key;
@@ -30,7 +29,6 @@ use crate::log;
 use crate::streams::{CEILING, PAGE_SIZE};
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
-use expand::DetailsRequest;
 use fetch::{Fetched, Lines, MessageRef, Page, PageRequest, Partition};
 use open::{Check, Reading};
 use std::io::Write;
@@ -40,94 +38,65 @@ use std::time::Instant;
 /// How often a window is read again from the start when Postmark's answers change under it.
 const MAX_REREADS: u32 = 3;
 
-/// A request of a partition.
-#[derive(Clone)]
-pub enum Request<'a> {
-    Page(PageRequest<'a>),
-    Details(DetailsRequest<'a>),
-}
+/// A record found that names something to read, with the window that found it.
+pub type FoundRef = (Window, MessageRef);
 
-/// What a request of a partition came to.
-pub enum Answer {
-    Page(Fetched),
-    Details(expand::Fetched),
-}
-
-/// Reads one partition: the write side.
+/// Reads one search on one partition over `[start, end)`.
 pub struct Reader<'a> {
     part: Arc<Partition<'a>>,
-    bookmark: Option<DateTime<Utc>>,
-    /// The bookmark of the stream written from the same answers, if any.
-    also_bookmark: Option<DateTime<Utc>>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     planner: Planner,
     /// The next window's first page is awaited (windows are planned from the one before).
     planning: bool,
     reading: Reading,
+    /// Records written (a search of [`fetch::Found::Lines`]).
     pub written: u64,
-    /// Records written to the stream served by the same answers.
-    pub written_also: u64,
-    /// Messages whose details were asked for, and those that had expired.
-    pub details: u64,
-    pub expired: u64,
-    windows_done: u64,
-    started: Instant,
+    pub windows_done: u64,
+    /// Records without the value the partition expects ([`Partition::expect`]).
+    pub unexpected: u64,
 }
 
 impl<'a> Reader<'a> {
-    /// Plans the partition from its bookmark; gives the first request, if there is anything to
-    /// read.
-    pub fn start<W: Write>(
-        ctx: &mut Ctx<'_, W>,
+    /// A reader of `[start, end)`; its first request is added to `requests` if the range is not
+    /// empty.
+    pub fn new(
         part: Arc<Partition<'a>>,
-    ) -> Result<(Reader<'a>, Vec<Request<'a>>), Error> {
-        let (name, server_id, id) = (part.name(), part.server.id, part.id.clone());
-        let (bookmark, mut start) = start::from_bookmark(ctx, &part, part.sel)?;
-        // A stream written from the same answers starts no later than its own bookmark says.
-        let mut also_bookmark = None;
-        if let Some(also) = part.also {
-            let (b, s) = start::from_bookmark(ctx, &part, also)?;
-            (also_bookmark, start) = (b, start.min(s));
-            ctx.warn_past_retention(also.def.name, s);
-        }
-        ctx.warn_past_retention(name, start);
-        let end = ctx.search_end;
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        requests: &mut Vec<PageRequest<'a>>,
+    ) -> Reader<'a> {
         let mut reader = Reader {
             part,
-            bookmark,
-            also_bookmark,
             start,
             end,
             planner: Planner::new(start, end),
             planning: false,
             reading: Reading::default(),
             written: 0,
-            written_also: 0,
-            details: 0,
-            expired: 0,
             windows_done: 0,
-            started: Instant::now(),
+            unexpected: 0,
         };
-        let mut requests = Vec::new();
-        if start < end {
-            log::info(&format!(
-                "{name}: server {server_id} stream {id}: {} → {}",
-                format_utc(start),
-                format_utc(end)
-            ));
-            reader.plan_next(&mut requests);
-        }
-        Ok((reader, requests))
+        reader.plan_next(requests);
+        reader
     }
 
-    /// The stream served by the same answers, and its records written.
-    pub fn also(&self) -> Option<(&'static str, u64)> {
-        self.part.also.map(|sel| (sel.def.name, self.written_also))
+    pub fn part(&self) -> &Arc<Partition<'a>> {
+        &self.part
     }
 
+    pub fn range(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.start, self.end)
+    }
+
+    /// Every window is complete.
     pub fn done(&self) -> bool {
         !self.planning && self.reading.is_empty() && self.planner.next_window().is_none()
+    }
+
+    /// Every window is read whole, whatever reads they still wait for.
+    pub fn read_whole(&self) -> bool {
+        !self.planning && self.planner.next_window().is_none() && self.reading.all_verified()
     }
 
     fn name(&self) -> &'static str {
@@ -135,48 +104,32 @@ impl<'a> Reader<'a> {
     }
 
     /// Asks for the next window's first page, if the range is not covered yet.
-    fn plan_next(&mut self, requests: &mut Vec<Request<'a>>) {
+    fn plan_next(&mut self, requests: &mut Vec<PageRequest<'a>>) {
         if let Some(window) = self.planner.next_window() {
             self.planning = true;
             requests.push(self.page(window, 0, 0));
         }
     }
 
-    fn page(&self, window: Window, offset: u64, attempt: u32) -> Request<'a> {
-        Request::Page(PageRequest {
+    fn page(&self, window: Window, offset: u64, attempt: u32) -> PageRequest<'a> {
+        PageRequest {
             part: Arc::clone(&self.part),
             window,
             offset,
             attempt,
-        })
-    }
-
-    /// Handles an answer, in the order the requests were made.
-    pub fn handle<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        request: Request<'a>,
-        answer: Answer,
-        requests: &mut Vec<Request<'a>>,
-    ) -> Result<(), Error> {
-        match (request, answer) {
-            (Request::Page(req), Answer::Page(fetched)) => {
-                self.handle_page(ctx, req, fetched, requests)?
-            }
-            (Request::Details(req), Answer::Details(fetched)) => {
-                self.handle_details(ctx, &req, fetched)?
-            }
-            _ => return Err(Error::Internal("an answer of another kind".into())),
         }
-        self.complete(ctx)
     }
 
-    fn handle_page<W: Write>(
+    /// Handles a page, in the order the requests were made: writes its records not written
+    /// before (or adds the references they hold, not found before, to `found`), and asks for
+    /// what is to be read next.
+    pub fn handle<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
         req: PageRequest<'a>,
         fetched: Fetched,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<PageRequest<'a>>,
+        found: &mut Vec<FoundRef>,
     ) -> Result<(), Error> {
         let window = req.window;
         if req.offset == 0 && req.attempt == 0 {
@@ -199,6 +152,7 @@ impl<'a> Reader<'a> {
                 ids: Vec::new(),
                 lines: Lines::default(),
                 messages: Vec::new(),
+                unexpected: 0,
             },
             (_, _, Fetched::Page(page)) => page,
         };
@@ -207,9 +161,34 @@ impl<'a> Reader<'a> {
         } else {
             self.reading.get(window)?.add(&page);
         }
+        self.unexpected += page.unexpected;
         self.write(ctx, window, page.lines)?;
-        self.expand(window, page.messages, requests)?;
+        for (key, message) in page.messages {
+            if self.reading.take(window, key)? {
+                found.push((window, message));
+            }
+        }
         self.verify(window, requests)
+    }
+
+    /// The window completes only once the read numbered `seq` (in its owner's sequence) is
+    /// handled.
+    pub fn wait(&mut self, window: Window, seq: u64) -> Result<(), Error> {
+        let open = self.reading.get(window)?;
+        open.needs = open.needs.max(seq);
+        Ok(())
+    }
+
+    /// The windows now complete, oldest first (`handled`: the number of the owner's last read
+    /// handled).
+    pub fn complete(&mut self, handled: u64) -> Vec<Window> {
+        let remember = self.part.spec.time_field.is_none();
+        let mut done = Vec::new();
+        while let Some(window) = self.reading.pop_complete(remember, handled) {
+            self.windows_done += 1;
+            done.push(window);
+        }
+        done
     }
 
     /// The window's first page: how many pages it has, and (on the first read) the next
@@ -219,7 +198,7 @@ impl<'a> Reader<'a> {
         window: Window,
         attempt: u32,
         page: &Page,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<PageRequest<'a>>,
     ) {
         let offsets: Vec<u64> = (PAGE_SIZE..page.total.min(CEILING))
             .step_by(PAGE_SIZE as usize)
@@ -238,7 +217,7 @@ impl<'a> Reader<'a> {
         &mut self,
         window: Window,
         total: u64,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<PageRequest<'a>>,
     ) -> Result<(), Error> {
         log::debug(&format!(
             "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
@@ -276,59 +255,9 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Asks for the details of each message not asked for before.
-    fn expand(
-        &mut self,
-        window: Window,
-        messages: Vec<(Key, MessageRef)>,
-        requests: &mut Vec<Request<'a>>,
-    ) -> Result<(), Error> {
-        for (key, message) in messages {
-            if !self.reading.take(window, key)? {
-                continue;
-            }
-            self.reading.get(window)?.details_left += 1;
-            self.details += 1;
-            requests.push(Request::Details(DetailsRequest {
-                part: Arc::clone(&self.part),
-                window,
-                message,
-            }));
-        }
-        Ok(())
-    }
-
-    fn handle_details<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        req: &DetailsRequest<'a>,
-        fetched: expand::Fetched,
-    ) -> Result<(), Error> {
-        match fetched {
-            expand::Fetched::Lines { buf, records, also } => {
-                ctx.write(self.name(), &buf)?;
-                self.written += records;
-                if let (Some(sel), Some((buf, records))) = (self.part.also, also) {
-                    ctx.write(sel.def.name, &buf)?;
-                    self.written_also += records;
-                }
-            }
-            expand::Fetched::Expired => {
-                self.expired += 1;
-                log::debug(&format!(
-                    "{}: message {} expired before its details were read",
-                    self.name(),
-                    req.message.id
-                ));
-            }
-        }
-        self.reading.get(req.window)?.details_left -= 1;
-        Ok(())
-    }
-
     /// Once every page of a window is in: read it again if its pages disagreed or repeated
-    /// records, or mark it verified.
-    fn verify(&mut self, window: Window, requests: &mut Vec<Request<'a>>) -> Result<(), Error> {
+    /// records, or mark it read whole.
+    fn verify(&mut self, window: Window, requests: &mut Vec<PageRequest<'a>>) -> Result<(), Error> {
         let name = self.name();
         let label = self.part.label();
         let open = self.reading.get(window)?;
@@ -357,23 +286,75 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Completes the windows read whole, oldest first: moves the bookmark to their end and
-    /// writes a STATE.
-    fn complete<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
-        let remember = self.part.spec.time_field.is_none();
-        while let Some(window) = self.reading.pop_complete(remember) {
-            self.windows_done += 1;
-            let p = &self.part;
+    /// How far the range is covered, as a share (for progress lines).
+    pub fn covered(&self, upto: DateTime<Utc>) -> f64 {
+        (upto - self.start).num_seconds() as f64
+            / (self.end - self.start).num_seconds().max(1) as f64
+    }
+}
+
+/// A search stream on one partition: reads from its bookmark (less its lookback) to the end
+/// of searches, moving the bookmark and writing a STATE as each window completes.
+pub struct Task<'a> {
+    reader: Reader<'a>,
+    bookmark: Option<DateTime<Utc>>,
+    started: Instant,
+}
+
+impl<'a> Task<'a> {
+    /// Plans the partition from its bookmark; gives the first request, if there is anything to
+    /// read.
+    pub fn start<W: Write>(
+        ctx: &mut Ctx<'_, W>,
+        part: Arc<Partition<'a>>,
+    ) -> Result<(Task<'a>, Vec<PageRequest<'a>>), Error> {
+        let (bookmark, start) = start::from_bookmark(ctx, (part.server.id, &part.id), part.sel)?;
+        ctx.warn_past_retention(part.name(), start);
+        let end = ctx.search_end;
+        if start < end {
+            log::info(&format!(
+                "{}: {}: {} → {}",
+                part.name(),
+                part.label(),
+                format_utc(start),
+                format_utc(end)
+            ));
+        }
+        let mut requests = Vec::new();
+        let reader = Reader::new(part, start, end, &mut requests);
+        let task = Task {
+            reader,
+            bookmark,
+            started: Instant::now(),
+        };
+        Ok((task, requests))
+    }
+
+    pub fn done(&self) -> bool {
+        self.reader.done()
+    }
+
+    pub fn written(&self) -> u64 {
+        self.reader.written
+    }
+
+    /// Handles a page; completes the windows read whole, oldest first: moves the bookmark to
+    /// their end and writes a STATE.
+    pub fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: PageRequest<'a>,
+        fetched: Fetched,
+        requests: &mut Vec<PageRequest<'a>>,
+    ) -> Result<(), Error> {
+        let mut found = Vec::new();
+        self.reader
+            .handle(ctx, req, fetched, requests, &mut found)?;
+        for window in self.reader.complete(0) {
+            let p = self.reader.part();
             if self.bookmark.is_none_or(|b| window.end > b) {
                 ctx.state
                     .set_bookmark(p.name(), p.server.id, &p.id, format_utc(window.end));
-            }
-            if let Some(also) = p
-                .also
-                .filter(|_| self.also_bookmark.is_none_or(|b| window.end > b))
-            {
-                ctx.state
-                    .set_bookmark(also.def.name, p.server.id, &p.id, format_utc(window.end));
             }
             ctx.checkpoint()?;
             self.progress(ctx, window);
@@ -382,18 +363,24 @@ impl<'a> Reader<'a> {
     }
 
     fn progress<W: Write>(&self, ctx: &mut Ctx<'_, W>, window: Window) {
-        let covered = (window.end - self.start).num_seconds() as f64
-            / (self.end - self.start).num_seconds().max(1) as f64;
-        let (requests, _) = self.part.tally.snapshot();
-        let rate = self.written as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        let (written, windows) = (self.written, self.windows_done);
+        let part = self.reader.part();
+        let covered = self.reader.covered(window.end);
+        let (requests, _) = part.tally.snapshot();
+        let written = self.reader.written;
+        let rate = written as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let windows = self.reader.windows_done;
         ctx.progress(|| {
             format!(
                 "{}: {}: {written} records, {windows} windows, {:.0}% of the range, {requests} requests, {rate:.0} records/s",
-                self.name(),
-                self.part.label(),
+                part.name(),
+                part.label(),
                 covered * 100.0
             )
         });
     }
+}
+
+/// A digest of a record key that fits a `u64` (for sums over sets of records).
+pub fn fold(key: Key) -> u64 {
+    (key as u64) ^ ((key >> 64) as u64)
 }

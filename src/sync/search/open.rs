@@ -21,8 +21,9 @@ pub struct Open {
     consistent: bool,
     /// Every page is in and they agree.
     verified: bool,
-    /// Messages whose details are still to come.
-    pub details_left: u64,
+    /// The last read (by its number in its owner's sequence) the window waits for: its records'
+    /// reads, made by its owner; 0 for none.
+    pub needs: u64,
     /// Keys written (or whose details were asked for) in this window: a re-read or an overlap
     /// writes nothing twice.
     seen: KeySet,
@@ -53,18 +54,18 @@ impl Open {
             distinct: first.ids.iter().copied().collect(),
             consistent: true,
             verified: false,
-            details_left: 0,
+            needs: 0,
             seen: KeySet::default(),
         }
     }
 
     /// A new read of the window, its first page in: what was written stays written, the
-    /// details asked for are still awaited.
+    /// reads asked for are still awaited.
     pub fn reread(&mut self, first: &Page, pages: u64) {
         let seen = std::mem::take(&mut self.seen);
         *self = Open {
             seen,
-            details_left: self.details_left,
+            needs: self.needs,
             ..Open::new(self.window, self.attempt, first, pages)
         };
     }
@@ -102,9 +103,15 @@ impl Open {
         self.attempt
     }
 
-    /// Every page is in and agrees, and every message's details are.
-    pub fn complete(&self) -> bool {
-        self.verified && self.details_left == 0
+    /// Every page is in and agrees, and every read it waits for is handled (`handled`: the
+    /// number of the last one handled; reads are handled in the order they were asked for).
+    pub fn complete(&self, handled: u64) -> bool {
+        self.verified && self.needs <= handled
+    }
+
+    /// Every page is in and agrees.
+    pub fn verified(&self) -> bool {
+        self.verified
     }
 
     fn has_seen(&self, key: &Key) -> bool {
@@ -150,10 +157,15 @@ impl Reading {
         Ok(true)
     }
 
-    /// The oldest window, if it is complete; `remember` keeps its keys for the boundary
-    /// repeats of the next windows.
-    pub fn pop_complete(&mut self, remember: bool) -> Option<Window> {
-        if !self.open.front().is_some_and(Open::complete) {
+    /// Whether every window being read is read whole (its reads aside).
+    pub fn all_verified(&self) -> bool {
+        self.open.iter().all(Open::verified)
+    }
+
+    /// The oldest window, if it is complete (`handled`: see [`Open::complete`]); `remember`
+    /// keeps its keys for the boundary repeats of the next windows.
+    pub fn pop_complete(&mut self, remember: bool, handled: u64) -> Option<Window> {
+        if !self.open.front().is_some_and(|o| o.complete(handled)) {
             return None;
         }
         let open = self.open.pop_front()?;

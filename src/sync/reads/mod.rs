@@ -1,0 +1,453 @@
+//! Per-record reads: for one server and partition, the one request per record (a message's
+//! details, an inbound message's details, a bounce's dump) that serves every selected stream
+//! built from that answer, asked for by every source that says the record is new or may have
+//! changed, and made at most once per record and run.
+//!
+//! The sources ([`Role`]): the search of the records new since the served streams' bookmarks
+//! (less a lookback, when one is set); for `message_events`, the activity searches (opens,
+//! clicks, bounces, and the suppression dump then the outbound search by recipient), each read
+//! from where it was read up to last time; the records whose last read was not settled
+//! (`pending`), with the search of the messages still queued; and the range of those past the
+//! pending bound. A source's window completes (and its bookmark or cursor moves, with a STATE)
+//! only once every read its records asked for is handled, so a run stopped anywhere resumes
+//! without losing one.
+
+mod pending;
+pub mod read;
+mod sources;
+pub mod spec;
+pub mod suppressions;
+
+use super::context::Ctx;
+use super::digest::KeyMap;
+use super::search::fetch::{self, MessageRef, PageRequest};
+use super::search::{FoundRef, Reader};
+use crate::error::Error;
+use crate::log;
+use crate::singer::state::Kept;
+use crate::streams::{Expand, ACTIVITY, SUPPRESSIONS};
+use crate::timefmt::format_utc;
+use chrono::{DateTime, Utc};
+use read::{Emit, ReadRequest};
+pub use spec::{Spec, Why};
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+use suppressions::{DumpRequest, Suppressed};
+
+/// A request of a task.
+#[derive(Clone)]
+pub enum Request<'a> {
+    Page {
+        source: usize,
+        page: PageRequest<'a>,
+    },
+    Read(ReadRequest<'a>),
+    Dump(DumpRequest<'a>),
+}
+
+pub enum Answer {
+    Page(fetch::Fetched),
+    Read(read::Fetched),
+    Dump(Vec<Suppressed>),
+}
+
+/// What a source of reads is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    New,
+    /// An [`ACTIVITY`] search, by its position there.
+    Activity(usize),
+    /// The outbound search by a suppressed address.
+    Recipient,
+    /// The outbound search of the messages still queued.
+    Queued,
+    Overflow,
+}
+
+struct Source<'a> {
+    role: Role,
+    reader: Reader<'a>,
+}
+
+/// Reads asked for, by why.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counts {
+    pub new: u64,
+    pub activity: u64,
+    pub pending: u64,
+    pub expired: u64,
+    /// Unsettled records given up past the horizon.
+    pub given_up: u64,
+}
+
+impl Counts {
+    pub fn reads(&self) -> u64 {
+        self.new + self.activity + self.pending
+    }
+}
+
+/// The suppression dump as a source: whether its answer is in.
+struct Dump {
+    answered: bool,
+}
+
+/// One server and partition's per-record reads: the write side, on the main thread.
+pub struct Task<'a> {
+    spec: Arc<Spec<'a>>,
+    sources: Vec<Source<'a>>,
+    kept: Kept,
+    kept_changed: bool,
+    /// The number of the last read asked for, and of the last handled (reads are handled in
+    /// the order they are asked for).
+    asked: u64,
+    handled: u64,
+    /// Records asked for this run, by their ID's digest, when more than one source can ask.
+    seen: Option<KeyMap<u64>>,
+    /// Each served stream's bookmark, and where reading it starts.
+    bookmarks: Vec<Option<DateTime<Utc>>>,
+    starts: Vec<DateTime<Utc>>,
+    /// Pending records read only once the search of queued messages is in, and the messages
+    /// it lists (still queued).
+    after_queued: Vec<MessageRef>,
+    still_queued: HashSet<String>,
+    dump: Option<Dump>,
+    /// The overflow range is being read again; whether one of its records is still unsettled.
+    overflow: Option<bool>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    pub counts: Counts,
+    /// Records written per served stream.
+    pub written: Vec<u64>,
+    finished: bool,
+}
+
+impl<'a> Task<'a> {
+    pub fn done(&self) -> bool {
+        self.finished
+    }
+
+    fn group(&self) -> &'static str {
+        self.spec.expand.group()
+    }
+
+    /// Handles an answer, in the order the requests were made.
+    pub fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        request: Request<'a>,
+        answer: Answer,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        match (request, answer) {
+            (Request::Page { source, page }, Answer::Page(fetched)) => {
+                self.handle_page(ctx, source, page, fetched, requests)?
+            }
+            (Request::Read(req), Answer::Read(fetched)) => self.handle_read(ctx, &req, fetched)?,
+            (Request::Dump(req), Answer::Dump(list)) => self.handle_dump(ctx, &req, list, requests),
+            _ => return Err(Error::Internal("an answer of another kind".into())),
+        }
+        self.complete(ctx)
+    }
+
+    fn handle_page<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        index: usize,
+        page: PageRequest<'a>,
+        fetched: fetch::Fetched,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        let mut pages = Vec::new();
+        let mut found = Vec::new();
+        let source = &mut self.sources[index];
+        source
+            .reader
+            .handle(ctx, page, fetched, &mut pages, &mut found)?;
+        let role = source.role;
+        requests.extend(pages.into_iter().map(|page| Request::Page {
+            source: index,
+            page,
+        }));
+        if role == Role::Queued {
+            return self.queued_found(found, index, requests);
+        }
+        for (window, mut message) in found {
+            let why = match role {
+                Role::New => Why::New,
+                Role::Overflow => Why::Overflow,
+                Role::Recipient => Why::Activity,
+                Role::Activity(_) | Role::Queued => {
+                    // An activity record's time is not its message's.
+                    (message.time, message.at) = (None, None);
+                    Why::Activity
+                }
+            };
+            let seq = self.ask(message, why, requests);
+            self.sources[index].reader.wait(window, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Asks for a record's read, unless it was asked for already this run; gives the number
+    /// of the read that answers for it.
+    fn ask(&mut self, message: MessageRef, why: Why, requests: &mut Vec<Request<'a>>) -> u64 {
+        if let Some(seen) = &mut self.seen {
+            let key = message_key(&message.id);
+            if let Some(&seq) = seen.get(&key) {
+                return seq;
+            }
+            seen.insert(key, self.asked + 1);
+        }
+        self.asked += 1;
+        match why {
+            Why::New => self.counts.new += 1,
+            Why::Activity => self.counts.activity += 1,
+            Why::Pending | Why::Overflow => self.counts.pending += 1,
+        }
+        let emit = self.emit(&message, why);
+        requests.push(Request::Read(ReadRequest {
+            spec: Arc::clone(&self.spec),
+            message,
+            seq: self.asked,
+            why,
+            emit,
+        }));
+        self.asked
+    }
+
+    /// What each served stream does with a record read for `why`: `message_events` writes
+    /// every read; a content stream writes a record new to it, and one whose last read found
+    /// it queued (its `Status` may have changed).
+    fn emit(&self, message: &MessageRef, why: Why) -> Vec<Emit> {
+        let was_queued = self.kept.pending.iter().any(|p| p.4 && p.0 == message.id);
+        self.spec
+            .serves
+            .iter()
+            .zip(&self.starts)
+            .map(|(sel, &start)| {
+                if sel.def.expands_to().is_some_and(Expand::follows_activity) {
+                    return Emit::Always;
+                }
+                match why {
+                    _ if was_queued => Emit::Always,
+                    Why::Overflow => Emit::Always,
+                    Why::New => match message.at {
+                        Some(at) if at < start => Emit::Never,
+                        _ => Emit::Always,
+                    },
+                    Why::Activity | Why::Pending => Emit::From(start),
+                }
+            })
+            .collect()
+    }
+
+    fn handle_read<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: &ReadRequest<'a>,
+        fetched: read::Fetched,
+    ) -> Result<(), Error> {
+        if req.seq <= self.handled {
+            return Err(Error::Internal("a read handled out of order".into()));
+        }
+        self.handled = req.seq;
+        let id = &req.message.id;
+        let (found, unsettled) = match fetched {
+            read::Fetched::Lines {
+                lines,
+                settled,
+                found,
+            } => {
+                for (i, (buf, records)) in lines.into_iter().enumerate() {
+                    ctx.write(self.spec.serves[i].def.name, &buf)?;
+                    self.written[i] += records;
+                }
+                (found, self.unsettled(settled))
+            }
+            read::Fetched::Expired => {
+                self.counts.expired += 1;
+                log::debug(&format!(
+                    "{}: {id} expired before it was read",
+                    self.spec.name()
+                ));
+                (None, None)
+            }
+        };
+        let found = found.or(req.message.at).unwrap_or(self.now);
+        if req.why == Why::Overflow && unsettled.is_some() {
+            self.overflow = Some(true);
+        }
+        let known = self.kept.pending.iter().any(|p| p.0 == *id);
+        if unsettled.is_some() || known {
+            pending::update(&mut self.kept, id, found, unsettled, self.now);
+            self.kept_changed = true;
+        }
+        Ok(())
+    }
+
+    /// `Some(queued)` when the record may still change for a served stream: a queued message
+    /// changes for every stream, one awaiting its outcome for `message_events` only.
+    fn unsettled(&self, settled: read::Settled) -> Option<bool> {
+        if settled.queued {
+            return Some(true);
+        }
+        (settled.awaiting && self.spec.follows_activity()).then_some(false)
+    }
+
+    /// The search of queued messages gave the ones still queued: every other queued pending
+    /// record is read once it is read whole.
+    fn queued_found(
+        &mut self,
+        found: Vec<FoundRef>,
+        index: usize,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        self.still_queued
+            .extend(found.into_iter().map(|(_, m)| m.id));
+        let source = &self.sources[index];
+        if !source.reader.read_whole() || self.after_queued.is_empty() {
+            return Ok(());
+        }
+        let usable = source.reader.unexpected == 0;
+        if !usable {
+            log::warn(&format!(
+                "{}: {}: Postmark's search of queued messages listed messages that are not queued; every queued message is read again on the usual schedule instead",
+                self.spec.name(),
+                self.spec.label()
+            ));
+        }
+        let still = std::mem::take(&mut self.still_queued);
+        for message in std::mem::take(&mut self.after_queued) {
+            let entry = self.kept.pending.iter().find(|p| p.0 == message.id);
+            let due = entry.is_some_and(|p| {
+                let e = pending::entry(p);
+                pending::due(e.since, e.read, self.now)
+            });
+            if (usable && !still.contains(&message.id)) || (!usable && due) {
+                self.ask(message, Why::Pending, requests);
+            }
+        }
+        Ok(())
+    }
+
+    /// The suppression dump is in: each address is searched for among the partition's
+    /// outbound messages sent before it was suppressed.
+    fn handle_dump<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        req: &DumpRequest<'a>,
+        list: Vec<Suppressed>,
+        requests: &mut Vec<Request<'a>>,
+    ) {
+        if let Some(dump) = &mut self.dump {
+            dump.answered = true;
+        }
+        for s in list {
+            let until = (s.created + chrono::Duration::seconds(1)).min(req.to);
+            let filter = Some(("recipient", s.email));
+            let from = ctx.config.message_start.min(until);
+            self.add_source(Role::Recipient, (from, until), filter, requests);
+        }
+    }
+
+    /// Completes what can be: the windows of every source (moving the served streams'
+    /// bookmarks and the activity cursors), the dump, the overflow range, the task; writes a
+    /// STATE when something moved.
+    fn complete<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
+        let mut moved = false;
+        for i in 0..self.sources.len() {
+            let role = self.sources[i].role;
+            for window in self.sources[i].reader.complete(self.handled) {
+                moved |= self.window_done(ctx, role, window.end);
+            }
+        }
+        moved |= self.dump_done();
+        let busy = self.sources.iter().any(|s| !s.reader.done());
+        let overflow_read = self
+            .sources
+            .iter()
+            .filter(|s| s.role == Role::Overflow)
+            .all(|s| s.reader.done());
+        if let (true, Some(unsettled)) = (overflow_read, self.overflow) {
+            pending::overflow_read(&mut self.kept, unsettled, self.now);
+            self.overflow = None;
+            self.kept_changed = true;
+        }
+        let idle = !busy && self.dump.is_none() && self.after_queued.is_empty();
+        if idle && self.handled == self.asked && !self.finished {
+            self.finished = true;
+            self.kept_changed = true;
+            moved = true;
+        }
+        if self.kept_changed {
+            let (server, id) = (self.spec.server.id, self.spec.id.clone());
+            ctx.state.set_kept(self.group(), server, &id, &self.kept);
+            self.kept_changed = false;
+        }
+        if moved {
+            ctx.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// A source's window is complete: what its end moves. Gives whether anything moved.
+    fn window_done<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        role: Role,
+        end: DateTime<Utc>,
+    ) -> bool {
+        match role {
+            Role::New => {
+                let (server, id) = (self.spec.server.id, &self.spec.id);
+                for (sel, bookmark) in self.spec.serves.iter().zip(&self.bookmarks) {
+                    if bookmark.is_none_or(|b| end > b) {
+                        ctx.state
+                            .set_bookmark(sel.def.name, server, id, format_utc(end));
+                    }
+                }
+                self.kept_changed = true;
+                true
+            }
+            Role::Activity(i) => {
+                let name = ACTIVITY[i].name.to_string();
+                self.kept.activity.insert(name, format_utc(end));
+                self.kept_changed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The dump's answer is in and every search by recipient it asked for is complete: the
+    /// suppressions cursor moves to the end.
+    fn dump_done(&mut self) -> bool {
+        let recipients_done = self
+            .sources
+            .iter()
+            .filter(|s| s.role == Role::Recipient)
+            .all(|s| s.reader.done());
+        if !self.dump.as_ref().is_some_and(|d| d.answered) || !recipients_done {
+            return false;
+        }
+        self.dump = None;
+        let name = SUPPRESSIONS.name.to_string();
+        self.kept.activity.insert(name, format_utc(self.end));
+        self.kept_changed = true;
+        true
+    }
+}
+
+/// The digest of a record's ID, for the set of records asked for.
+fn message_key(id: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    0x5Au8.hash(&mut b);
+    id.hash(&mut a);
+    id.hash(&mut b);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+pub use sources::start;

@@ -1,0 +1,249 @@
+//! Where a task's sources start: the search of new records from the served streams' bookmarks,
+//! each activity search from its cursor, the pending records due, the search of queued
+//! messages and the overflow range; and the searches added on the way (by recipient).
+
+use super::pending;
+use super::spec::{Spec, Why};
+use super::{Counts, Dump, Request, Role, Source, Task};
+use crate::error::Error;
+use crate::log;
+use crate::singer::state::Kept;
+use crate::streams::{ACTIVITY, SUPPRESSIONS};
+use crate::sync::context::Ctx;
+use crate::sync::digest::KeyMap;
+use crate::sync::search::fetch::{Found, MessageRef, Partition};
+use crate::sync::search::start::from_bookmark;
+use crate::sync::search::Reader;
+use crate::timefmt::{format_utc, parse_timestamp};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+
+/// A task whose server and partition kept nothing yet, though its streams have bookmarks,
+/// ran on a tap that re-read records by lookback: it reads this much before its bookmarks once,
+/// so that what may still change is known from then on.
+const FIRST_READ_BACK: Duration = Duration::hours(24);
+
+/// Starts the task: plans its sources; gives its first requests.
+pub fn start<'a, W: Write>(
+    ctx: &mut Ctx<'_, W>,
+    spec: Arc<Spec<'a>>,
+) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+    let (server, id) = (spec.server.id, spec.id.clone());
+    let had = ctx.state.has_kept(spec.expand.group(), server, &id);
+    let mut kept = ctx.state.kept(spec.expand.group(), server, &id);
+    let (mut bookmarks, mut starts) = (Vec::new(), Vec::new());
+    for sel in &spec.serves {
+        let (bookmark, start) = from_bookmark(ctx, (server, &id), sel)?;
+        ctx.warn_past_retention(sel.def.name, start);
+        bookmarks.push(bookmark);
+        starts.push(start);
+    }
+    // Reads are dated by the end of the run's searches, not the wall clock, so the state a
+    // run leaves depends on what it read alone (end_date pins it).
+    let (end, now) = (ctx.search_end, ctx.search_end);
+    let mut from = starts.iter().copied().min().unwrap_or(end);
+    if let (false, Some(oldest)) = (had, bookmarks.iter().flatten().min()) {
+        from = from
+            .min(*oldest - FIRST_READ_BACK)
+            .max(ctx.config.message_start);
+    }
+    let given_up = pending::expire(&mut kept, now);
+    let events_bookmark = events_bookmark(&spec, &bookmarks);
+    let activity = activity_ranges(&spec, &mut kept, events_bookmark, end);
+    let many = activity.iter().any(|(_, from)| *from < end)
+        || !kept.pending.is_empty()
+        || kept.overflow.is_some();
+    let mut task = Task {
+        written: vec![0; spec.serves.len()],
+        spec,
+        sources: Vec::new(),
+        kept,
+        kept_changed: !had,
+        asked: 0,
+        handled: 0,
+        seen: many.then(KeyMap::default),
+        bookmarks,
+        starts,
+        after_queued: Vec::new(),
+        still_queued: HashSet::new(),
+        dump: None,
+        overflow: None,
+        end,
+        now,
+        counts: Counts {
+            given_up,
+            ..Counts::default()
+        },
+        finished: false,
+    };
+    let mut requests = Vec::new();
+    task.ask_pending(&mut requests);
+    task.log_range(from, end);
+    task.add_source(Role::New, (from, end), None, &mut requests);
+    for (source, from) in activity {
+        match source {
+            Some(i) => task.add_source(Role::Activity(i), (from, end), None, &mut requests),
+            None => task.ask_dump(from, &mut requests),
+        }
+    }
+    task.complete(ctx)?;
+    Ok((task, requests))
+}
+
+/// `message_events`' bookmark, when a served stream follows activity.
+fn events_bookmark(spec: &Spec, bookmarks: &[Option<DateTime<Utc>>]) -> Option<DateTime<Utc>> {
+    spec.serves
+        .iter()
+        .zip(bookmarks)
+        .filter(|(sel, _)| {
+            sel.def
+                .expands_to()
+                .is_some_and(crate::streams::Expand::follows_activity)
+        })
+        .find_map(|(_, b)| *b)
+}
+
+/// Where each activity source starts (`Some(position in ACTIVITY)`, or `None` for the
+/// suppression dump): its cursor, or `message_events`' bookmark for a state that has none yet;
+/// with neither, every message is read whole this run, so the activity starts at the end (and
+/// the cursor is kept there).
+fn activity_ranges(
+    spec: &Spec,
+    kept: &mut Kept,
+    events_bookmark: Option<DateTime<Utc>>,
+    end: DateTime<Utc>,
+) -> Vec<(Option<usize>, DateTime<Utc>)> {
+    if !spec.follows_activity() {
+        return Vec::new();
+    }
+    let named = ACTIVITY
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (Some(i), a.name))
+        .chain([(None, SUPPRESSIONS.name)]);
+    let mut ranges = Vec::new();
+    for (source, name) in named {
+        let cursor = kept.activity.get(name).and_then(|t| parse_timestamp(t));
+        let from = cursor.or(events_bookmark).unwrap_or(end).min(end);
+        if cursor.is_none() {
+            kept.activity.insert(name.to_string(), format_utc(from));
+        }
+        ranges.push((source, from));
+    }
+    ranges
+}
+
+impl<'a> Task<'a> {
+    /// Adds a source reading `[from, to)` of the partition (the search of the served streams'
+    /// records, or of an activity stream's); its first request joins `requests`.
+    pub(super) fn add_source(
+        &mut self,
+        role: Role,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        filter: Option<(&'static str, String)>,
+        requests: &mut Vec<Request<'a>>,
+    ) {
+        let spec = &self.spec;
+        let (sel, found) = match role {
+            Role::Activity(i) => (
+                spec.activity[i],
+                Found::Refs {
+                    id_field: "MessageID",
+                    only_if: None,
+                },
+            ),
+            _ => (
+                spec.serves[0],
+                Found::Refs {
+                    id_field: spec.expand.id_field(),
+                    only_if: spec.expand.only_if(),
+                },
+            ),
+        };
+        let crate::streams::Kind::Search(search) = sel.def.kind else {
+            return;
+        };
+        let expect = (role == Role::Queued).then_some(("Status", "Queued"));
+        let part = Partition {
+            sel,
+            spec: search,
+            server: Arc::clone(&spec.server),
+            id: spec.id.clone(),
+            tally: Arc::clone(&spec.tally),
+            found,
+            filters: filter.into_iter().collect(),
+            expect,
+        };
+        let index = self.sources.len();
+        let mut pages = Vec::new();
+        let reader = Reader::new(Arc::new(part), from, to, &mut pages);
+        self.sources.push(Source { role, reader });
+        requests.extend(pages.into_iter().map(|page| Request::Page {
+            source: index,
+            page,
+        }));
+    }
+
+    /// The suppression dump of `[from, end)`, if the range is not empty.
+    fn ask_dump(&mut self, from: DateTime<Utc>, requests: &mut Vec<Request<'a>>) {
+        if from >= self.end {
+            return;
+        }
+        self.dump = Some(Dump { answered: false });
+        requests.push(Request::Dump(super::suppressions::DumpRequest {
+            spec: Arc::clone(&self.spec),
+            from,
+            to: self.end,
+        }));
+    }
+
+    /// Asks for the pending records due now; a queued message waits for the search of the
+    /// queued messages (where Postmark has one); the overflow range, when due, is searched.
+    fn ask_pending(&mut self, requests: &mut Vec<Request<'a>>) {
+        let lists_queued = self.spec.expand.lists_queued();
+        let mut oldest_queued: Option<DateTime<Utc>> = None;
+        let entries: Vec<_> = self.kept.pending.clone();
+        for p in &entries {
+            let e = pending::entry(p);
+            let message = pending_ref(e.id, e.found);
+            if e.queued && lists_queued {
+                oldest_queued = Some(oldest_queued.map_or(e.found, |o| o.min(e.found)));
+                self.after_queued.push(message);
+            } else if pending::due(e.since, e.read, self.now) {
+                self.ask(message, Why::Pending, requests);
+            }
+        }
+        if let Some(from) = oldest_queued {
+            let filter = Some(("status", "queued".to_string()));
+            self.add_source(Role::Queued, (from, self.end), filter, requests);
+        }
+        if let Some((from, to)) = pending::overflow_due(&self.kept, self.now) {
+            self.overflow = Some(false);
+            let to = (to + Duration::seconds(1)).min(self.end);
+            self.add_source(Role::Overflow, (from, to), None, requests);
+        }
+    }
+
+    fn log_range(&self, from: DateTime<Utc>, end: DateTime<Utc>) {
+        log::info(&format!(
+            "{}: {}: {} → {}, {} records pending",
+            self.spec.name(),
+            self.spec.label(),
+            format_utc(from),
+            format_utc(end),
+            self.kept.pending.len()
+        ));
+    }
+}
+
+/// The reference a pending record is read by.
+fn pending_ref(id: &str, found: DateTime<Utc>) -> MessageRef {
+    MessageRef {
+        id: id.to_string(),
+        stream: None,
+        time: Some(serde_json::Value::String(format_utc(found)).to_string()),
+        at: Some(found),
+    }
+}
