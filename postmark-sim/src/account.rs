@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::config::SimConfig;
-use super::eastern::TICKS_PER_DAY;
+use super::eastern::{TICKS_PER_DAY, TICKS_PER_HOUR};
 use super::ids;
 use super::model::{Deleted, Domain, Model, Sender, Server, Stream, Template, Webhook};
 use super::names;
@@ -250,6 +250,7 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
     Model {
         seed,
         anchor,
+        horizon: anchor + i64::from(cfg.ahead_hours) * TICKS_PER_HOUR,
         late: cfg.late_changes,
         retention: i64::from(cfg.retention_days) * TICKS_PER_DAY,
         account_token: token(seed, &[48], marker),
@@ -322,6 +323,7 @@ fn server(cfg: &SimConfig, anchor: i64, s: usize, next: &mut NextIds) -> Server 
         inbound_rules,
         inbound: Vec::new(),
         stats: BTreeMap::new(),
+        future: Default::default(),
         pool,
     }
 }

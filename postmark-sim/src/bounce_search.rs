@@ -30,7 +30,7 @@ pub fn bounces(env: &Env) -> ApiResult {
     let all = &env.m.bounces;
     let ranges = visible::hide(
         ranges_by(&st.bounces, |&b| all[b as usize].at, &iv),
-        &visible::hidden_bounces(&view.ctx, st, all, env.now),
+        &visible::bounces_shown(&view.ctx, st, all, env.now),
     );
     let filter = BounceFilter::from_query(env, message_id)?;
     let facts_of = |i: usize| {

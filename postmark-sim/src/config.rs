@@ -14,6 +14,10 @@ pub struct SimConfig {
     pub servers: u32,
     /// Generated traffic covers the `days` days before `now` (default 30).
     pub days: u32,
+    /// Traffic also goes on for this many hours after `now` (default 0), at the same rates and
+    /// curves: what is stamped after the clock's now stays invisible until the clock gets there,
+    /// so moving the clock brings new messages and new activity on older ones.
+    pub ahead_hours: u32,
     /// Base outbound-stream messages per server per day (default 200).
     pub messages_per_day: u32,
     /// Multiplies every per-day volume (default 1.0).
@@ -50,6 +54,7 @@ impl Default for SimConfig {
             seed: 42,
             servers: 3,
             days: 30,
+            ahead_hours: 0,
             messages_per_day: 200,
             scale: 1.0,
             spike_messages: 12_000,

@@ -114,9 +114,7 @@ pub fn inbound_details(env: &Env) -> ApiResult {
         return Err(not_found());
     }
     let at = *server.inbound.get(key.index).ok_or_else(not_found)?;
-    if at < env.cutoff()
-        || !visible::inbound_arrived(env.m.seed, env.m.late, env.s, key.index, at, env.now)
-    {
+    if at < env.cutoff() || !visible::inbound_arrived(env.m, env.s, key.index, at, env.now) {
         return Err(not_found());
     }
     let f = inbound::derive(env.m.seed, env.s, key.index, at);

@@ -46,7 +46,7 @@ impl Env<'_> {
                 stream: k,
                 kind: sv.streams[k].kind,
                 pool: sv.pool,
-                anchor: self.m.anchor,
+                horizon: self.m.horizon,
                 late: self.m.late,
             },
             stream_id: &sv.streams[k].id,

@@ -55,8 +55,9 @@ fn delivery_details(ctx: &Ctx, f: &MsgFacts, ok: bool) -> BTreeMap<&'static str,
     d
 }
 
-/// Every event of a message that has arrived at `now`, oldest first (opens, clicks and the
-/// bounce arrive as their search records do; `live` for a live arrival).
+/// Every event of a message that shows at `now`, oldest first: the transient, deliveries and
+/// the unsubscribe once their time has come, opens, clicks and the bounce once they have
+/// arrived, as their search records do (`live` for a live arrival).
 pub fn message_events(
     ctx: &Ctx,
     f: &MsgFacts,
@@ -64,11 +65,12 @@ pub fn message_events(
     live: bool,
     now: i64,
 ) -> Vec<MessageEvent> {
+    let due = |t: i64| visible::due(ctx.horizon, t, now);
     let mut raw: Vec<Raw> = Vec::new();
-    if let Some(t) = f.transient {
+    if let Some(t) = f.transient.filter(|&t| due(t)) {
         raw.push((0, "Transient", t, delivery_details(ctx, f, false)));
     }
-    for &(slot, t) in &f.delivered {
+    for &(slot, t) in f.delivered.iter().filter(|d| due(d.1)) {
         raw.push((slot, "Delivered", t, delivery_details(ctx, f, true)));
     }
     engagement(ctx, f, live, now, &mut raw);
@@ -82,7 +84,7 @@ pub fn message_events(
         ]);
         raw.push((b.slot, "Bounced", b.at, d));
     }
-    if let Some(t) = f.unsubscribed {
+    if let Some(t) = f.unsubscribed.filter(|&t| due(t)) {
         let d = BTreeMap::from([
             ("Origin", "Recipient".to_string()),
             ("SuppressSending", "True".to_string()),

@@ -17,8 +17,9 @@ pub struct Ctx {
     pub stream: usize,
     pub kind: StreamType,
     pub pool: u32,
-    /// Events later than this are not generated (the data's "now" at start).
-    pub anchor: i64,
+    /// Events later than this are not generated (the end of the generated traffic:
+    /// `Model::horizon`).
+    pub horizon: i64,
     /// Whether records change after the fact (`SimConfig::late_changes`).
     pub late: bool,
 }
@@ -190,7 +191,7 @@ pub fn message(ctx: &Ctx, index: usize, at: i64, live: bool) -> MsgFacts {
         at
     };
     events(&mut r, &mut f, base, broadcast);
-    apply_cutoff(&mut f, ctx.anchor);
+    apply_cutoff(&mut f, ctx.horizon);
     f
 }
 
@@ -315,18 +316,18 @@ fn open_details(r: &mut fastrand::Rng, at: i64, slot: u8, first: bool) -> OpenFa
     }
 }
 
-/// Drops everything scheduled after `anchor` and recomputes the first-open/first-click flags.
-fn apply_cutoff(f: &mut MsgFacts, anchor: i64) {
-    f.opens.retain(|o| o.at <= anchor);
-    f.clicks.retain(|c| c.at <= anchor);
-    f.delivered.retain(|d| d.1 <= anchor);
-    if f.transient.is_some_and(|t| t > anchor) {
+/// Drops everything scheduled after `horizon` and recomputes the first-open/first-click flags.
+fn apply_cutoff(f: &mut MsgFacts, horizon: i64) {
+    f.opens.retain(|o| o.at <= horizon);
+    f.clicks.retain(|c| c.at <= horizon);
+    f.delivered.retain(|d| d.1 <= horizon);
+    if f.transient.is_some_and(|t| t > horizon) {
         f.transient = None;
     }
-    if f.bounce.is_some_and(|b| b.at > anchor) {
+    if f.bounce.is_some_and(|b| b.at > horizon) {
         f.bounce = None;
     }
-    if f.unsubscribed.is_some_and(|t| t > anchor) {
+    if f.unsubscribed.is_some_and(|t| t > horizon) {
         f.unsubscribed = None;
     }
     for (j, o) in f.opens.iter_mut().enumerate() {

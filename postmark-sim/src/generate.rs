@@ -1,8 +1,11 @@
 //! Traffic generation: message send times per stream (diurnal, weekly, per-server volume, the
-//! spike day), then one pass over every message's facts that fills the opens/clicks/bounce
-//! indexes, suppressions and statistics; inbound receive times; and live arrivals later on.
+//! spike day) from `days` before the anchor to the horizon (`ahead_hours` after it), then one
+//! pass over every message's facts that fills the opens/clicks/bounce indexes, suppressions and
+//! statistics (with the part stamped after the anchor apart); inbound receive times; and live
+//! arrivals later on.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use super::account;
 use super::config::SimConfig;
@@ -12,7 +15,7 @@ use super::eastern::{
 use super::facts::{self, Ctx};
 use super::ids;
 use super::late;
-use super::model::{self, Bounce, Hit, Model, Suppression};
+use super::model::{self, Bounce, FutureStats, Hit, Model, Suppression};
 use super::names;
 use super::stats;
 use super::stream_type::StreamType;
@@ -27,6 +30,7 @@ const DIURNAL: [f64; 24] = [
 pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
     let mut m = account::account(cfg, anchor);
     let start = anchor - i64::from(cfg.days) * TICKS_PER_DAY;
+    let horizon = m.horizon;
     let spike_day = eastern_day(
         anchor - (i64::from(cfg.days.min(cfg.retention_days)) / 2).max(1) * TICKS_PER_DAY,
     );
@@ -35,12 +39,13 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
         let server = &mut m.servers[s];
         let per_day = f64::from(cfg.messages_per_day) * cfg.scale * server.volume;
         let pool = server.pool;
+        let mut future = stats::StatsMap::new();
         for k in 0..server.streams.len() {
             let st = &mut server.streams[k];
             if st.kind == StreamType::Inbound {
                 continue;
             }
-            let end = st.archived_at.unwrap_or(anchor).min(anchor);
+            let end = st.archived_at.unwrap_or(horizon).min(horizon);
             let mut r = ids::rng(cfg.seed, &[10, s as u64, k as u64]);
             let mut times = times_between(&mut r, start, end, per_day * st.volume);
             if s == 0 && k == 0 && cfg.spike_messages > 0 {
@@ -61,13 +66,14 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
                 stream: k,
                 kind: st.kind,
                 pool,
-                anchor,
+                horizon,
                 late: cfg.late_changes,
             };
             let mut suppressed: HashSet<u32> = HashSet::new();
             for i in 0..st.messages.len() {
                 let f = facts::message(&ctx, i, st.messages[i], false);
                 index_message(st, &mut server.stats, k, &f);
+                stats::record_after(&mut future, k, &f, anchor);
                 if let Some(b) = f.bounce {
                     bounces.push(Bounce {
                         at: b.at,
@@ -94,9 +100,13 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
             st.clicks.sort_unstable_by_key(|h| (h.at, h.msg, h.n));
         }
         let mut r = ids::rng(cfg.seed, &[11, s as u64]);
-        let mut inbound = times_between(&mut r, start, anchor, per_day * 0.1);
+        let mut inbound = times_between(&mut r, start, horizon, per_day * 0.1);
         inbound.sort_unstable();
         server.inbound = inbound;
+        server.future = Mutex::new(FutureStats {
+            at: anchor,
+            stats: future,
+        });
     }
     index_bounces(&mut m, bounces);
     add_manual_suppressions(&mut m, cfg.seed);
@@ -150,7 +160,7 @@ pub fn ctx_of(m: &Model, server: usize, stream: usize) -> Ctx {
         stream,
         kind: sv.streams[stream].kind,
         pool: sv.pool,
-        anchor: m.anchor,
+        horizon: m.horizon,
         late: m.late,
     }
 }

@@ -12,6 +12,7 @@ mod account;
 mod admin;
 mod body;
 mod bounce_search;
+mod changes;
 mod config;
 mod content;
 mod copy;
@@ -34,6 +35,7 @@ mod messages;
 mod mime;
 mod model;
 mod names;
+mod pending;
 mod query;
 mod resources;
 mod routes;
@@ -64,7 +66,7 @@ pub struct ServerInfo {
     pub token: String,
 }
 
-/// Counts of generated records (all retained or not).
+/// Counts of generated records stamped by the clock's now (retained or not).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GeneratedCounts {
     pub messages: u64,
@@ -73,6 +75,12 @@ pub struct GeneratedCounts {
     pub bounces: u64,
     pub inbound: u64,
 }
+
+/// Why live arrivals and traffic ahead of the clock do not go together: live arrivals are
+/// appended at the clock's now to the end of indexes that then hold records stamped later.
+const AHEAD_WITH_LIVE_ARRIVALS: &str = "SimConfig::ahead_hours (--ahead-hours) > 0 cannot be \
+    combined with Faults::live_arrivals_per_request (--live-arrivals) > 0: live arrivals are \
+    stamped at the clock's now, before the traffic generated ahead of it";
 
 /// A running simulator; stops on [`Simulator::stop`] or drop.
 pub struct Simulator {
@@ -88,6 +96,12 @@ impl Simulator {
 
     /// Generates the account and listens on `addr`.
     pub fn start_on(config: SimConfig, addr: &str) -> std::io::Result<Simulator> {
+        if config.ahead_hours > 0 && config.faults.live_arrivals_per_request > 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                AHEAD_WITH_LIVE_ARRIVALS,
+            ));
+        }
         let mut config = config;
         config.servers = config.servers.clamp(1, 1000);
         if !config.scale.is_finite() || config.scale < 0.0 {
@@ -146,8 +160,8 @@ impl Simulator {
     }
 
     /// Moves the clock forward by `d` (a negative `d` does nothing: the clock never goes back).
-    /// Records that arrive, statuses and flags that change, and statistics that grow in that
-    /// time show from the next request on.
+    /// Records that arrive (traffic generated ahead of the clock included), statuses and flags
+    /// that change, and statistics that grow in that time show from the next request on.
     pub fn advance(&self, d: Duration) {
         self.shared.advance(eastern::duration_ticks(d));
     }
@@ -176,7 +190,20 @@ impl Simulator {
     }
 
     /// Replaces the faults; takes effect for the next request.
+    ///
+    /// # Panics
+    ///
+    /// When `faults` asks for live arrivals on a simulator generated with
+    /// `SimConfig::ahead_hours > 0` (the two do not go together; `start` refuses them as well).
     pub fn set_faults(&self, faults: Faults) {
+        let ahead = {
+            let m = self.shared.model_read();
+            m.horizon > m.anchor
+        };
+        assert!(
+            !(ahead && faults.live_arrivals_per_request > 0),
+            "{AHEAD_WITH_LIVE_ARRIVALS}"
+        );
         self.shared.set_faults(faults);
     }
 
@@ -218,6 +245,24 @@ impl Simulator {
         detail::expected_answer(&m, now, server_id, stream, key)
     }
 
+    /// The MessageIDs of server `server_id`'s outbound messages that changed in `[from, to)`:
+    /// those retained at the clock's now whose `ReceivedAt` lies in it, or that have a
+    /// `MessageEvents` entry (any type, as `/details` lists it once it shows) stamped in it, or
+    /// that turn from `Queued` to `Sent` in it. Nothing stamped after the clock's now counts.
+    /// This is the least a scheduled sync that read up to `from` last time and up to `to` now
+    /// must read the details of again. Empty for an unknown server.
+    pub fn changed_messages(
+        &self,
+        server_id: u64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> BTreeSet<String> {
+        let now = self.shared.now_ticks();
+        let m = self.shared.model_read();
+        let (from, to) = (eastern::to_ticks(from), eastern::to_ticks(to));
+        changes::changed_messages(&m, now, server_id, from, to)
+    }
+
     /// Every request answered so far.
     pub fn request_log(&self) -> Vec<RequestLogEntry> {
         self.shared.log.snapshot()
@@ -228,19 +273,23 @@ impl Simulator {
         self.shared.log.clear();
     }
 
-    /// Totals of the generated data (live arrivals included).
+    /// Totals of the generated records stamped by the clock's now, arrived or not, retained or
+    /// not (live arrivals included; the traffic ahead of the clock counts as the clock gets
+    /// there).
     pub fn generated_counts(&self) -> GeneratedCounts {
+        let now = self.shared.now_ticks();
         let m = self.shared.model_read();
+        let count = |n: usize| n as u64;
         let mut c = GeneratedCounts {
-            bounces: m.bounces.len() as u64,
+            bounces: count(visible::due_count(&m.bounces, |b| b.at, m.horizon, now)),
             ..GeneratedCounts::default()
         };
         for s in &m.servers {
-            c.inbound += s.inbound.len() as u64;
+            c.inbound += count(visible::due_count(&s.inbound, |t| *t, m.horizon, now));
             for st in &s.streams {
-                c.messages += st.messages.len() as u64;
-                c.opens += st.opens.len() as u64;
-                c.clicks += st.clicks.len() as u64;
+                c.messages += count(visible::due_count(&st.messages, |t| *t, m.horizon, now));
+                c.opens += count(visible::due_count(&st.opens, |h| h.at, m.horizon, now));
+                c.clicks += count(visible::due_count(&st.clicks, |h| h.at, m.horizon, now));
             }
         }
         c

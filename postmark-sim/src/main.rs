@@ -27,6 +27,10 @@ struct Opts {
     /// Days of generated traffic before now.
     #[arg(long, default_value_t = 30)]
     days: u32,
+    /// Hours of traffic after now, shown as the clock gets there (needs a moving clock:
+    /// --clock-runs). Refused with --live-arrivals.
+    #[arg(long, default_value_t = 0)]
+    ahead_hours: u32,
     /// Base outbound messages per server per day.
     #[arg(long, default_value_t = 200)]
     messages_per_day: u32,
@@ -102,6 +106,7 @@ impl Opts {
             seed: self.seed,
             servers: self.servers,
             days: self.days,
+            ahead_hours: self.ahead_hours,
             messages_per_day: self.messages_per_day,
             scale: self.scale,
             spike_messages: self.spike_messages,

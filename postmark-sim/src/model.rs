@@ -3,6 +3,7 @@
 //! timestamps, opens, clicks, bounces, suppressions, inbound receive times, per-day statistics).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 
 use super::body::BodyKnobs;
 use super::stats::DayStats;
@@ -32,6 +33,14 @@ pub struct Bounce {
     pub slot: u8,
 }
 
+/// The statistics of the generated records stamped after `at`: the clock of the last statistics
+/// request, moved along with the clock by the records in between (see `pending`).
+#[derive(Debug, Default)]
+pub struct FutureStats {
+    pub at: i64,
+    pub stats: BTreeMap<(usize, i32, usize), DayStats>,
+}
+
 /// A suppression list entry.
 #[derive(Clone, Debug)]
 pub struct Suppression {
@@ -45,9 +54,9 @@ pub struct Suppression {
 }
 
 impl Suppression {
-    /// Whether it is on the list at `now`.
+    /// Whether it is on the list at `now`: created by then and not gone yet.
     pub fn active(&self, now: i64) -> bool {
-        self.until.is_none_or(|u| u > now)
+        self.at <= now && self.until.is_none_or(|u| u > now)
     }
 }
 
@@ -121,8 +130,11 @@ pub struct Server {
     pub inbound_rules: Vec<(u64, String)>,
     /// Hidden receive times of inbound messages, sorted.
     pub inbound: Vec<i64>,
-    /// Statistics keyed by (stream index, Eastern day, tag number).
+    /// Statistics keyed by (stream index, Eastern day, tag number), of everything generated
+    /// (what lies after the clock included).
     pub stats: BTreeMap<(usize, i32, usize), DayStats>,
+    /// The part of `stats` stamped after the clock of the last statistics request.
+    pub future: Mutex<FutureStats>,
     /// Size of the recipient address pool.
     pub pool: u32,
 }
@@ -170,7 +182,11 @@ pub struct Deleted {
 /// The whole account.
 pub struct Model {
     pub seed: u64,
+    /// Where the clock starts (`SimConfig::now`).
     pub anchor: i64,
+    /// The end of the generated traffic: the anchor plus `SimConfig::ahead_hours`. Nothing
+    /// generated is stamped after it.
+    pub horizon: i64,
     /// Whether records change after the fact (`SimConfig::late_changes`).
     pub late: bool,
     pub retention: i64,

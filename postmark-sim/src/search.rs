@@ -97,7 +97,7 @@ pub fn outbound(env: &Env) -> Result<String, ApiError> {
     };
     let ranges = visible::hide(
         ranges_by(&st.messages, |t| *t, &iv),
-        &visible::hidden_messages(&view.ctx, st, env.now),
+        &visible::messages_shown(&view.ctx, st, env.now),
     );
     let facts_of = |i: usize| facts::message(&view.ctx, i, st.messages[i], i >= st.generated);
     let mut pred = |i: usize| filter.matches(&view, &facts_of(i));
@@ -236,7 +236,7 @@ fn hits(env: &Env, clicks: bool) -> ApiResult {
     let filter = HitFilter::from(env.q);
     let ranges = visible::hide(
         ranges_by(list, |h| h.at, &iv),
-        &visible::hidden_hits(&view.ctx, st, clicks, env.now),
+        &visible::hits_shown(&view.ctx, st, clicks, env.now),
     );
     let facts_of = |i: usize| {
         let m = list[i].msg as usize;
@@ -327,7 +327,7 @@ pub fn inbound(env: &Env) -> ApiResult {
     };
     let ranges = visible::hide(
         ranges_by(&server.inbound, |t| *t, &iv),
-        &visible::hidden_inbound(env.m.seed, env.m.late, env.s, &server.inbound, env.now),
+        &visible::inbound_shown(env.m, env.s, env.now),
     );
     let facts_of = |i: usize| inbound::derive(env.m.seed, env.s, i, server.inbound[i]);
     let mut pred = |i: usize| filter.matches(&server.inbound_hash, &facts_of(i));

@@ -112,6 +112,22 @@ pub fn record(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
     }
 }
 
+/// Feeds the parts of one message stamped after `t`: its send, bounce, opens and clicks.
+pub fn record_after(map: &mut StatsMap, stream: usize, f: &MsgFacts, t: i64) {
+    if f.at > t {
+        record_send(map, stream, f);
+    }
+    if f.bounce.is_some_and(|b| b.at > t) {
+        record_bounce(map, stream, f);
+    }
+    for o in f.opens.iter().filter(|o| o.at > t) {
+        record_open(map, stream, f, o);
+    }
+    for c in f.clicks.iter().filter(|c| c.at > t) {
+        record_click(map, stream, f, c);
+    }
+}
+
 /// Feeds a message's send (on its send day).
 pub fn record_send(map: &mut StatsMap, stream: usize, f: &MsgFacts) {
     let send = entry(map, stream, f.at, f.tag);

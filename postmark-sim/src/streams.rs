@@ -7,6 +7,7 @@ use super::eastern::{self, format_postmark_seconds, TICKS_PER_DAY};
 use super::env::{unknown_stream, Env};
 use super::model::{Server, Stream};
 use super::names::{self, BOUNCE_TYPES};
+use super::pending;
 use super::query::{window, ApiError, ApiResult};
 use super::search::{desc, ranges_by};
 use super::stats;
@@ -128,7 +129,7 @@ fn bounce_counts(env: &Env) -> ([u64; 10], u64) {
                 |&b| env.m.bounces[b as usize].at,
                 &[(cutoff, i64::MAX)],
             ),
-            &visible::hidden_bounces(&env.view(k).ctx, st, &env.m.bounces, env.now),
+            &visible::bounces_shown(&env.view(k).ctx, st, &env.m.bounces, env.now),
         );
         for i in desc(&ranges) {
             let pos = st.bounces[i];
@@ -195,7 +196,7 @@ pub fn stats(env: &Env, endpoint: &str) -> ApiResult {
         Default::default()
     } else {
         let last = Some(last.unwrap_or_else(|| eastern::eastern_day(env.now)));
-        let pending = visible::pending_stats(env);
+        let pending = pending::pending_stats(env);
         stats::per_day(&server.stats, &pending, &streams, tag, first, last)
     };
     Ok(if endpoint.is_empty() {

@@ -11,6 +11,7 @@ use super::facts;
 use super::facts::Ctx;
 use super::inbound;
 use super::model::{Model, Stream, BOUNCE_BASE};
+use super::pending;
 use super::query::Query;
 use super::search::{desc, ranges_by};
 use super::stats;
@@ -128,7 +129,7 @@ fn stats_keys(env: &Env, ep: &str, pivot: bool, from: i64, to: i64) -> Keys {
         return out;
     }
     let server = env.server();
-    let pending = visible::pending_stats(env);
+    let pending = pending::pending_stats(env);
     let (first, last) = (eastern_day(from), eastern_day(to - 1));
     for k in outbound_streams(env) {
         let id = &server.streams[k].id;
@@ -207,7 +208,7 @@ fn config_keys(env: &Env, stream: &str) -> Keys {
 fn inbound_keys(env: &Env, iv: &[(i64, i64)]) -> Keys {
     let server = env.server();
     let m = env.m;
-    let hidden = visible::hidden_inbound(m.seed, m.late, env.s, &server.inbound, env.now);
+    let hidden = visible::inbound_shown(m, env.s, env.now);
     let ranges = visible::hide(ranges_by(&server.inbound, |t| *t, iv), &hidden);
     desc(&ranges)
         .map(|i| vec![inbound::message_id(m.seed, env.s, i)])
@@ -220,7 +221,7 @@ fn bounce_keys(env: &Env, iv: &[(i64, i64)], dumps: bool) -> Keys {
     let mut out = Keys::new();
     for (k, st) in env.server().streams.iter().enumerate() {
         let ctx = env.view(k).ctx;
-        let hidden = visible::hidden_bounces(&ctx, st, &m.bounces, env.now);
+        let hidden = visible::bounces_shown(&ctx, st, &m.bounces, env.now);
         let ranges = ranges_by(&st.bounces, |&b| m.bounces[b as usize].at, iv);
         for i in desc(&visible::hide(ranges, &hidden)) {
             let b = &m.bounces[st.bounces[i] as usize];
@@ -244,7 +245,7 @@ fn message_keys(env: &Env, stream: &str, iv: &[(i64, i64)]) -> Keys {
                 hit_keys(env, &ctx, st, stream == "messages_clicks", iv, &mut out);
             }
             _ => {
-                let hidden = visible::hidden_messages(&ctx, st, env.now);
+                let hidden = visible::messages_shown(&ctx, st, env.now);
                 let ranges = visible::hide(ranges_by(&st.messages, |t| *t, iv), &hidden);
                 for i in desc(&ranges) {
                     let id = view::message_id(&ctx, i);
@@ -280,7 +281,7 @@ fn event_keys(env: &Env, ctx: &Ctx, st: &Stream, i: usize, id: String, out: &mut
 /// Open (or click) keys: MessageID, Recipient, ReceivedAt (and OriginalLink).
 fn hit_keys(env: &Env, ctx: &Ctx, st: &Stream, clicks: bool, iv: &[(i64, i64)], out: &mut Keys) {
     let list = if clicks { &st.clicks } else { &st.opens };
-    let hidden = visible::hidden_hits(ctx, st, clicks, env.now);
+    let hidden = visible::hits_shown(ctx, st, clicks, env.now);
     for i in desc(&visible::hide(ranges_by(list, |h| h.at, iv), &hidden)) {
         let h = list[i];
         let msg = h.msg as usize;

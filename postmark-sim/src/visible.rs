@@ -1,19 +1,27 @@
-//! What has arrived at the clock's now: which positions of a stream's time indexes (messages,
-//! opens, clicks, bounces) and of a server's inbound messages are still on their way, how a
-//! search's index ranges lose them, and the statistics of what has not arrived yet. Only the
-//! last `late::MAX_ARRIVAL` before now can hold such records, so each check is a short scan.
+//! What shows at the clock's now. A generated record stamped after now is invisible everywhere
+//! until the clock gets there; one stamped before it shows once it has arrived (its own time
+//! plus its arrival delay). On the sorted time indexes of a stream (messages, opens, clicks,
+//! bounces) and of a server's inbound messages this gives the positions shown: those stamped by
+//! now (a binary search), less the few of the last `late::MAX_ARRIVAL` still on their way (a
+//! short scan), so a search cuts its index ranges without looking at the future.
 
-use super::env::Env;
-use super::facts::{self, Ctx};
+use super::facts::Ctx;
 use super::late::{self, Arrival, MAX_ARRIVAL};
 use super::model::{Bounce, Hit, Model, Stream};
-use super::stats::{self, StatsMap};
-use super::stream_type::StreamType;
 
-/// Whether a record stamped `at` has arrived at `now` (live arrivals and records of an account
-/// without late changes always have).
+/// Whether a generated record stamped `at` is due at `now`: stamped at or before it. Once the
+/// clock has reached the horizon (`Model::horizon`) every record is: nothing generated lies
+/// after it, and live arrivals, which exist only then, have their deliveries and opens stamped
+/// a few microseconds after the clock they arrive at.
+pub fn due(horizon: i64, at: i64, now: i64) -> bool {
+    at <= now || now >= horizon
+}
+
+/// Whether a record stamped `at` has arrived at `now`: due, and past its arrival delay (live
+/// arrivals always have; without late changes a due record has).
 pub fn arrived(ctx: &Ctx, kind: Arrival, at: i64, parts: &[u64], live: bool, now: i64) -> bool {
-    !ctx.late || live || at.saturating_add(late::arrival_delay(ctx.seed, kind, parts)) <= now
+    live || (due(ctx.horizon, at, now)
+        && (!ctx.late || at.saturating_add(late::arrival_delay(ctx.seed, kind, parts)) <= now))
 }
 
 /// Whether message `i` of a stream has arrived.
@@ -55,48 +63,73 @@ pub fn bounce_arrived(ctx: &Ctx, msg: usize, at: i64, now: i64) -> bool {
 }
 
 /// Whether inbound message `i` of server `server`, received at `at`, has arrived.
-pub fn inbound_arrived(seed: u64, late: bool, server: usize, i: usize, at: i64, now: i64) -> bool {
-    !late
-        || at.saturating_add(late::arrival_delay(
-            seed,
-            Arrival::Inbound,
-            &[server as u64, i as u64],
-        )) <= now
+pub fn inbound_arrived(m: &Model, server: usize, i: usize, at: i64, now: i64) -> bool {
+    let parts = [server as u64, i as u64];
+    due(m.horizon, at, now)
+        && (!m.late
+            || at.saturating_add(late::arrival_delay(m.seed, Arrival::Inbound, &parts)) <= now)
 }
 
-/// Positions (ascending) of the sorted `items` that have not arrived at `now`.
-fn tail_hidden<T>(
+/// The positions of a sorted index shown at the clock's now: those before `end` (stamped by
+/// now), less `hidden` (ascending: stamped in the last `MAX_ARRIVAL` and still on their way).
+pub struct Shown {
+    pub end: usize,
+    pub hidden: Vec<usize>,
+}
+
+/// How many records of the sorted `items` are due at `now` (all once the clock has reached the
+/// horizon).
+pub fn due_count<T>(items: &[T], time: impl Fn(&T) -> i64, horizon: i64, now: i64) -> usize {
+    if now >= horizon {
+        items.len()
+    } else {
+        items.partition_point(|x| time(x) <= now)
+    }
+}
+
+/// What of the sorted `items` shows at `now`; `arrived` is asked only about the last
+/// `MAX_ARRIVAL` before now, and only when records change after the fact.
+fn shown<T>(
     items: &[T],
     time: impl Fn(&T) -> i64,
+    (horizon, late): (i64, bool),
     now: i64,
     arrived: impl Fn(usize) -> bool,
-) -> Vec<usize> {
-    let start = items.partition_point(|x| time(x) < now - MAX_ARRIVAL);
-    (start..items.len()).filter(|&i| !arrived(i)).collect()
+) -> Shown {
+    let end = due_count(items, &time, horizon, now);
+    if !late {
+        return Shown {
+            end,
+            hidden: Vec::new(),
+        };
+    }
+    let start = items
+        .partition_point(|x| time(x) < now - MAX_ARRIVAL)
+        .min(end);
+    Shown {
+        end,
+        hidden: (start..end).filter(|&i| !arrived(i)).collect(),
+    }
 }
 
-/// Positions in `st.messages` not arrived yet.
-pub fn hidden_messages(ctx: &Ctx, st: &Stream, now: i64) -> Vec<usize> {
-    if !ctx.late {
-        return Vec::new();
-    }
-    tail_hidden(
+/// What of `st.messages` shows.
+pub fn messages_shown(ctx: &Ctx, st: &Stream, now: i64) -> Shown {
+    shown(
         &st.messages,
         |t| *t,
+        (ctx.horizon, ctx.late),
         now,
         |i| message_arrived(ctx, st, i, now),
     )
 }
 
-/// Positions in `st.opens` (or `st.clicks`) not arrived yet.
-pub fn hidden_hits(ctx: &Ctx, st: &Stream, clicks: bool, now: i64) -> Vec<usize> {
-    if !ctx.late {
-        return Vec::new();
-    }
+/// What of `st.opens` (or `st.clicks`) shows.
+pub fn hits_shown(ctx: &Ctx, st: &Stream, clicks: bool, now: i64) -> Shown {
     let list: &[Hit] = if clicks { &st.clicks } else { &st.opens };
-    tail_hidden(
+    shown(
         list,
         |h| h.at,
+        (ctx.horizon, ctx.late),
         now,
         |i| {
             let h = list[i];
@@ -105,28 +138,24 @@ pub fn hidden_hits(ctx: &Ctx, st: &Stream, clicks: bool, now: i64) -> Vec<usize>
     )
 }
 
-/// Positions in `st.bounces` not arrived yet.
-pub fn hidden_bounces(ctx: &Ctx, st: &Stream, all: &[Bounce], now: i64) -> Vec<usize> {
-    if !ctx.late {
-        return Vec::new();
-    }
+/// What of `st.bounces` shows.
+pub fn bounces_shown(ctx: &Ctx, st: &Stream, all: &[Bounce], now: i64) -> Shown {
     let at = |b: &u32| all[*b as usize].at;
-    tail_hidden(&st.bounces, at, now, |i| {
+    shown(&st.bounces, at, (ctx.horizon, ctx.late), now, |i| {
         let b = &all[st.bounces[i] as usize];
         bounce_arrived(ctx, b.msg as usize, b.at, now)
     })
 }
 
-/// Positions in a server's inbound receive times not arrived yet.
-pub fn hidden_inbound(seed: u64, late: bool, server: usize, times: &[i64], now: i64) -> Vec<usize> {
-    if !late {
-        return Vec::new();
-    }
-    tail_hidden(
+/// What of server `server`'s inbound receive times shows.
+pub fn inbound_shown(m: &Model, server: usize, now: i64) -> Shown {
+    let times = &m.servers[server].inbound;
+    shown(
         times,
         |t| *t,
+        (m.horizon, m.late),
         now,
-        |i| inbound_arrived(seed, late, server, i, times[i], now),
+        |i| inbound_arrived(m, server, i, times[i], now),
     )
 }
 
@@ -143,13 +172,13 @@ pub fn bounce_flags(m: &Model, pos: u32, now: i64) -> (bool, bool) {
     late::bounce_flags(kind, change, m.reactivated.get(&pos).copied(), now)
 }
 
-/// Index ranges (ascending, disjoint) without the `hidden` positions (ascending).
-pub fn hide(ranges: Vec<(usize, usize)>, hidden: &[usize]) -> Vec<(usize, usize)> {
-    if hidden.is_empty() {
-        return ranges;
-    }
+/// Index ranges (ascending, disjoint) cut to what `shown` shows: nothing from its `end` on, and
+/// none of its `hidden` positions.
+pub fn hide(ranges: Vec<(usize, usize)>, shown: &Shown) -> Vec<(usize, usize)> {
+    let hidden = &shown.hidden;
     let mut out = Vec::with_capacity(ranges.len() + hidden.len());
     for (mut s, e) in ranges {
+        let e = e.min(shown.end);
         let first = hidden.partition_point(|&h| h < s);
         for &h in hidden[first..].iter().take_while(|&&h| h < e) {
             if s < h {
@@ -164,54 +193,32 @@ pub fn hide(ranges: Vec<(usize, usize)>, hidden: &[usize]) -> Vec<(usize, usize)
     out
 }
 
-/// What the server's statistics count but has not arrived at `now`: sends of messages, opens,
-/// clicks and bounces on their way, keyed as the statistics are.
-pub fn pending_stats(env: &Env) -> StatsMap {
-    let mut out = StatsMap::new();
-    if !env.m.late {
-        return out;
-    }
-    let server = env.server();
-    for (k, st) in server.streams.iter().enumerate() {
-        if st.kind == StreamType::Inbound {
-            continue;
-        }
-        let ctx = env.view(k).ctx;
-        let facts_of = |i: usize| facts::message(&ctx, i, st.messages[i], i >= st.generated);
-        for i in hidden_messages(&ctx, st, env.now) {
-            stats::record_send(&mut out, k, &facts_of(i));
-        }
-        for (clicks, list) in [(false, &st.opens), (true, &st.clicks)] {
-            for i in hidden_hits(&ctx, st, clicks, env.now) {
-                let h = list[i];
-                let f = facts_of(h.msg as usize);
-                let n = usize::from(h.n);
-                match (clicks, f.opens.get(n), f.clicks.get(n)) {
-                    (false, Some(o), _) => stats::record_open(&mut out, k, &f, o),
-                    (true, _, Some(c)) => stats::record_click(&mut out, k, &f, c),
-                    _ => {}
-                }
-            }
-        }
-        for i in hidden_bounces(&ctx, st, &env.m.bounces, env.now) {
-            let f = facts_of(env.m.bounces[st.bounces[i] as usize].msg as usize);
-            stats::record_bounce(&mut out, k, &f);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::hide;
+    use super::{hide, Shown};
+
+    fn shown(end: usize, hidden: &[usize]) -> Shown {
+        Shown {
+            end,
+            hidden: hidden.to_vec(),
+        }
+    }
 
     #[test]
-    fn hiding_splits_ranges() {
-        assert_eq!(hide(vec![(0, 10)], &[]), vec![(0, 10)]);
-        assert_eq!(hide(vec![(0, 10)], &[0, 3, 4, 9]), vec![(1, 3), (5, 9)]);
+    fn hiding_splits_and_cuts_ranges() {
+        assert_eq!(hide(vec![(0, 10)], &shown(10, &[])), vec![(0, 10)]);
         assert_eq!(
-            hide(vec![(0, 2), (5, 8)], &[1, 5, 12]),
+            hide(vec![(0, 10)], &shown(10, &[0, 3, 4, 9])),
+            vec![(1, 3), (5, 9)]
+        );
+        assert_eq!(
+            hide(vec![(0, 2), (5, 8)], &shown(20, &[1, 5, 12])),
             vec![(0, 1), (6, 8)]
         );
+        assert_eq!(
+            hide(vec![(0, 2), (5, 8), (9, 12)], &shown(7, &[5])),
+            vec![(0, 2), (6, 7)]
+        );
+        assert_eq!(hide(vec![(3, 8)], &shown(3, &[])), vec![]);
     }
 }
