@@ -11,6 +11,7 @@
 //! - `repo`: files of the repository the tap is held to.
 //! - `hostile`: a hostile or broken Postmark on loopback.
 //! - `replay`: recorded and documented Postmark answers served on loopback.
+//! - `schedule`: a schedule of runs as a target that upserts sees it.
 #![allow(dead_code)]
 
 pub mod hostile;
@@ -18,6 +19,7 @@ pub mod props;
 pub mod replay;
 pub mod repo;
 pub mod run;
+pub mod schedule;
 pub mod setup;
 pub mod singer;
 pub mod table;

@@ -217,9 +217,12 @@ impl<'a> Tap<'a> {
     }
 }
 
-/// The tap's command: stdin empty, the log level its default unless `env` sets it.
+/// The tap's command: stdin empty, the log level its default unless `env` sets it. The binary
+/// is the one this build made, or `TAP_POSTMARK_BIN` (to measure another build, as
+/// BENCHMARKS.md's before-and-after figures do).
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(TAP);
+    let tap = std::env::var("TAP_POSTMARK_BIN").unwrap_or_else(|_| TAP.to_string());
+    let mut cmd = Command::new(tap);
     cmd.args(args)
         .stdin(Stdio::null())
         .env_remove("TAP_POSTMARK_LOG_LEVEL");
