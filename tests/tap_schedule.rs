@@ -105,9 +105,10 @@ impl Schedule {
         self.take(run.messages)
     }
 
-    /// One run killed after `after` records, then resumed from the last STATE it delivered.
+    /// One run killed after `after` records of `message_events`, then resumed from the last
+    /// STATE it delivered.
     fn run_killed(&mut self, after: usize) -> Vec<Value> {
-        let (messages, killed) = run_killed(&self.tap(), after);
+        let (messages, killed) = run_killed(&self.tap(), after, Some("message_events"));
         assert!(killed, "the run ended before {after} records");
         let mut all = self.take(messages);
         all.extend(self.run());
@@ -214,7 +215,7 @@ fn steady(account: bool, runs: usize, kill: Option<usize>) {
         let floor = s.floor(previous);
         let killed = kill == Some(run);
         if killed {
-            s.run_killed(200);
+            s.run_killed(100);
         } else {
             s.run();
         }
@@ -374,4 +375,77 @@ fn schedule_figures() {
     for (k, v) in total {
         println!("per run: {k}: {:.1}", v as f64 / n);
     }
+}
+
+/// A simulated day: 96 runs 15 minutes apart, 2 % of answers failed (500, 503, 429) or dropped
+/// mid-body, and every tenth run killed (SIGKILL) after a random number of records, the next
+/// run resuming from the last STATE it delivered. After every run not killed the target holds
+/// every event and every message's content; at the end they equal a full sync, and the state
+/// stays as large as it was in the day's first hours. `TAP_DAY_RUNS` shortens it.
+#[test]
+#[ignore]
+fn a_simulated_day() {
+    let runs = knob("TAP_DAY_RUNS", 96) as usize;
+    let sim = Simulator::start(SimConfig {
+        servers: 2,
+        days: 3,
+        ahead_hours: runs as u32 / 4 + 2,
+        messages_per_day: 1500,
+        spike_messages: 0,
+        now: Some(anchor()),
+        body_size_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut s = Schedule::first(sim, true, 3, SCHEDULED);
+    s.sim.set_faults(Faults {
+        error_rate: 0.01,
+        drop_rate: 0.01,
+        ..Faults::default()
+    });
+    let mut rng = fastrand::Rng::with_seed(knob("TAP_DAY_SEED", 7));
+    let (mut sizes, mut kills, mut floors, mut details) = (Vec::new(), 0, 0, 0);
+    for run in 1..=runs {
+        let previous = s.step();
+        let floor = s.floor(previous);
+        let killed = if run % 10 == 0 {
+            // Half the kills land among the searches' records, half among the events read.
+            let stream = (run % 20 == 0).then_some("message_events");
+            let (messages, killed) = run_killed(&s.tap(), rng.usize(1..600), stream);
+            s.take(messages);
+            killed
+        } else {
+            let out = s.tap().run();
+            assert_eq!(out.code, 0, "run {run}: {}", out.stderr);
+            validate_records(&out);
+            s.take(out.messages);
+            false
+        };
+        kills += usize::from(killed);
+        let fam = families(&s.sim.request_log());
+        let size = s.state.to_string().len();
+        sizes.push(size);
+        println!(
+            "{} state {size} B{}",
+            row(&run.to_string(), floor, &fam),
+            if killed { ", killed" } else { "" }
+        );
+        (floors, details) = (
+            floors + floor,
+            details + fam.get("outbound details").copied().unwrap_or(0),
+        );
+        if !killed {
+            s.assert_holds();
+        }
+    }
+    s.sim.set_faults(Faults::default());
+    s.assert_equals_full_sync();
+    let early = sizes[..runs / 4].iter().max().copied().unwrap_or(0);
+    let late = sizes[runs / 2..].iter().max().copied().unwrap_or(0);
+    println!("{kills} runs killed; details {details} for a floor of {floors}; state {early} B at most in the first quarter, {late} B in the second half");
+    assert!(kills >= runs / 20, "too few kills landed: {kills}");
+    assert!(
+        late <= early * 5 / 4,
+        "the state grew: {early} B → {late} B"
+    );
 }

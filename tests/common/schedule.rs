@@ -75,16 +75,19 @@ pub fn families(log: &[RequestLogEntry]) -> BTreeMap<&'static str, u64> {
     out
 }
 
-/// Runs the tap and kills it (SIGKILL) once `after` RECORD lines were read; gives the messages
-/// of the complete lines it wrote (all of them when it ended first) and whether it was killed.
-pub fn run_killed(tap: &Tap, after: usize) -> (Vec<Value>, bool) {
+/// Runs the tap and kills it (SIGKILL) once `after` RECORD lines were read (of `stream` only,
+/// when given); gives the messages of the complete lines it wrote (all of them when it ended
+/// first) and whether it was killed.
+pub fn run_killed(tap: &Tap, after: usize, stream: Option<&str>) -> (Vec<Value>, bool) {
+    let counted = stream.map(|s| format!("\"stream\":\"{s}\""));
     let mut child = spawn_tap(&tap.args(), Stdio::null());
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
     let mut text = String::new();
     let (mut records, mut killed) = (0, false);
     let mut line = String::new();
     while !killed && stdout.read_line(&mut line).expect("read stdout") > 0 {
-        records += usize::from(line.contains("\"type\":\"RECORD\""));
+        let of_stream = counted.as_ref().is_none_or(|c| line.contains(c.as_str()));
+        records += usize::from(of_stream && line.contains("\"type\":\"RECORD\""));
         text.push_str(&line);
         line.clear();
         if records >= after {
