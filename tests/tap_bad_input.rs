@@ -119,6 +119,20 @@ fn malformed_state() {
         ("{", "state file"),
         ("[1, 2]", "state must be a JSON object"),
         ("{\"bookmarks\": 5}", "\"bookmarks\" must be an object"),
+        // What the per-record reads keep: a shape of its own, instants it can read.
+        ("{\"reads\": []}", "state: reads is not an object"),
+        (
+            "{\"reads\": {\"outbound_details\": {\"x\": {}}}}",
+            "reads.outbound_details.x is not a server ID",
+        ),
+        (
+            "{\"reads\": {\"outbound_details\": {\"1\": {\"outbound\": {\"pending\": [[\"id\"]]}}}}}",
+            "reads.outbound_details.1.outbound is not in this tap's format",
+        ),
+        (
+            "{\"reads\": {\"outbound_details\": {\"1\": {\"outbound\": {\"activity\": {\"opens\": \"soon\"}}}}}}",
+            "holds \"soon\", not a timestamp",
+        ),
     ] {
         assert_input_error(&tap.state_text(text).run_raw(), needle);
     }

@@ -449,3 +449,48 @@ fn a_simulated_day() {
         "the state grew: {early} B → {late} B"
     );
 }
+
+/// One server failing in a scheduled run (its token revoked) is isolated: the run exits 4, the
+/// other server's events and content are all held, the failed one keeps its bookmarks and what
+/// its per-record reads kept; once its token works again, the next run brings it up to date.
+#[test]
+fn a_failing_server_is_isolated_and_caught_up_on_the_next_run() {
+    let sim = Simulator::start(SimConfig {
+        servers: 2,
+        days: 2,
+        ahead_hours: 3,
+        messages_per_day: 600,
+        spike_messages: 0,
+        now: Some(anchor()),
+        body_size_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let mut s = Schedule::first(sim, true, 2, SCHEDULED);
+    let (working, failing) = (s.servers[0], s.servers[1]);
+    let kept = |state: &Value| {
+        let id = failing.to_string();
+        (
+            state["bookmarks"]["message_events"][&id].clone(),
+            state["bookmarks"]["messages_outbound_details"][&id].clone(),
+            state["reads"]["outbound_details"][&id].clone(),
+        )
+    };
+    let before = kept(&s.state);
+    assert!(
+        !before.2.is_null(),
+        "the first sync kept nothing for server {failing}"
+    );
+    s.sim.set_server_token_revoked(failing, true);
+    s.step();
+    let run = s.tap().run();
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    validate_records(&run);
+    s.take(run.messages);
+    assert_holds_events_and_content(&s.target, &s.sim, working, (s.start, s.end));
+    assert_eq!(kept(&s.state), before, "the failed server's state moved");
+    s.sim.set_server_token_revoked(failing, false);
+    s.step();
+    s.run();
+    s.assert_holds();
+}

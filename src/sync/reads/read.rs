@@ -298,3 +298,89 @@ fn events(
     }
     Ok((buf, written))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outbound(answer: Value) -> Settled {
+        settled(Expand::MessageEvents, &answer)
+    }
+
+    fn event(kind: &str, to: &str) -> Value {
+        json!({"Type": kind, "Recipient": to, "ReceivedAt": "2026-12-01T10:00:00-05:00"})
+    }
+
+    #[test]
+    fn a_message_is_settled_once_every_recipient_has_an_outcome() {
+        let base = json!({"Status": "Sent", "Recipients": ["a@x.example", "B@x.example"]});
+        let with = |events: Vec<Value>| {
+            let mut m = base.clone();
+            m["MessageEvents"] = Value::Array(events);
+            outbound(m)
+        };
+        assert_eq!(
+            with(vec![]),
+            Settled {
+                queued: false,
+                awaiting: true
+            }
+        );
+        let one = vec![
+            event("Delivered", "a@x.example"),
+            event("Opened", "b@x.example"),
+        ];
+        assert!(with(one).awaiting);
+        // Addresses match whatever their case; a bounce is an outcome, a transient is not.
+        let both = vec![
+            event("Delivered", "A@x.example"),
+            event("Bounced", "b@x.example"),
+        ];
+        assert_eq!(with(both), Settled::default());
+        let transient = vec![
+            event("Delivered", "a@x.example"),
+            event("Transient", "b@x.example"),
+        ];
+        assert!(with(transient).awaiting);
+    }
+
+    #[test]
+    fn queued_sandboxed_and_unlisted_recipients() {
+        let queued = outbound(json!({"Status": "queued", "MessageEvents": []}));
+        assert_eq!(
+            queued,
+            Settled {
+                queued: true,
+                awaiting: false
+            }
+        );
+        let sandboxed = json!({"Status": "Sent", "Sandboxed": true, "Recipients": ["a@x.example"]});
+        assert_eq!(outbound(sandboxed), Settled::default());
+        // Without Recipients, the To/Cc/Bcc addresses; without any, one outcome will do.
+        let to = json!({"Status": "Sent", "To": [{"Email": "a@x.example"}], "Cc": [{"Email": "c@x.example"}],
+            "MessageEvents": [event("Delivered", "a@x.example")]});
+        assert!(outbound(to).awaiting);
+        let none = json!({"Status": "Sent", "MessageEvents": [event("Delivered", "a@x.example")]});
+        assert_eq!(outbound(none), Settled::default());
+    }
+
+    #[test]
+    fn inbound_messages_settle_when_processed_blocked_or_failed() {
+        for (status, queued) in [
+            ("Processed", false),
+            ("Blocked", false),
+            ("Failed", false),
+            ("Queued", true),
+            ("Scheduled", true),
+            ("", true),
+        ] {
+            let s = settled(Expand::InboundDetails, &json!({"Status": status}));
+            assert_eq!(s.queued, queued, "{status}");
+        }
+        assert_eq!(
+            settled(Expand::BounceDump, &json!({"Body": ""})),
+            Settled::default()
+        );
+    }
+}
