@@ -39,6 +39,22 @@ fn anchor() -> DateTime<Utc> {
     )
 }
 
+/// An account of 2 servers whose 3 days of history and `hours` of mail ahead of its clock run at
+/// one daily rate (`per_day` base messages a day per server), with the smallest bodies.
+fn steady_sim(per_day: u32, hours: u32) -> Simulator {
+    Simulator::start(SimConfig {
+        servers: 2,
+        days: 3,
+        ahead_hours: hours,
+        messages_per_day: per_day,
+        spike_messages: 0,
+        now: Some(anchor()),
+        body_size_scale: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
 /// A schedule being run: the simulator, the tap's config and catalog, the state it carries, and
 /// the target's rows.
 struct Schedule {
@@ -195,17 +211,7 @@ fn row(run: &str, floor: usize, fam: &BTreeMap<&str, u64>) -> String {
 /// Steady-state runs: each reads the details of at most 1.2 times the messages that changed,
 /// and after each the target holds every event and every message's content.
 fn steady(account: bool, runs: usize, kill: Option<usize>) {
-    let sim = Simulator::start(SimConfig {
-        servers: 2,
-        days: 3,
-        ahead_hours: (runs as u32 / 4) + 2,
-        messages_per_day: 1500,
-        spike_messages: 0,
-        now: Some(anchor()),
-        body_size_scale: 0.0,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let sim = steady_sim(1500, runs as u32 / 4 + 2);
     let mut s = Schedule::first(sim, account, 3, SCHEDULED);
     s.assert_holds();
     println!("| run | change floor | details | other requests | by family |");
@@ -325,17 +331,8 @@ fn schedule_figures() {
         Ok("default") => defaults,
         _ => SCHEDULED.to_vec(),
     };
-    let sim = Simulator::start(SimConfig {
-        servers: 2,
-        days: 3,
-        ahead_hours: runs as u32 / 4 + 2,
-        messages_per_day: knob("TAP_SCHEDULE_PER_DAY", 1500) as u32,
-        spike_messages: 0,
-        now: Some(anchor()),
-        body_size_scale: 0.0,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let per_day = knob("TAP_SCHEDULE_PER_DAY", 1500) as u32;
+    let sim = steady_sim(per_day, runs as u32 / 4 + 2);
     let mut s = Schedule::first(sim, true, 3, &streams);
     let day = s.end - Duration::days(1);
     let sent: usize = s
@@ -386,17 +383,7 @@ fn schedule_figures() {
 #[ignore]
 fn a_simulated_day() {
     let runs = knob("TAP_DAY_RUNS", 96) as usize;
-    let sim = Simulator::start(SimConfig {
-        servers: 2,
-        days: 3,
-        ahead_hours: runs as u32 / 4 + 2,
-        messages_per_day: 1500,
-        spike_messages: 0,
-        now: Some(anchor()),
-        body_size_scale: 0.0,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let sim = steady_sim(1500, runs as u32 / 4 + 2);
     let mut s = Schedule::first(sim, true, 3, SCHEDULED);
     s.sim.set_faults(Faults {
         error_rate: 0.01,

@@ -12,7 +12,7 @@ use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 
 mod common;
-use common::{get, get_json, SERVER};
+use common::{get, get_all, get_json, SERVER};
 
 type Keys = BTreeSet<Vec<String>>;
 
@@ -99,29 +99,12 @@ impl<'a> Client<'a> {
 
     /// Every item of a paged search.
     fn all(&self, path: &str, key: &str) -> Vec<Value> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut out = Vec::new();
-        loop {
-            let v = self.get(&format!("{path}{sep}count=500&offset={}", out.len()));
-            let items = v[key].as_array().unwrap().clone();
-            let total = v["TotalCount"].as_u64().unwrap() as usize;
-            let empty = items.is_empty();
-            out.extend(items);
-            if out.len() >= total || empty {
-                return out;
-            }
-        }
+        get_all(self.sim, path, key, SERVER, &self.token)
     }
 
     /// The server's sending streams (archived ones included).
     fn streams(&self) -> Vec<String> {
-        self.get("/message-streams?IncludeArchivedStreams=true")["MessageStreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["MessageStreamType"] != "Inbound")
-            .map(|s| s["ID"].as_str().unwrap().to_string())
-            .collect()
+        common::sending_streams(self.sim, &self.token)
     }
 
     /// Every record of one search over every sending stream, with `query` (a window).
@@ -532,19 +515,7 @@ fn answers(sim: &Simulator) -> Vec<(String, u16, String)> {
         }
         paths.push("/messages/inbound?count=500&offset=0".into());
         paths.push("/deliverystats".into());
-        for ep in [
-            "sends",
-            "bounces",
-            "spam",
-            "tracked",
-            "opens",
-            "opens/platforms",
-            "opens/emailclients",
-            "clicks",
-            "clicks/browserfamilies",
-            "clicks/platforms",
-            "clicks/location",
-        ] {
+        for ep in common::STATS_ENDPOINTS {
             paths.push(format!("/stats/outbound/{ep}"));
         }
         let newest = c.get("/messages/outbound?count=30&offset=0");

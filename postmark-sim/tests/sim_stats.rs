@@ -8,19 +8,7 @@ use serde_json::json;
 mod common;
 use common::sget;
 
-const ENDPOINTS: &[&str] = &[
-    "sends",
-    "bounces",
-    "spam",
-    "tracked",
-    "opens",
-    "opens/platforms",
-    "opens/emailclients",
-    "clicks",
-    "clicks/browserfamilies",
-    "clicks/platforms",
-    "clicks/location",
-];
+use common::STATS_ENDPOINTS as ENDPOINTS;
 
 const OVERVIEW_KEYS: &[&str] = &[
     "Sent",

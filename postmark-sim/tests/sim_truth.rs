@@ -8,7 +8,7 @@ use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
 mod common;
-use common::{get_json, ACCOUNT, SERVER};
+use common::{get_all, get_json, ACCOUNT, SERVER};
 
 type Keys = BTreeSet<Vec<String>>;
 
@@ -25,17 +25,7 @@ impl Client<'_> {
 
     /// Every item of a paged list.
     fn all(&self, path: &str, key: &str) -> Vec<Value> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut out = Vec::new();
-        loop {
-            let v = self.get(&format!("{path}{sep}count=500&offset={}", out.len()));
-            let items = v[key].as_array().unwrap().clone();
-            let total = v["TotalCount"].as_u64().unwrap() as usize;
-            out.extend(items);
-            if out.len() >= total {
-                return out;
-            }
-        }
+        get_all(self.sim, path, key, self.header, &self.token)
     }
 }
 
@@ -108,13 +98,7 @@ impl Setup {
     }
 
     fn outbound_streams(&self, c: &Client) -> Vec<String> {
-        c.get("/message-streams?IncludeArchivedStreams=true")["MessageStreams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["MessageStreamType"] != "Inbound")
-            .map(|s| s["ID"].as_str().unwrap().to_string())
-            .collect()
+        common::sending_streams(c.sim, &c.token)
     }
 }
 

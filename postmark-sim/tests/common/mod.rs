@@ -135,6 +135,51 @@ pub fn get_json(sim: &Simulator, path: &str, header: &str, token: &str) -> Value
     r.json()
 }
 
+/// Every item of a paged list or search (`key`: its envelope), page by page with one credential
+/// header, until `TotalCount` is reached or a page comes back empty.
+pub fn get_all(sim: &Simulator, path: &str, key: &str, header: &str, token: &str) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut out = Vec::new();
+    loop {
+        let page = format!("{path}{sep}count=500&offset={}", out.len());
+        let v = get_json(sim, &page, header, token);
+        let items = v[key].as_array().unwrap().clone();
+        let total = v["TotalCount"].as_u64().unwrap() as usize;
+        let empty = items.is_empty();
+        out.extend(items);
+        if out.len() >= total || empty {
+            return out;
+        }
+    }
+}
+
+/// The IDs of a server's sending (not inbound) message streams, archived ones included.
+pub fn sending_streams(sim: &Simulator, token: &str) -> Vec<String> {
+    let path = "/message-streams?IncludeArchivedStreams=true";
+    get_json(sim, path, SERVER, token)["MessageStreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["MessageStreamType"] != "Inbound")
+        .map(|s| s["ID"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The per-day statistics endpoints, by the path after `/stats/outbound/`.
+pub const STATS_ENDPOINTS: &[&str] = &[
+    "sends",
+    "bounces",
+    "spam",
+    "tracked",
+    "opens",
+    "opens/platforms",
+    "opens/emailclients",
+    "clicks",
+    "clicks/browserfamilies",
+    "clicks/platforms",
+    "clicks/location",
+];
+
 /// [`get_json`] with the first server's token.
 pub fn sget(sim: &Simulator, path: &str) -> Value {
     get_json(sim, path, SERVER, &sim.servers()[0].token)
