@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::config::SimConfig;
 use super::eastern::{TICKS_PER_DAY, TICKS_PER_HOUR};
 use super::ids;
+use super::late;
 use super::model::{Deleted, Domain, Model, Sender, Server, Stream, Template, Webhook};
 use super::names;
 use super::stream_type::StreamType;
@@ -252,6 +253,8 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         anchor,
         horizon: anchor + i64::from(cfg.ahead_hours) * TICKS_PER_HOUR,
         late: cfg.late_changes,
+        late_arrival_rate: cfg.late_arrival_rate,
+        max_arrival: late::max_arrival(cfg.late_arrival_rate),
         retention: i64::from(cfg.retention_days) * TICKS_PER_DAY,
         account_token: token(seed, &[48], marker),
         servers,

@@ -34,6 +34,11 @@ pub struct SimConfig {
     /// Whether records change after the fact (default true, as Postmark's do): arrival delays,
     /// Queued → Sent, bounce flags, late statistics.
     pub late_changes: bool,
+    /// Fraction of records (outbound messages, opens, clicks, bounces, inbound messages; not
+    /// live arrivals) that arrive 6–40 minutes after their own time instead of within 4 minutes
+    /// (default 0; within `[0, 1]`). Chosen per record by the seed; a higher rate keeps every
+    /// record a lower rate made late. No effect without `late_changes`.
+    pub late_arrival_rate: f64,
     /// When set, every token and webhook password contains this string.
     pub secret_marker: Option<String>,
     /// Multiplies the size every message body is drawn at (default 1.0: HTML bodies of 1–20 KiB
@@ -62,6 +67,7 @@ impl Default for SimConfig {
             now: None,
             clock_runs: false,
             late_changes: true,
+            late_arrival_rate: 0.0,
             secret_marker: None,
             body_size_scale: 1.0,
             large_body_rate: 0.0,

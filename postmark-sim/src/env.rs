@@ -48,6 +48,8 @@ impl Env<'_> {
                 pool: sv.pool,
                 horizon: self.m.horizon,
                 late: self.m.late,
+                late_rate: self.m.late_arrival_rate,
+                max_arrival: self.m.max_arrival,
             },
             stream_id: &sv.streams[k].id,
             from_domain: &sv.from_domain,

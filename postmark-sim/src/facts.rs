@@ -22,6 +22,10 @@ pub struct Ctx {
     pub horizon: i64,
     /// Whether records change after the fact (`SimConfig::late_changes`).
     pub late: bool,
+    /// Fraction of records arriving late (`Model::late_arrival_rate`).
+    pub late_rate: f64,
+    /// The longest arrival delay (`Model::max_arrival`).
+    pub max_arrival: i64,
 }
 
 /// One open.

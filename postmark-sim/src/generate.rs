@@ -67,7 +67,9 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
                 kind: st.kind,
                 pool,
                 horizon,
-                late: cfg.late_changes,
+                late: m.late,
+                late_rate: m.late_arrival_rate,
+                max_arrival: m.max_arrival,
             };
             let mut suppressed: HashSet<u32> = HashSet::new();
             for i in 0..st.messages.len() {
@@ -162,6 +164,8 @@ pub fn ctx_of(m: &Model, server: usize, stream: usize) -> Ctx {
         pool: sv.pool,
         horizon: m.horizon,
         late: m.late,
+        late_rate: m.late_arrival_rate,
+        max_arrival: m.max_arrival,
     }
 }
 

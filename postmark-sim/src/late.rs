@@ -1,14 +1,30 @@
 //! When records change after the fact, derived from the seed alone: each record's arrival delay
-//! (it shows in searches, details and statistics only from its own time plus that delay), when an
-//! outbound message turns from `Queued` to `Sent`, and when a bounce's `Inactive`/`CanActivate`
-//! flags change. Every function answers for one record, so nothing is stored.
+//! (it shows in searches, details and statistics only from its own time plus that delay; a
+//! `SimConfig::late_arrival_rate` fraction arrives tens of minutes late), when an outbound
+//! message turns from `Queued` to `Sent`, and when a bounce's `Inactive`/`CanActivate` flags
+//! change. Every function answers for one record, so nothing is stored.
 
 use super::eastern::{TICKS_PER_HOUR, TICKS_PER_MIN, TICKS_PER_SEC};
 use super::ids;
 use super::names;
 
-/// The longest arrival delay: records older than `now - MAX_ARRIVAL` have all arrived.
-pub const MAX_ARRIVAL: i64 = 4 * TICKS_PER_MIN;
+/// The longest usual arrival delay: without late arrivals, records older than
+/// `now - USUAL_MAX_ARRIVAL` have all arrived.
+pub const USUAL_MAX_ARRIVAL: i64 = 4 * TICKS_PER_MIN;
+/// The shortest delay of a late arrival (`SimConfig::late_arrival_rate`).
+pub const LATE_MIN_ARRIVAL: i64 = 6 * TICKS_PER_MIN;
+/// The longest delay of a late arrival.
+pub const LATE_MAX_ARRIVAL: i64 = 40 * TICKS_PER_MIN;
+
+/// The longest arrival delay of an account whose records arrive late at `late_rate`: records
+/// older than `now` less it have all arrived.
+pub fn max_arrival(late_rate: f64) -> i64 {
+    if late_rate > 0.0 {
+        LATE_MAX_ARRIVAL
+    } else {
+        USUAL_MAX_ARRIVAL
+    }
+}
 
 /// What kind of record an arrival delay is drawn for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,9 +59,18 @@ fn log_between(u: f64, lo: i64, hi: i64) -> i64 {
     (lo.ln() + u * (hi.ln() - lo.ln())).exp() as i64
 }
 
-/// Arrival delay of one record (ticks): 90 % arrive within 1–60 s, 9 % within 1–2.5 min, 1 %
-/// within 2.5–4 min. `parts` identify the record (server, stream, message, n…).
-pub fn arrival_delay(seed: u64, kind: Arrival, parts: &[u64]) -> i64 {
+/// Arrival delay of one record (ticks): a `late_rate` fraction of records arrive 6–40 min late
+/// (log-uniform); the others 90 % within 1–60 s, 9 % within 1–2.5 min, 1 % within 2.5–4 min.
+/// Whether a record is late is drawn apart from its usual delay, so a record not late keeps the
+/// delay it has at rate 0, and a higher rate keeps every record a lower one made late (with the
+/// same delay). `parts` identify the record (server, stream, message, n…).
+pub fn arrival_delay(seed: u64, late_rate: f64, kind: Arrival, parts: &[u64]) -> i64 {
+    if late_rate > 0.0 {
+        let h = ids::hash(seed, &[&[0x7A7E, kind.salt()], parts].concat());
+        if unit(h) < late_rate {
+            return log_between(unit(ids::mix64(h)), LATE_MIN_ARRIVAL, LATE_MAX_ARRIVAL);
+        }
+    }
     let h = ids::hash(seed, &[&[0x1A7E, kind.salt()], parts].concat());
     let u = unit(h);
     let v = unit(ids::mix64(h));
@@ -54,7 +79,7 @@ pub fn arrival_delay(seed: u64, kind: Arrival, parts: &[u64]) -> i64 {
     } else if u < 0.99 {
         log_between(v, 60 * TICKS_PER_SEC, 150 * TICKS_PER_SEC)
     } else {
-        log_between(v, 150 * TICKS_PER_SEC, MAX_ARRIVAL)
+        log_between(v, 150 * TICKS_PER_SEC, USUAL_MAX_ARRIVAL)
     }
 }
 
@@ -129,13 +154,45 @@ mod tests {
     fn delays_stay_in_their_ranges_and_repeat() {
         let mut slow = 0;
         for i in 0..20_000u64 {
-            let d = arrival_delay(42, Arrival::Open, &[0, 0, i]);
-            assert!((TICKS_PER_SEC..=MAX_ARRIVAL).contains(&d), "{d}");
-            assert_eq!(d, arrival_delay(42, Arrival::Open, &[0, 0, i]));
+            let d = arrival_delay(42, 0.0, Arrival::Open, &[0, 0, i]);
+            assert!((TICKS_PER_SEC..=USUAL_MAX_ARRIVAL).contains(&d), "{d}");
+            assert_eq!(d, arrival_delay(42, 0.0, Arrival::Open, &[0, 0, i]));
             let s = sent_delay(42, 0, 0, i as usize);
             assert!((TICKS_PER_SEC / 5..=TICKS_PER_HOUR).contains(&s));
             slow += usize::from(s > TICKS_PER_MIN);
         }
         assert!((400..800).contains(&slow), "{slow} slow of 20000");
+    }
+
+    /// A `late_rate` fraction arrives 6–40 min late; the others keep their delay of rate 0, and
+    /// a higher rate keeps every late record late with the same delay.
+    #[test]
+    fn late_arrivals_follow_the_rate() {
+        let kinds = [Arrival::Message, Arrival::Click, Arrival::Inbound];
+        let mut late = [0usize; 2];
+        for i in 0..20_000u64 {
+            let kind = kinds[i as usize % 3];
+            let parts = [1, 2, i];
+            let usual = arrival_delay(7, 0.0, kind, &parts);
+            let (d5, d20) = (
+                arrival_delay(7, 0.05, kind, &parts),
+                arrival_delay(7, 0.2, kind, &parts),
+            );
+            for (n, d) in [d5, d20].into_iter().enumerate() {
+                if d == usual {
+                    assert!(d <= USUAL_MAX_ARRIVAL);
+                } else {
+                    assert!((LATE_MIN_ARRIVAL..=LATE_MAX_ARRIVAL).contains(&d), "{d}");
+                    late[n] += 1;
+                }
+            }
+            if d5 != usual {
+                assert_eq!(d20, d5, "{i}: still late, as late");
+            }
+        }
+        assert!((850..1150).contains(&late[0]), "{late:?}");
+        assert!((3700..4300).contains(&late[1]), "{late:?}");
+        assert_eq!(max_arrival(0.0), USUAL_MAX_ARRIVAL);
+        assert_eq!(max_arrival(0.05), LATE_MAX_ARRIVAL);
     }
 }

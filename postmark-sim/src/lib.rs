@@ -82,6 +82,10 @@ const AHEAD_WITH_LIVE_ARRIVALS: &str = "SimConfig::ahead_hours (--ahead-hours) >
     combined with Faults::live_arrivals_per_request (--live-arrivals) > 0: live arrivals are \
     stamped at the clock's now, before the traffic generated ahead of it";
 
+/// Why a `late_arrival_rate` is refused.
+const LATE_ARRIVAL_RATE: &str = "SimConfig::late_arrival_rate (--late-arrival-rate) must be a \
+    fraction between 0 and 1";
+
 /// A running simulator; stops on [`Simulator::stop`] or drop.
 pub struct Simulator {
     shared: Arc<state::Shared>,
@@ -94,12 +98,19 @@ impl Simulator {
         Simulator::start_on(config, "127.0.0.1:0")
     }
 
-    /// Generates the account and listens on `addr`.
+    /// Generates the account and listens on `addr`. Refuses (`InvalidInput`) traffic ahead
+    /// together with live arrivals, and a `late_arrival_rate` outside `[0, 1]` or not finite.
     pub fn start_on(config: SimConfig, addr: &str) -> std::io::Result<Simulator> {
         if config.ahead_hours > 0 && config.faults.live_arrivals_per_request > 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 AHEAD_WITH_LIVE_ARRIVALS,
+            ));
+        }
+        if !(0.0..=1.0).contains(&config.late_arrival_rate) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{LATE_ARRIVAL_RATE}, not {}", config.late_arrival_rate),
             ));
         }
         let mut config = config;

@@ -82,6 +82,10 @@ struct Opts {
     /// changes or late statistics).
     #[arg(long)]
     no_late_changes: bool,
+    /// Fraction of records (0 to 1) that arrive 6–40 minutes after their own time instead of
+    /// within 4 minutes.
+    #[arg(long, default_value_t = 0.0)]
+    late_arrival_rate: f64,
     /// String embedded in every token and webhook password.
     #[arg(long)]
     secret_marker: Option<String>,
@@ -114,6 +118,7 @@ impl Opts {
             now: None,
             clock_runs: self.clock_runs,
             late_changes: !self.no_late_changes,
+            late_arrival_rate: self.late_arrival_rate,
             secret_marker: self.secret_marker.clone(),
             body_size_scale: self.body_size_scale,
             large_body_rate: self.large_body_rate,

@@ -189,6 +189,11 @@ pub struct Model {
     pub horizon: i64,
     /// Whether records change after the fact (`SimConfig::late_changes`).
     pub late: bool,
+    /// Fraction of records that arrive tens of minutes late (`SimConfig::late_arrival_rate`).
+    pub late_arrival_rate: f64,
+    /// The longest arrival delay (`late::max_arrival`): records stamped longer ago than this
+    /// before the clock have all arrived, so only that tail is checked record by record.
+    pub max_arrival: i64,
     pub retention: i64,
     pub account_token: String,
     pub servers: Vec<Server>,

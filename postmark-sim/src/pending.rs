@@ -2,7 +2,7 @@
 //! takes away from the generated counters: the records stamped after now (kept per server for
 //! the clock of the last request and moved by the records stamped in between, so a request
 //! costs what the clock passed over since, not a scan of the future) and the few of the last
-//! `late::MAX_ARRIVAL` still on their way.
+//! `Model::max_arrival` still on their way.
 
 use std::sync::{Mutex, MutexGuard};
 

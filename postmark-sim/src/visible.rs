@@ -2,11 +2,11 @@
 //! until the clock gets there; one stamped before it shows once it has arrived (its own time
 //! plus its arrival delay). On the sorted time indexes of a stream (messages, opens, clicks,
 //! bounces) and of a server's inbound messages this gives the positions shown: those stamped by
-//! now (a binary search), less the few of the last `late::MAX_ARRIVAL` still on their way (a
+//! now (a binary search), less the few of the last `Model::max_arrival` still on their way (a
 //! short scan), so a search cuts its index ranges without looking at the future.
 
 use super::facts::Ctx;
-use super::late::{self, Arrival, MAX_ARRIVAL};
+use super::late::{self, Arrival};
 use super::model::{Bounce, Hit, Model, Stream};
 
 /// Whether a generated record stamped `at` is due at `now`: stamped at or before it. Once the
@@ -21,7 +21,8 @@ pub fn due(horizon: i64, at: i64, now: i64) -> bool {
 /// arrivals always have; without late changes a due record has).
 pub fn arrived(ctx: &Ctx, kind: Arrival, at: i64, parts: &[u64], live: bool, now: i64) -> bool {
     live || (due(ctx.horizon, at, now)
-        && (!ctx.late || at.saturating_add(late::arrival_delay(ctx.seed, kind, parts)) <= now))
+        && (!ctx.late
+            || at.saturating_add(late::arrival_delay(ctx.seed, ctx.late_rate, kind, parts)) <= now))
 }
 
 /// Whether message `i` of a stream has arrived.
@@ -65,13 +66,13 @@ pub fn bounce_arrived(ctx: &Ctx, msg: usize, at: i64, now: i64) -> bool {
 /// Whether inbound message `i` of server `server`, received at `at`, has arrived.
 pub fn inbound_arrived(m: &Model, server: usize, i: usize, at: i64, now: i64) -> bool {
     let parts = [server as u64, i as u64];
-    due(m.horizon, at, now)
-        && (!m.late
-            || at.saturating_add(late::arrival_delay(m.seed, Arrival::Inbound, &parts)) <= now)
+    let delay = || late::arrival_delay(m.seed, m.late_arrival_rate, Arrival::Inbound, &parts);
+    due(m.horizon, at, now) && (!m.late || at.saturating_add(delay()) <= now)
 }
 
 /// The positions of a sorted index shown at the clock's now: those before `end` (stamped by
-/// now), less `hidden` (ascending: stamped in the last `MAX_ARRIVAL` and still on their way).
+/// now), less `hidden` (ascending: stamped in the last `Model::max_arrival` and still on their
+/// way).
 pub struct Shown {
     pub end: usize,
     pub hidden: Vec<usize>,
@@ -87,25 +88,29 @@ pub fn due_count<T>(items: &[T], time: impl Fn(&T) -> i64, horizon: i64, now: i6
     }
 }
 
-/// What of the sorted `items` shows at `now`; `arrived` is asked only about the last
-/// `MAX_ARRIVAL` before now, and only when records change after the fact.
+/// The tail of the sorted indexes to check record by record: the longest arrival delay when
+/// records change after the fact, none otherwise.
+fn tail(late: bool, max_arrival: i64) -> Option<i64> {
+    late.then_some(max_arrival)
+}
+
+/// What of the sorted `items` shows at `now`; `arrived` is asked only about the `tail` (the
+/// longest arrival delay) before now, and not at all without one.
 fn shown<T>(
     items: &[T],
     time: impl Fn(&T) -> i64,
-    (horizon, late): (i64, bool),
+    (horizon, tail): (i64, Option<i64>),
     now: i64,
     arrived: impl Fn(usize) -> bool,
 ) -> Shown {
     let end = due_count(items, &time, horizon, now);
-    if !late {
+    let Some(tail) = tail else {
         return Shown {
             end,
             hidden: Vec::new(),
         };
-    }
-    let start = items
-        .partition_point(|x| time(x) < now - MAX_ARRIVAL)
-        .min(end);
+    };
+    let start = items.partition_point(|x| time(x) < now - tail).min(end);
     Shown {
         end,
         hidden: (start..end).filter(|&i| !arrived(i)).collect(),
@@ -117,7 +122,7 @@ pub fn messages_shown(ctx: &Ctx, st: &Stream, now: i64) -> Shown {
     shown(
         &st.messages,
         |t| *t,
-        (ctx.horizon, ctx.late),
+        (ctx.horizon, tail(ctx.late, ctx.max_arrival)),
         now,
         |i| message_arrived(ctx, st, i, now),
     )
@@ -129,7 +134,7 @@ pub fn hits_shown(ctx: &Ctx, st: &Stream, clicks: bool, now: i64) -> Shown {
     shown(
         list,
         |h| h.at,
-        (ctx.horizon, ctx.late),
+        (ctx.horizon, tail(ctx.late, ctx.max_arrival)),
         now,
         |i| {
             let h = list[i];
@@ -141,10 +146,16 @@ pub fn hits_shown(ctx: &Ctx, st: &Stream, clicks: bool, now: i64) -> Shown {
 /// What of `st.bounces` shows.
 pub fn bounces_shown(ctx: &Ctx, st: &Stream, all: &[Bounce], now: i64) -> Shown {
     let at = |b: &u32| all[*b as usize].at;
-    shown(&st.bounces, at, (ctx.horizon, ctx.late), now, |i| {
-        let b = &all[st.bounces[i] as usize];
-        bounce_arrived(ctx, b.msg as usize, b.at, now)
-    })
+    shown(
+        &st.bounces,
+        at,
+        (ctx.horizon, tail(ctx.late, ctx.max_arrival)),
+        now,
+        |i| {
+            let b = &all[st.bounces[i] as usize];
+            bounce_arrived(ctx, b.msg as usize, b.at, now)
+        },
+    )
 }
 
 /// What of server `server`'s inbound receive times shows.
@@ -153,7 +164,7 @@ pub fn inbound_shown(m: &Model, server: usize, now: i64) -> Shown {
     shown(
         times,
         |t| *t,
-        (m.horizon, m.late),
+        (m.horizon, tail(m.late, m.max_arrival)),
         now,
         |i| inbound_arrived(m, server, i, times[i], now),
     )
