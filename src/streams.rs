@@ -128,6 +128,11 @@ pub struct Activity {
     pub stream: &'static str,
 }
 
+/// How far before where it starts each search of the per-record reads (the new records', the
+/// activity ones) is read again, to find the records that reached it after that stretch was
+/// read: the arrival lag `messages_opens`' and `messages_clicks`' lookback covers.
+pub const LATE_ARRIVAL_HOURS: i64 = 1;
+
 /// The activity searches: a new open, click, bounce or spam complaint.
 pub static ACTIVITY: &[Activity] = &[
     Activity {

@@ -131,7 +131,7 @@ fn malformed_state() {
         ),
         (
             "{\"reads\": {\"outbound_details\": {\"1\": {\"outbound\": {\"activity\": {\"opens\": \"soon\"}}}}}}",
-            "holds \"soon\", not a timestamp",
+            "holds \"soon\", not what this tap writes",
         ),
     ] {
         assert_input_error(&tap.state_text(text).run_raw(), needle);

@@ -102,6 +102,7 @@ pub fn run<W: Write>(
         |job: &Job| job::fetch(client, job),
         |job, answer, queue| conductor.handle(&mut ctx, job, answer, queue),
     )?;
+    conductor.all_finished()?;
     let any_failed = !conductor.failed.is_empty();
     conductor
         .books
@@ -354,6 +355,27 @@ impl<'a> Conductor<'a> {
         let server = slot.server;
         self.tasks.remove(&index);
         self.books.finished(ctx, server, &totals);
+    }
+
+    /// Every task started finished once no request is left: one that did not would leave its
+    /// streams short without a word, so it ends the run.
+    fn all_finished(&self) -> Result<(), Error> {
+        let mut open: Vec<String> = self
+            .tasks
+            .values()
+            .map(|slot| {
+                let server = slot.server.map(|i| self.books.server(i).id);
+                format!("{} on server {server:?}", slot.streams.join("+"))
+            })
+            .collect();
+        open.sort();
+        match open.first() {
+            None => Ok(()),
+            Some(first) => Err(Error::Internal(format!(
+                "{} task(s) had no request left but did not finish, {first} first",
+                open.len()
+            ))),
+        }
     }
 
     /// A task failed. Account-level streams, a run of one server, and errors that are not

@@ -12,6 +12,8 @@
 //! only once every read its records asked for is handled, so a run stopped anywhere resumes
 //! without losing one.
 
+mod complete;
+mod late;
 mod pending;
 pub mod read;
 mod sources;
@@ -21,12 +23,11 @@ pub mod suppressions;
 use super::context::Ctx;
 use super::digest::KeyMap;
 use super::search::fetch::{self, MessageRef, PageRequest};
-use super::search::{FoundRef, Reader};
+use super::search::Reader;
 use crate::error::Error;
 use crate::log;
 use crate::singer::state::Kept;
-use crate::streams::{Expand, ACTIVITY, SUPPRESSIONS};
-use crate::timefmt::format_utc;
+use crate::streams::Expand;
 use chrono::{DateTime, Utc};
 use read::{Emit, ReadRequest};
 pub use spec::{Spec, Why};
@@ -63,17 +64,26 @@ pub enum Role {
     /// The outbound search of the messages still queued.
     Queued,
     Overflow,
+    /// The hour before where another source (by its index) starts, read again for the records
+    /// that reached it late (`late`).
+    Late(usize),
 }
 
 struct Source<'a> {
     role: Role,
     reader: Reader<'a>,
+    /// What a search checked for late records found, by instant.
+    trail: Option<late::Trail>,
+    /// The check of a search's hour, for a [`Role::Late`] source.
+    check: Option<late::Check>,
 }
 
 /// Reads asked for, by why.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Counts {
     pub new: u64,
+    /// New records that reached their search late.
+    pub late: u64,
     pub activity: u64,
     pub pending: u64,
     pub expired: u64,
@@ -83,7 +93,7 @@ pub struct Counts {
 
 impl Counts {
     pub fn reads(&self) -> u64 {
-        self.new + self.activity + self.pending
+        self.new + self.late + self.activity + self.pending
     }
 }
 
@@ -144,7 +154,9 @@ impl<'a> Task<'a> {
                 self.handle_page(ctx, source, page, fetched, requests)?
             }
             (Request::Read(req), Answer::Read(fetched)) => self.handle_read(ctx, &req, fetched)?,
-            (Request::Dump(req), Answer::Dump(list)) => self.handle_dump(ctx, &req, list, requests),
+            (Request::Dump(req), Answer::Dump(list)) => {
+                self.handle_dump(ctx, &req, list, requests)?
+            }
             _ => return Err(Error::Internal("an answer of another kind".into())),
         }
         self.complete(ctx)
@@ -169,15 +181,20 @@ impl<'a> Task<'a> {
             source: index,
             page,
         }));
-        if role == Role::Queued {
-            return self.queued_found(found, index, requests);
+        match role {
+            Role::Queued => return self.queued_found(found, index, requests),
+            Role::Late(_) => return self.late_found(index, found, requests),
+            _ => {}
         }
-        for (window, mut message) in found {
+        for (window, key, mut message) in found {
+            if let Some(trail) = self.sources[index].trail.as_mut() {
+                trail.add(message.at, key);
+            }
             let why = match role {
                 Role::New => Why::New,
                 Role::Overflow => Why::Overflow,
                 Role::Recipient => Why::Activity,
-                Role::Activity(_) | Role::Queued => {
+                _ => {
                     // An activity record's time is not its message's.
                     (message.time, message.at) = (None, None);
                     Why::Activity
@@ -202,6 +219,7 @@ impl<'a> Task<'a> {
         self.asked += 1;
         match why {
             Why::New => self.counts.new += 1,
+            Why::Late => self.counts.late += 1,
             Why::Activity => self.counts.activity += 1,
             Why::Pending | Why::Overflow => self.counts.pending += 1,
         }
@@ -231,7 +249,7 @@ impl<'a> Task<'a> {
                 }
                 match why {
                     _ if was_queued => Emit::Always,
-                    Why::Overflow => Emit::Always,
+                    Why::Overflow | Why::Late => Emit::Always,
                     Why::New => match message.at {
                         Some(at) if at < start => Emit::Never,
                         _ => Emit::Always,
@@ -293,149 +311,6 @@ impl<'a> Task<'a> {
             return Some(true);
         }
         (settled.awaiting && self.spec.follows_activity()).then_some(false)
-    }
-
-    /// The search of queued messages gave the ones still queued: every other queued pending
-    /// record is read once it is read whole.
-    fn queued_found(
-        &mut self,
-        found: Vec<FoundRef>,
-        index: usize,
-        requests: &mut Vec<Request<'a>>,
-    ) -> Result<(), Error> {
-        self.still_queued
-            .extend(found.into_iter().map(|(_, m)| m.id));
-        let source = &self.sources[index];
-        if !source.reader.read_whole() || self.after_queued.is_empty() {
-            return Ok(());
-        }
-        let usable = source.reader.unexpected == 0;
-        if !usable {
-            log::warn(&format!(
-                "{}: {}: Postmark's search of queued messages listed messages that are not queued; every queued message is read again on the usual schedule instead",
-                self.spec.name(),
-                self.spec.label()
-            ));
-        }
-        let still = std::mem::take(&mut self.still_queued);
-        for message in std::mem::take(&mut self.after_queued) {
-            let entry = self.kept.pending.iter().find(|p| p.0 == message.id);
-            let due = entry.is_some_and(|p| {
-                let e = pending::entry(p);
-                pending::due(e.since, e.read, self.now)
-            });
-            if (usable && !still.contains(&message.id)) || (!usable && due) {
-                self.ask(message, Why::Pending, requests);
-            }
-        }
-        Ok(())
-    }
-
-    /// The suppression dump is in: each address is searched for among the partition's
-    /// outbound messages sent before it was suppressed.
-    fn handle_dump<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        req: &DumpRequest<'a>,
-        list: Vec<Suppressed>,
-        requests: &mut Vec<Request<'a>>,
-    ) {
-        if let Some(dump) = &mut self.dump {
-            dump.answered = true;
-        }
-        for s in list {
-            let until = (s.created + chrono::Duration::seconds(1)).min(req.to);
-            let filter = Some(("recipient", s.email));
-            let from = ctx.config.message_start.min(until);
-            self.add_source(Role::Recipient, (from, until), filter, requests);
-        }
-    }
-
-    /// Completes what can be: the windows of every source (moving the served streams'
-    /// bookmarks and the activity cursors), the dump, the overflow range, the task; writes a
-    /// STATE when something moved.
-    fn complete<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<(), Error> {
-        let mut moved = false;
-        for i in 0..self.sources.len() {
-            let role = self.sources[i].role;
-            for window in self.sources[i].reader.complete(self.handled) {
-                moved |= self.window_done(ctx, role, window.end);
-            }
-        }
-        moved |= self.dump_done();
-        let busy = self.sources.iter().any(|s| !s.reader.done());
-        let overflow_read = self
-            .sources
-            .iter()
-            .filter(|s| s.role == Role::Overflow)
-            .all(|s| s.reader.done());
-        if let (true, Some(unsettled)) = (overflow_read, self.overflow) {
-            pending::overflow_read(&mut self.kept, unsettled, self.now);
-            self.overflow = None;
-            self.kept_changed = true;
-        }
-        let idle = !busy && self.dump.is_none() && self.after_queued.is_empty();
-        if idle && self.handled == self.asked && !self.finished {
-            self.finished = true;
-            self.kept_changed = true;
-            moved = true;
-        }
-        if self.kept_changed {
-            let (server, id) = (self.spec.server.id, self.spec.id.clone());
-            ctx.state.set_kept(self.group(), server, &id, &self.kept);
-            self.kept_changed = false;
-        }
-        if moved {
-            ctx.checkpoint()?;
-        }
-        Ok(())
-    }
-
-    /// A source's window is complete: what its end moves. Gives whether anything moved.
-    fn window_done<W: Write>(
-        &mut self,
-        ctx: &mut Ctx<'_, W>,
-        role: Role,
-        end: DateTime<Utc>,
-    ) -> bool {
-        match role {
-            Role::New => {
-                let (server, id) = (self.spec.server.id, &self.spec.id);
-                for (sel, bookmark) in self.spec.serves.iter().zip(&self.bookmarks) {
-                    if bookmark.is_none_or(|b| end > b) {
-                        ctx.state
-                            .set_bookmark(sel.def.name, server, id, format_utc(end));
-                    }
-                }
-                self.kept_changed = true;
-                true
-            }
-            Role::Activity(i) => {
-                let name = ACTIVITY[i].name.to_string();
-                self.kept.activity.insert(name, format_utc(end));
-                self.kept_changed = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The dump's answer is in and every search by recipient it asked for is complete: the
-    /// suppressions cursor moves to the end.
-    fn dump_done(&mut self) -> bool {
-        let recipients_done = self
-            .sources
-            .iter()
-            .filter(|s| s.role == Role::Recipient)
-            .all(|s| s.reader.done());
-        if !self.dump.as_ref().is_some_and(|d| d.answered) || !recipients_done {
-            return false;
-        }
-        self.dump = None;
-        let name = SUPPRESSIONS.name.to_string();
-        self.kept.activity.insert(name, format_utc(self.end));
-        self.kept_changed = true;
-        true
     }
 }
 

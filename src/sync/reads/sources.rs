@@ -2,6 +2,7 @@
 //! each activity search from its cursor, the pending records due, the search of queued
 //! messages and the overflow range; and the searches added on the way (by recipient).
 
+use super::late::{self, Check, Trail};
 use super::pending;
 use super::spec::{Spec, Why};
 use super::{Counts, Dump, Request, Role, Source, Task};
@@ -52,7 +53,12 @@ pub fn start<'a, W: Write>(
     let given_up = pending::expire(&mut kept, now);
     let events_bookmark = events_bookmark(&spec, &bookmarks);
     let activity = activity_ranges(&spec, &mut kept, events_bookmark, end);
-    let many = activity.iter().any(|(_, from)| *from < end)
+    // The hour before the new records' start is checked for late ones when reading starts at
+    // the bookmarks (no lookback, no first read back); the activity's hours always are.
+    let check_new = (had && bookmarks.iter().flatten().min() == Some(&from))
+        .then(|| (kept.late.get("new").cloned(), false));
+    let many = activity.iter().any(|a| a.from < end || !a.record_only)
+        || check_new.is_some()
         || !kept.pending.is_empty()
         || kept.overflow.is_some();
     let mut task = Task {
@@ -79,13 +85,18 @@ pub fn start<'a, W: Write>(
         finished: false,
     };
     let mut requests = Vec::new();
-    task.ask_pending(&mut requests);
+    task.ask_pending(&mut requests)?;
     task.log_range(from, end);
-    task.add_source(Role::New, (from, end), None, &mut requests);
-    for (source, from) in activity {
-        match source {
-            Some(i) => task.add_source(Role::Activity(i), (from, end), None, &mut requests),
-            None => task.ask_dump(from, &mut requests),
+    let start = ctx.config.message_start;
+    task.add_checked(Role::New, (from, end), check_new, start, &mut requests)?;
+    for a in activity {
+        match a.source {
+            Some(i) => {
+                let check = Some((a.saved, a.record_only));
+                let range = (a.from, end);
+                task.add_checked(Role::Activity(i), range, check, start, &mut requests)?;
+            }
+            None => task.ask_dump(a.from, &mut requests),
         }
     }
     task.complete(ctx)?;
@@ -105,16 +116,26 @@ fn events_bookmark(spec: &Spec, bookmarks: &[Option<DateTime<Utc>>]) -> Option<D
         .find_map(|(_, b)| *b)
 }
 
-/// Where each activity source starts (`Some(position in ACTIVITY)`, or `None` for the
-/// suppression dump): its cursor, or `message_events`' bookmark for a state that has none yet;
-/// with neither, every message is read whole this run, so the activity starts at the end (and
-/// the cursor is kept there).
+/// Where an activity source starts, and how the hour before it is checked.
+struct ActivityRange {
+    /// `Some(position in ACTIVITY)`, or `None` for the suppression dump.
+    source: Option<usize>,
+    from: DateTime<Utc>,
+    /// What the previous run saw of the hour before `from`.
+    saved: Option<String>,
+    /// The hour is only recorded: every message is read whole this run.
+    record_only: bool,
+}
+
+/// Where each activity source starts: its cursor, or `message_events`' bookmark for a state
+/// that has none yet; with neither, every message is read whole this run, so the activity
+/// starts at the end (and the cursor is kept there).
 fn activity_ranges(
     spec: &Spec,
     kept: &mut Kept,
     events_bookmark: Option<DateTime<Utc>>,
     end: DateTime<Utc>,
-) -> Vec<(Option<usize>, DateTime<Utc>)> {
+) -> Vec<ActivityRange> {
     if !spec.follows_activity() {
         return Vec::new();
     }
@@ -130,23 +151,70 @@ fn activity_ranges(
         if cursor.is_none() {
             kept.activity.insert(name.to_string(), format_utc(from));
         }
-        ranges.push((source, from));
+        ranges.push(ActivityRange {
+            source,
+            from,
+            saved: kept.late.get(name).cloned(),
+            record_only: cursor.is_none() && events_bookmark.is_none(),
+        });
     }
     ranges
 }
 
 impl<'a> Task<'a> {
+    /// Adds a search of new records or of activity over `[from, to)` that keeps a trail of what
+    /// it finds (when its records carry a time) and, with `check`, the check of the hour before
+    /// `from` (what the previous run saw of it, and whether it is only recorded).
+    fn add_checked(
+        &mut self,
+        role: Role,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        check: Option<(Option<String>, bool)>,
+        start: DateTime<Utc>,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        let owner = self.add_source(role, (from, to), None, requests)?;
+        let timed = self.sources[owner].reader.part().spec.time_field.is_some();
+        if !timed {
+            return Ok(());
+        }
+        self.sources[owner].trail = Some(Trail::default());
+        let Some((saved, record_only)) = check else {
+            return Ok(());
+        };
+        let hour = ((from - late::hour()).max(start).min(from), from);
+        let index = self.add_source(Role::Late(owner), hour, None, requests)?;
+        self.sources[index].check = Some(Check {
+            owner,
+            to: from,
+            saved,
+            held: Vec::new(),
+            record_only,
+            resolved: false,
+            recorded: false,
+        });
+        if self.sources[index].reader.read_whole() {
+            self.resolve(index, requests)?;
+        }
+        Ok(())
+    }
+
     /// Adds a source reading `[from, to)` of the partition (the search of the served streams'
-    /// records, or of an activity stream's); its first request joins `requests`.
+    /// records, or of an activity stream's); its first request joins `requests`. Gives its
+    /// index.
     pub(super) fn add_source(
         &mut self,
         role: Role,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         filter: Option<(&'static str, String)>,
         requests: &mut Vec<Request<'a>>,
-    ) {
+    ) -> Result<usize, Error> {
         let spec = &self.spec;
-        let (sel, found) = match role {
+        let searched = match role {
+            Role::Late(owner) => self.sources[owner].role,
+            role => role,
+        };
+        let (sel, found) = match searched {
             Role::Activity(i) => (
                 spec.activity[i],
                 Found::Refs {
@@ -163,7 +231,7 @@ impl<'a> Task<'a> {
             ),
         };
         let crate::streams::Kind::Search(search) = sel.def.kind else {
-            return;
+            return Err(Error::Internal(format!("{} is not a search", sel.def.name)));
         };
         let expect = (role == Role::Queued).then_some(("Status", "Queued"));
         let part = Partition {
@@ -179,11 +247,18 @@ impl<'a> Task<'a> {
         let index = self.sources.len();
         let mut pages = Vec::new();
         let reader = Reader::new(Arc::new(part), from, to, &mut pages);
-        self.sources.push(Source { role, reader });
-        requests.extend(pages.into_iter().map(|page| Request::Page {
-            source: index,
-            page,
-        }));
+        self.sources.push(Source {
+            role,
+            reader,
+            trail: None,
+            check: None,
+        });
+        requests.extend(
+            pages
+                .into_iter()
+                .map(|page| Request::Page { source: index, page }),
+        );
+        Ok(index)
     }
 
     /// The suppression dump of `[from, end)`, if the range is not empty.
@@ -201,7 +276,7 @@ impl<'a> Task<'a> {
 
     /// Asks for the pending records due now; a queued message waits for the search of the
     /// queued messages (where Postmark has one); the overflow range, when due, is searched.
-    fn ask_pending(&mut self, requests: &mut Vec<Request<'a>>) {
+    fn ask_pending(&mut self, requests: &mut Vec<Request<'a>>) -> Result<(), Error> {
         let lists_queued = self.spec.expand.lists_queued();
         let mut oldest_queued: Option<DateTime<Utc>> = None;
         let entries: Vec<_> = self.kept.pending.clone();
@@ -217,13 +292,14 @@ impl<'a> Task<'a> {
         }
         if let Some(from) = oldest_queued {
             let filter = Some(("status", "queued".to_string()));
-            self.add_source(Role::Queued, (from, self.end), filter, requests);
+            self.add_source(Role::Queued, (from, self.end), filter, requests)?;
         }
         if let Some((from, to)) = pending::overflow_due(&self.kept, self.now) {
             self.overflow = Some(false);
             let to = (to + Duration::seconds(1)).min(self.end);
-            self.add_source(Role::Overflow, (from, to), None, requests);
+            self.add_source(Role::Overflow, (from, to), None, requests)?;
         }
+        Ok(())
     }
 
     fn log_range(&self, from: DateTime<Utc>, end: DateTime<Utc>) {

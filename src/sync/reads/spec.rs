@@ -49,4 +49,7 @@ pub enum Why {
     Pending,
     /// It lies in the range of unsettled records past the pending bound.
     Overflow,
+    /// New, found in the hour before the search's start: it reached the search after the
+    /// previous run read that hour.
+    Late,
 }

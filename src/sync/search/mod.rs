@@ -38,8 +38,8 @@ use std::time::Instant;
 /// How often a window is read again from the start when Postmark's answers change under it.
 const MAX_REREADS: u32 = 3;
 
-/// A record found that names something to read, with the window that found it.
-pub type FoundRef = (Window, MessageRef);
+/// A record found that names something to read, with the window that found it and its key.
+pub type FoundRef = (Window, Key, MessageRef);
 
 /// Reads one search on one partition over `[start, end)`.
 pub struct Reader<'a> {
@@ -165,7 +165,7 @@ impl<'a> Reader<'a> {
         self.write(ctx, window, page.lines)?;
         for (key, message) in page.messages {
             if self.reading.take(window, key)? {
-                found.push((window, message));
+                found.push((window, key, message));
             }
         }
         self.verify(window, requests)
