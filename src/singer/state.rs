@@ -60,7 +60,10 @@ impl Kept {
             .overflow
             .iter()
             .flat_map(|o| [&o.from, &o.to, &o.since, &o.read]);
-        let late = self.late.values().map(|v| v.split(' ').next().unwrap_or(""));
+        let late = self
+            .late
+            .values()
+            .map(|v| v.split(' ').next().unwrap_or(""));
         let named = self.activity.values().chain(pending).chain(overflow);
         named.map(String::as_str).chain(late)
     }
@@ -271,7 +274,10 @@ fn check_reads(reads: Option<&Value>) -> Result<(), Error> {
                     .map(str::to_string)
                     .or_else(|| kept.odd_late().cloned());
                 if let Some(bad) = bad {
-                    return Err(wrong(&path, &format!("holds {bad:?}, not what this tap writes")));
+                    return Err(wrong(
+                        &path,
+                        &format!("holds {bad:?}, not what this tap writes"),
+                    ));
                 }
             }
         }

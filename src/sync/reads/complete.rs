@@ -95,7 +95,9 @@ impl<'a> Task<'a> {
                 moved |= self.window_done(ctx, role, window.end);
                 let source = &mut self.sources[i];
                 if let (Some(trail), Some(name)) = (source.trail.as_mut(), late::name(role)) {
-                    self.kept.late.insert(name.to_string(), trail.seen(window.end));
+                    self.kept
+                        .late
+                        .insert(name.to_string(), trail.seen(window.end));
                 }
             }
         }

@@ -253,11 +253,10 @@ impl<'a> Task<'a> {
             trail: None,
             check: None,
         });
-        requests.extend(
-            pages
-                .into_iter()
-                .map(|page| Request::Page { source: index, page }),
-        );
+        requests.extend(pages.into_iter().map(|page| Request::Page {
+            source: index,
+            page,
+        }));
         Ok(index)
     }
 
