@@ -350,7 +350,8 @@ fn knob(name: &str, default: u64) -> u64 {
 /// a first sync of three days. Knobs: `TAP_SCHEDULE_STREAMS` (`default`, `every`, or the
 /// scheduled set when unset), `TAP_SCHEDULE_PER_DAY` (base messages a day per server, 1500),
 /// `TAP_SCHEDULE_RUNS` (8), `TAP_SCHEDULE_LATENCY_MS` (added to every answer of the scheduled
-/// runs, 0), `TAP_POSTMARK_BIN` (another build of the tap).
+/// runs, 0), `TAP_SCHEDULE_LATE_PER_MILLE` (records reaching the searches 6–40 minutes late, 0),
+/// `TAP_POSTMARK_BIN` (another build of the tap).
 #[test]
 #[ignore]
 fn schedule_figures() {
@@ -363,7 +364,8 @@ fn schedule_figures() {
         _ => SCHEDULED.to_vec(),
     };
     let per_day = knob("TAP_SCHEDULE_PER_DAY", 1500) as u32;
-    let sim = steady_sim(per_day, runs as u32 / 4 + 2);
+    let late = knob("TAP_SCHEDULE_LATE_PER_MILLE", 0) as f64 / 1000.0;
+    let sim = late_sim(per_day, runs as u32 / 4 + 2, late);
     let mut s = Schedule::first(sim, true, 3, &streams);
     let day = s.end - Duration::days(1);
     let sent: usize = s
