@@ -23,7 +23,7 @@ SEARCH = {  # stream -> replication key (as a PostgreSQL column)
     "messages_clicks": "ReceivedAt",
     "messages_inbound": None,  # bookmarked on Postmark's hidden receive clock
     "bounces": "BouncedAt",
-    "message_events": None,  # follows the outbound windows; events come later than the send
+    "message_events": None,  # messages new since the bookmark (less the lookback); events come later than the send
 }
 
 
