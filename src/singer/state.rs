@@ -352,6 +352,35 @@ mod tests {
         assert_eq!(s.to_value(), json!({"version": 1, "bookmarks": {}}));
     }
 
+    proptest::proptest! {
+        /// What the per-record reads keep comes back as it was, through a STATE's text, for any
+        /// IDs and instants.
+        #[test]
+        fn kept_reads_round_trip(
+            ids in proptest::collection::vec("\\PC{0,40}", 0..20),
+            secs in proptest::collection::vec(0i64..4_000_000_000, 4),
+            queued in proptest::bool::ANY,
+            server in 1u64..u64::MAX,
+        ) {
+            let t = |i: usize| {
+                let at = chrono::DateTime::from_timestamp(secs[i], 123_456_000).unwrap();
+                crate::timefmt::format_utc(at)
+            };
+            let mut kept = Kept::default();
+            kept.activity.insert("opens".into(), t(0));
+            kept.late.insert("new".into(), format!("{} 7 00ff00ff00ff00ff", t(1)));
+            for id in &ids {
+                kept.pending.push(Pending(id.clone(), t(1), t(2), t(3), queued));
+            }
+            let mut state = State::empty();
+            state.set_kept("outbound_details", server, "outbound", &kept);
+            let text = serde_json::to_string(&state.to_value()).unwrap();
+            let again = State::parse(&text).unwrap();
+            proptest::prop_assert!(again.has_kept("outbound_details", server, "outbound"));
+            proptest::prop_assert_eq!(again.kept("outbound_details", server, "outbound"), kept);
+        }
+    }
+
     #[test]
     fn refuses_foreign_shapes() {
         assert!(State::parse("[]").is_err());

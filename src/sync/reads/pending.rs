@@ -184,6 +184,38 @@ mod tests {
         assert!(kept.pending.is_empty());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Any sequence of reads: at most MAX_PENDING records by name, oldest first, each once;
+        /// a record read settled is gone; one read unsettled is kept by name or by the range.
+        #[test]
+        fn reads_keep_the_pending_records_bounded_and_ordered(
+            reads in proptest::collection::vec(
+                (0u16..2500, 0i64..3000, proptest::option::of(proptest::bool::ANY)),
+                1..3000,
+            )
+        ) {
+            let mut kept = Kept::default();
+            for (step, (id, found, unsettled)) in reads.into_iter().enumerate() {
+                let id = format!("m{id}");
+                let found = t(found);
+                update(&mut kept, &id, found, unsettled, t(3000 + step as i64));
+                let named = kept.pending.iter().any(|p| p.0 == id);
+                match unsettled {
+                    None => proptest::prop_assert!(!named),
+                    Some(_) => proptest::prop_assert!(named || in_overflow(&kept, found)),
+                }
+                proptest::prop_assert!(kept.pending.len() <= MAX_PENDING);
+            }
+            let ids: std::collections::HashSet<&String> =
+                kept.pending.iter().map(|p| &p.0).collect();
+            proptest::prop_assert_eq!(ids.len(), kept.pending.len());
+            let ordered = kept.pending.windows(2).all(|w| at(&w[0].1) <= at(&w[1].1));
+            proptest::prop_assert!(ordered);
+        }
+    }
+
     #[test]
     fn past_the_bound_the_oldest_fold_into_a_range() {
         let mut kept = Kept::default();
