@@ -3,10 +3,10 @@
 //! dump and overflow range completed (moving the served streams' bookmarks and the activity
 //! cursors, and writing a STATE).
 
-use super::late;
 use super::pending;
+use super::spec::Why;
 use super::suppressions::{DumpRequest, Suppressed};
-use super::{Request, Role, Task, Why};
+use super::task::{Request, Role, Task};
 use crate::error::Error;
 use crate::log;
 use crate::streams::{ACTIVITY, SUPPRESSIONS};
@@ -94,7 +94,7 @@ impl<'a> Task<'a> {
             for window in self.sources[i].reader.complete(self.handled) {
                 moved |= self.window_done(ctx, role, window.end);
                 let source = &mut self.sources[i];
-                if let (Some(trail), Some(name)) = (source.trail.as_mut(), late::name(role)) {
+                if let (Some(trail), Some(name)) = (source.trail.as_mut(), role.late_name()) {
                     self.kept
                         .late
                         .insert(name.to_string(), trail.seen(window.end));
@@ -175,5 +175,102 @@ impl<'a> Task<'a> {
         self.kept.activity.insert(name, format_utc(self.end));
         self.kept_changed = true;
         true
+    }
+
+    /// Records found in the hour a check reads: held until the hour is read whole, then
+    /// compared with what the previous run saw; each is read again if the hour changed.
+    pub(super) fn late_found(
+        &mut self,
+        index: usize,
+        found: Vec<FoundRef>,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        let source = &mut self.sources[index];
+        let Some(check) = source.check.as_mut() else {
+            return Ok(());
+        };
+        check.held.extend(found);
+        if check.resolved || !source.reader.read_whole() {
+            return Ok(());
+        }
+        self.resolve(index, requests)
+    }
+
+    /// The hour is read whole: its records join their search's trail, and are read again if it
+    /// changed.
+    pub(super) fn resolve(
+        &mut self,
+        index: usize,
+        requests: &mut Vec<Request<'a>>,
+    ) -> Result<(), Error> {
+        let Some(check) = self.sources[index].check.as_mut() else {
+            return Ok(());
+        };
+        check.resolved = true;
+        let changed = !check.record_only && check.changed();
+        let (owner, to) = (check.owner, check.to);
+        let held = std::mem::take(&mut check.held);
+        if let Some(trail) = self.sources[owner].trail.as_mut() {
+            for (_, key, m) in &held {
+                trail.add(m.at, *key);
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        log::info(&format!(
+            "{}: {}: the hour before {} holds records that reached the search after the previous run read it; its {} records are read again",
+            self.spec.name(),
+            self.spec.label(),
+            format_utc(to),
+            held.len()
+        ));
+        let why = match self.sources[owner].role {
+            Role::New => Why::Late,
+            _ => Why::Activity,
+        };
+        for (window, _, mut message) in held {
+            if why == Why::Activity {
+                // An activity record's time is not its message's.
+                (message.time, message.at) = (None, None);
+            }
+            let seq = self.ask(message, why, requests);
+            self.sources[index].reader.wait(window, seq)?;
+        }
+        Ok(())
+    }
+
+    /// A check whose hour is read whole and whose reads are handled: its search's trail now
+    /// holds the hour, which is kept. Gives whether it was.
+    pub(super) fn record_checks(&mut self) -> bool {
+        let mut recorded = false;
+        for i in 0..self.sources.len() {
+            let done = self.sources[i].reader.done();
+            let Some(check) = self.sources[i].check.as_mut() else {
+                continue;
+            };
+            if !done || !check.resolved || check.recorded {
+                continue;
+            }
+            check.recorded = true;
+            let (owner, to) = (check.owner, check.to);
+            let role = self.sources[owner].role;
+            if let (Some(trail), Some(name)) =
+                (self.sources[owner].trail.as_mut(), role.late_name())
+            {
+                self.kept.late.insert(name.to_string(), trail.seen(to));
+                recorded = true;
+            }
+        }
+        recorded
+    }
+
+    /// Whether the check of a search's hour is still open (its windows wait for it).
+    pub(super) fn checking(&self, owner: usize) -> bool {
+        self.sources.iter().any(|s| {
+            s.check
+                .as_ref()
+                .is_some_and(|c| c.owner == owner && !c.recorded)
+        })
     }
 }

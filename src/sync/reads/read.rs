@@ -92,55 +92,7 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
     }
     let settled = settled(expand, &value);
     let found = answer_time(spec, &value);
-    let extracted = extracted_now();
-    let stamps = || Stamps::new(Some(spec.server.id), Some(&spec.id));
-    // The stream that keeps the answer whole takes it last, so a shared answer (often a
-    // message's bodies) is copied only when two streams keep it.
-    let writes: Vec<bool> = spec
-        .serves
-        .iter()
-        .zip(&req.emit)
-        .map(|(sel, emit)| writes(*emit, sel, &value))
-        .collect();
-    let mut keepers = spec
-        .serves
-        .iter()
-        .zip(&writes)
-        .filter(|(sel, w)| **w && sel.def.expands_to() != Some(Expand::MessageEvents))
-        .count();
-    let mut answer = Some(value);
-    let mut lines = Vec::with_capacity(spec.serves.len());
-    for (sel, write) in spec.serves.iter().zip(writes) {
-        if !write {
-            lines.push((Vec::new(), 0));
-            continue;
-        }
-        let writer = RecordWriter::new(sel, stamps(), &extracted)?;
-        let kind = sel.def.expands_to();
-        let taken = match kind {
-            Some(Expand::MessageEvents) => None,
-            _ => {
-                keepers -= 1;
-                Some(if keepers == 0 {
-                    answer.take()
-                } else {
-                    answer.clone()
-                })
-            }
-        };
-        let missing = || Error::Internal(format!("{path}: the answer was already taken"));
-        lines.push(match (kind, taken) {
-            (Some(Expand::MessageEvents), _) => {
-                events(&writer, answer.as_ref().ok_or_else(missing)?, &req.message)?
-            }
-            (_, Some(taken)) => {
-                let time_field = sel.def.replication_key.unwrap_or_default();
-                let taken = taken.ok_or_else(missing)?;
-                content(&writer, taken, (expand, time_field), &req.message)?
-            }
-            _ => return Err(missing()),
-        });
-    }
+    let lines = lines_for(req, value, &path)?;
     // Only now may another large answer be read.
     drop(large);
     Ok(Fetched::Lines {
@@ -154,6 +106,47 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
 fn answer_time(spec: &Spec, answer: &Value) -> Option<DateTime<Utc>> {
     let field = spec.serves.first()?.def.replication_key?;
     answer.get(field)?.as_str().and_then(parse_timestamp)
+}
+
+/// The RECORD lines the answer gives each served stream (in [`Spec::serves`]' order; none for
+/// a stream that does not write it). `message_events` reads the answer first; the stream that
+/// keeps it whole takes it last, so a shared answer (often a message's bodies) is copied only
+/// when two streams keep it.
+fn lines_for(req: &ReadRequest, value: Value, path: &str) -> Result<Vec<(Vec<u8>, u64)>, Error> {
+    let spec = &*req.spec;
+    let extracted = extracted_now();
+    let stamps = || Stamps::new(Some(spec.server.id), Some(&spec.id));
+    let writes: Vec<bool> = spec
+        .serves
+        .iter()
+        .zip(&req.emit)
+        .map(|(sel, emit)| writes(*emit, sel, &value))
+        .collect();
+    let is_events = |sel: &Selected| sel.def.expands_to() == Some(Expand::MessageEvents);
+    let mut lines = vec![(Vec::new(), 0); spec.serves.len()];
+    for (i, sel) in spec.serves.iter().enumerate() {
+        if writes[i] && is_events(sel) {
+            let writer = RecordWriter::new(sel, stamps(), &extracted)?;
+            lines[i] = events(&writer, &value, &req.message)?;
+        }
+    }
+    let keepers: Vec<usize> = (0..spec.serves.len())
+        .filter(|&i| writes[i] && !is_events(spec.serves[i]))
+        .collect();
+    let mut answer = Some(value);
+    for (n, &i) in keepers.iter().enumerate() {
+        let sel = spec.serves[i];
+        let writer = RecordWriter::new(sel, stamps(), &extracted)?;
+        let taken = match n + 1 == keepers.len() {
+            true => answer.take(),
+            false => answer.clone(),
+        };
+        let taken = taken
+            .ok_or_else(|| Error::Internal(format!("{path}: the answer was already taken")))?;
+        let time_field = sel.def.replication_key.unwrap_or_default();
+        lines[i] = content(&writer, taken, (spec.expand, time_field), &req.message)?;
+    }
+    Ok(lines)
 }
 
 /// Whether `sel` writes this answer.

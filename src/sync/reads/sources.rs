@@ -5,7 +5,7 @@
 use super::late::{self, Check, Trail};
 use super::pending;
 use super::spec::{Spec, Why};
-use super::{Counts, Dump, Request, Role, Source, Task};
+use super::task::{Counts, Dump, Request, Role, Source, Task};
 use crate::error::Error;
 use crate::log;
 use crate::singer::state::Kept;
