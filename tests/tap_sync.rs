@@ -258,20 +258,6 @@ fn progress_and_summary_lines() {
     assert!(!run.stderr.contains("DEBUG"));
 }
 
-/// stdout with every `time_extracted` blanked: the only part of it that depends on the clock.
-fn without_extraction_times(stdout: &str) -> String {
-    let mut out = String::with_capacity(stdout.len());
-    let mut rest = stdout;
-    while let Some(at) = rest.find("\"time_extracted\":\"") {
-        let value = at + "\"time_extracted\":\"".len();
-        out.push_str(&rest[..value]);
-        let end = rest[value..].find('"').map_or(rest.len(), |e| value + e);
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Syncs `streams` (all default ones when empty) at concurrency 1 and 8: stdout is the same
 /// byte for byte, extraction times aside (records, their order, STATE placement, final state).
 fn same_output_at_any_concurrency(sim: &Simulator, account: bool, streams: &[&str]) -> Run {

@@ -119,3 +119,17 @@ pub fn covered_by_last_state(messages: &[Value]) -> &[Value] {
         .map_or(0, |i| i + 1);
     &messages[..end]
 }
+
+/// stdout with every `time_extracted` blanked: the only part of it that depends on the clock.
+pub fn without_extraction_times(stdout: &str) -> String {
+    let mut out = String::with_capacity(stdout.len());
+    let mut rest = stdout;
+    while let Some(at) = rest.find("\"time_extracted\":\"") {
+        let value = at + "\"time_extracted\":\"".len();
+        out.push_str(&rest[..value]);
+        let end = rest[value..].find('"').map_or(rest.len(), |e| value + e);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
