@@ -47,7 +47,7 @@ pub fn schema() -> Value {
             },
             "end_date": {
                 "type": "string",
-                "description": "Optional end (exclusive) of the synced range: YYYY-MM-DD or RFC 3339. Default: now minus a 5-minute safety margin."
+                "description": "Optional end (exclusive) of the synced range: YYYY-MM-DD or RFC 3339, in whole seconds (a fraction of a second is dropped: what falls in it comes with the next run). Default: now minus a 5-minute safety margin."
             },
             "lookback_hours": {
                 "type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS,

@@ -14,7 +14,7 @@
 use crate::common;
 use crate::common::schedule::*;
 use crate::common::*;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,10 +32,12 @@ const SCHEDULED: &[&str] = &[
 
 /// The anchor of the simulated account: a day ago, or `TAP_SCHEDULE_ANCHOR` (RFC 3339).
 fn anchor() -> DateTime<Utc> {
-    std::env::var("TAP_SCHEDULE_ANCHOR").map_or_else(
+    let at: DateTime<Utc> = std::env::var("TAP_SCHEDULE_ANCHOR").map_or_else(
         |_| Utc::now() - Duration::days(1),
         |a| a.parse().expect("TAP_SCHEDULE_ANCHOR: an RFC 3339 instant"),
-    )
+    );
+    // Whole seconds, so each run's end_date is: the tap reads up to an end_date's whole second.
+    at.with_nanosecond(0).expect("a valid instant")
 }
 
 /// An account of 2 servers with `days` of history at `per_day` base messages a day per server,
