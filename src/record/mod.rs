@@ -18,6 +18,6 @@ pub mod types;
 
 pub use drift::Drift;
 pub use members::Members;
-pub use shape::{remove_secrets, Kind, Prop, Shape};
+pub use shape::{remove_secrets, Prop, Shape, ValueKind};
 pub use transcode::{Declined, Stamps};
 pub use types::Types;

@@ -7,7 +7,7 @@ use crate::log;
 use crate::singer::catalog::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::sync::reads::Counts;
+use crate::sync::engine::ReadCounts;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -77,7 +77,7 @@ pub struct Totals {
     pub seconds: f64,
     /// Its per-record reads: asked for by why, expired (retention) between their search and
     /// their read, and unsettled records given up.
-    pub reads: Counts,
+    pub reads: ReadCounts,
 }
 
 impl Totals {
@@ -86,12 +86,7 @@ impl Totals {
         self.requests += t.requests;
         self.retries += t.retries;
         self.seconds += t.seconds;
-        let (a, b) = (&mut self.reads, &t.reads);
-        a.new += b.new;
-        a.activity += b.activity;
-        a.pending += b.pending;
-        a.expired += b.expired;
-        a.given_up += b.given_up;
+        self.reads.add(&t.reads);
     }
 
     /// `N records, R requests, T retries, S s` (and the per-record reads, if any).

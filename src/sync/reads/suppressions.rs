@@ -2,7 +2,7 @@
 //! suppressed in a range of time (by `CreatedAt`) for a reason no bounce shows (an unsubscribe
 //! for one), whose messages are then found by the outbound search by recipient.
 
-use super::spec::Spec;
+use super::spec::ReadsSpec;
 use crate::client::path_segment;
 use crate::client::Client;
 use crate::error::Error;
@@ -18,7 +18,7 @@ const SHOWN_BY_BOUNCES: &[&str] = &["HardBounce", "SpamComplaint"];
 /// The dump of the partition's suppressions created in `[from, to)`.
 #[derive(Clone)]
 pub struct DumpRequest<'a> {
-    pub spec: Arc<Spec<'a>>,
+    pub spec: Arc<ReadsSpec<'a>>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
