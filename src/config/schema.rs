@@ -109,3 +109,52 @@ pub fn schema() -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::schema;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// The README's settings table, `(key, default cell)` per row.
+    fn readme_settings() -> Vec<(String, String)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let section = readme
+            .split("\n## Config\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("a Config section");
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_string(), cells[2].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_settings_table_is_the_schema() {
+        let schema = schema();
+        let props = schema["properties"].as_object().expect("properties");
+        let rows = readme_settings();
+        let named: BTreeSet<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+        let declared: BTreeSet<&str> = props.keys().map(String::as_str).collect();
+        assert_eq!(named, declared, "README settings table against --about");
+        for (key, cell) in &rows {
+            let Some(default) = props[key].get("default") else {
+                continue;
+            };
+            let shown = match default {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert!(
+                cell.trim_matches('`').starts_with(&shown),
+                "{key}: the README says {cell:?}, the schema's default is {shown}"
+            );
+        }
+    }
+}

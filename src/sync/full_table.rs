@@ -104,7 +104,7 @@ impl<'a> TableTask<'a> {
                     })
                     .collect()
             }
-            FullTable::MessageStreams => Vec::new(),
+            FullTable::MessageStreams { .. } => Vec::new(),
         };
         let mut task = TableTask {
             spec,
@@ -112,7 +112,9 @@ impl<'a> TableTask<'a> {
             left: fetches.len() as u64,
             written: 0,
         };
-        if let (FullTable::MessageStreams, Some(server)) = (task.spec.how()?, &task.spec.server) {
+        if let (FullTable::MessageStreams { .. }, Some(server)) =
+            (task.spec.how()?, &task.spec.server)
+        {
             let stamps = Stamps::new(Some(server.id), None);
             let writer = RecordWriter::new(task.spec.sel, stamps, &extracted_now())?;
             let mut buf = Vec::new();

@@ -9,7 +9,7 @@ use super::suppressions::{DumpRequest, Suppressed};
 use super::task::{ReadsAsk, ReadsTask, Role};
 use crate::error::Error;
 use crate::log;
-use crate::streams::{ACTIVITY, SUPPRESSIONS};
+use crate::streams::{ACTIVITY, SUPPRESSION_ACTIVITY};
 use crate::sync::context::Ctx;
 use crate::sync::search::FoundRef;
 use crate::timefmt::format_utc;
@@ -171,7 +171,7 @@ impl<'a> ReadsTask<'a> {
             return false;
         }
         self.dump = None;
-        let name = SUPPRESSIONS.name.to_string();
+        let name = SUPPRESSION_ACTIVITY.name.to_string();
         self.kept.activity.insert(name, format_utc(self.end));
         self.kept_changed = true;
         true

@@ -79,10 +79,8 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<ReadAnswer, Error> {
     ) {
         Ok(d) => d,
         Err(CallError::Postmark {
-            status: 422,
-            code: 701,
-            ..
-        }) => return Ok(ReadAnswer::Expired),
+            status: 422, code, ..
+        }) if code == expand.gone_code() => return Ok(ReadAnswer::Expired),
         Err(e) => return Err(e.into_error(endpoint)),
     };
     if !value.is_object() {

@@ -9,7 +9,7 @@ use super::task::{Dump, ReadsAsk, ReadsTask, Role, Source};
 use crate::error::Error;
 use crate::log;
 use crate::singer::state::Kept;
-use crate::streams::{ACTIVITY, SUPPRESSIONS};
+use crate::streams::{ACTIVITY, SUPPRESSION_ACTIVITY};
 use crate::sync::context::Ctx;
 use crate::sync::digest::KeyMap;
 use crate::sync::engine::ReadCounts;
@@ -144,7 +144,7 @@ fn activity_ranges(
         .iter()
         .enumerate()
         .map(|(i, a)| (Some(i), a.name))
-        .chain([(None, SUPPRESSIONS.name)]);
+        .chain([(None, SUPPRESSION_ACTIVITY.name)]);
     let mut ranges = Vec::new();
     for (source, name) in named {
         let cursor = kept.activity.get(name).and_then(|t| parse_timestamp(t));

@@ -6,6 +6,7 @@ use super::spec::ReadsSpec;
 use crate::client::path_segment;
 use crate::client::Client;
 use crate::error::Error;
+use crate::streams::SUPPRESSIONS;
 use crate::timefmt::{eastern_date, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -30,7 +31,8 @@ pub struct Suppressed {
     pub created: DateTime<Utc>,
 }
 
-const ENDPOINT: &str = "/message-streams/{id}/suppressions/dump";
+/// The dump's path, from the suppressions stream's row.
+const ENDPOINT: &str = SUPPRESSIONS.path;
 
 /// Reads the dump of the days the range covers (Postmark filters it by Eastern date) and keeps
 /// the addresses suppressed within the range for a reason no bounce shows.
