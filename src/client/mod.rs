@@ -13,8 +13,8 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
+use crate::metrics;
 use crate::signals;
-use crate::singer::metrics;
 use crate::streams::TokenKind;
 
 mod answer;

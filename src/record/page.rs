@@ -4,7 +4,7 @@
 
 use super::depth::{too_deep, MAX_DEPTH, RECORD_VALUE_DEPTH};
 use super::members::Members;
-use crate::client::Parsed;
+use super::parsed::Parsed;
 use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::sync::engine::ReadCounts;

@@ -9,7 +9,7 @@ use super::servers::Server;
 use super::stats::StatsSpec;
 use crate::client::{Counters, Token};
 use crate::log;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::streams::{Expand, Kind, Partitions, Search, TokenKind};
 use std::sync::Arc;
 

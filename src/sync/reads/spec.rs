@@ -3,7 +3,7 @@
 
 use super::super::servers::Server;
 use crate::client::Counters;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::streams::Expand;
 use std::sync::Arc;
 
