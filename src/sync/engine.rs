@@ -49,6 +49,16 @@ pub struct Outcome {
     pub reads: ReadCounts,
 }
 
+impl Outcome {
+    /// A task of one stream that wrote `written` records.
+    pub fn single(written: u64) -> Outcome {
+        Outcome {
+            written: vec![written],
+            ..Outcome::default()
+        }
+    }
+}
+
 /// Per-record reads by why they were made, and what became of them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReadCounts {

@@ -202,10 +202,7 @@ impl<'a> Engine<'a> for TableTask<'a> {
     }
 
     fn outcome(&self) -> Outcome {
-        Outcome {
-            written: vec![self.written],
-            ..Outcome::default()
-        }
+        Outcome::single(self.written)
     }
 
     fn counters(&self) -> &Counters {

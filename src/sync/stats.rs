@@ -56,7 +56,9 @@ pub struct StatsTask<'a> {
     spec: Arc<StatsSpec<'a>>,
     first: NaiveDate,
     last: NaiveDate,
-    left: u64,
+    /// Ranges asked for, and handled.
+    ranges: u64,
+    handled: u64,
     written: u64,
 }
 
@@ -105,7 +107,8 @@ impl<'a> StatsTask<'a> {
             spec,
             first,
             last,
-            left: requests.len() as u64,
+            ranges: requests.len() as u64,
+            handled: 0,
             written: 0,
         };
         Ok((task, requests))
@@ -123,7 +126,7 @@ impl<'a> StatsTask<'a> {
         let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
         ctx.write(name, &fetched.buf)?;
         self.written += fetched.records;
-        self.left -= 1;
+        self.handled += 1;
         let until = req.to.format("%Y-%m-%d").to_string();
         if ctx
             .state
@@ -175,14 +178,11 @@ impl<'a> Engine<'a> for StatsTask<'a> {
     }
 
     fn done(&self) -> bool {
-        self.left == 0
+        self.handled == self.ranges
     }
 
     fn outcome(&self) -> Outcome {
-        Outcome {
-            written: vec![self.written],
-            ..Outcome::default()
-        }
+        Outcome::single(self.written)
     }
 
     fn counters(&self) -> &Counters {

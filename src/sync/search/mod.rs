@@ -332,10 +332,7 @@ impl<'a> Engine<'a> for SearchTask<'a> {
     }
 
     fn outcome(&self) -> Outcome {
-        Outcome {
-            written: vec![self.reader.written],
-            ..Outcome::default()
-        }
+        Outcome::single(self.reader.written)
     }
 
     fn counters(&self) -> &Counters {
