@@ -102,7 +102,7 @@ pub fn parse(
     handle: &mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
 ) -> Result<Parsed<Result<Page, crate::error::Error>>, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    let mut reader = Reader {
+    let mut reader = PageVisitor {
         envelope,
         so_far: SoFar {
             total: None,
@@ -140,21 +140,21 @@ struct Top {
     records: Records,
 }
 
-struct Reader<'h, 'e> {
+struct PageVisitor<'h, 'e> {
     envelope: &'e str,
     so_far: SoFar,
     handle: &'h mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
     failed: Option<crate::error::Error>,
 }
 
-impl<'de> DeserializeSeed<'de> for &mut Reader<'_, '_> {
+impl<'de> DeserializeSeed<'de> for &mut PageVisitor<'_, '_> {
     type Value = Top;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
+impl<'de> Visitor<'de> for &mut PageVisitor<'_, '_> {
     type Value = Top;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
@@ -198,7 +198,7 @@ impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
 }
 
 /// The envelope's value: a list whose records are handed over one by one.
-struct Envelope<'r, 'h, 'e>(&'r mut Reader<'h, 'e>);
+struct Envelope<'r, 'h, 'e>(&'r mut PageVisitor<'h, 'e>);
 
 impl<'de> DeserializeSeed<'de> for Envelope<'_, '_, '_> {
     type Value = Records;

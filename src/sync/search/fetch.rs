@@ -146,7 +146,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
         Some(&part.tally),
         |body: Vec<u8>| {
             // The records' lines take about as much room as the page they come from.
-            let mut kept = Kept::default();
+            let mut kept = PageKept::default();
             kept.lines.buf.reserve(body.len());
             let parsed = page::parse(&body, envelope, &mut |so_far, record| {
                 if first && so_far.total.is_some_and(|t| t > CEILING) {
@@ -195,7 +195,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
 
 /// What a page's records came to.
 #[derive(Default)]
-struct Kept {
+struct PageKept {
     ids: Vec<Key>,
     lines: Lines,
     messages: Vec<(Key, MessageRef)>,
@@ -210,7 +210,7 @@ fn keep(
     writer: &RecordWriter,
     clean: bool,
     record: Record,
-    kept: &mut Kept,
+    kept: &mut PageKept,
 ) -> Result<(), Error> {
     static NO_MEMBERS: Members<'static> = Members::EMPTY;
     let fields = match &record {
