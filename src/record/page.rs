@@ -325,6 +325,39 @@ impl<'de> Visitor<'de> for Item<'de> {
 
 #[cfg(test)]
 mod tests {
+    use crate::record::depth::{nests_deeper_than, MAX_DEPTH};
+
+    #[test]
+    fn refuses_records_nested_as_deep_as_serde_json_refuses() {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}, "B": "x"}}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        // The answer, the list and the record are three levels: 124 more make the 127 that
+        // serde_json reads, 125 the 128 it refuses.
+        let ok = nested(MAX_DEPTH - 4);
+        assert!(serde_json::from_str::<Value>(&ok).is_ok());
+        assert!(parse(ok.as_bytes(), "Messages", &mut |_, _| Ok(())).is_ok());
+        let deep = nested(MAX_DEPTH - 3);
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        let why = parse(deep.as_bytes(), "Messages", &mut |_, _| Ok(()))
+            .err()
+            .unwrap();
+        assert!(
+            why.contains("a record's A is nested 128 levels deep"),
+            "{why}"
+        );
+        // Brackets inside strings (escaped quotes too) do not count.
+        let text = format!(r#"{{"A": "{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
+        assert!(!nests_deeper_than(text.as_bytes(), 2));
+        assert!(!nests_deeper_than(b"\"unterminated [[[", 1));
+        assert!(nests_deeper_than(b"[[[", 2));
+        assert!(!nests_deeper_than(br#"["\\", [[1]]]"#, 3));
+    }
+
     use super::*;
     use crate::error::Error;
 

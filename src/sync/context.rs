@@ -7,7 +7,6 @@ use crate::log;
 use crate::record::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::sync::engine::ReadCounts;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -109,6 +108,36 @@ impl Totals {
             "{} records, {} requests, {} retries, {:.1}s{reads}",
             self.records, self.requests, self.retries, self.seconds
         )
+    }
+}
+
+/// Per-record reads by why they were made, and what became of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadCounts {
+    pub new: u64,
+    /// New records that reached their search late.
+    pub late: u64,
+    pub activity: u64,
+    pub pending: u64,
+    /// Records that expired (retention) between their search and their read.
+    pub expired: u64,
+    /// Unsettled records given up past the pending horizon.
+    pub given_up: u64,
+}
+
+impl ReadCounts {
+    /// Every read made.
+    pub fn reads(&self) -> u64 {
+        self.new + self.late + self.activity + self.pending
+    }
+
+    pub fn add(&mut self, other: &ReadCounts) {
+        self.new += other.new;
+        self.late += other.late;
+        self.activity += other.activity;
+        self.pending += other.pending;
+        self.expired += other.expired;
+        self.given_up += other.given_up;
     }
 }
 

@@ -3,7 +3,7 @@
 //! fetched, so a request can only ever meet its own kind of answer), handled on the main thread
 //! in the order asked.
 
-use super::context::Ctx;
+use super::context::{Ctx, ReadCounts};
 use super::servers::Server;
 use crate::client::{Client, Counters};
 use crate::error::Error;
@@ -56,35 +56,5 @@ impl Outcome {
             written: vec![written],
             ..Outcome::default()
         }
-    }
-}
-
-/// Per-record reads by why they were made, and what became of them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReadCounts {
-    pub new: u64,
-    /// New records that reached their search late.
-    pub late: u64,
-    pub activity: u64,
-    pub pending: u64,
-    /// Records that expired (retention) between their search and their read.
-    pub expired: u64,
-    /// Unsettled records given up past the pending horizon.
-    pub given_up: u64,
-}
-
-impl ReadCounts {
-    /// Every read made.
-    pub fn reads(&self) -> u64 {
-        self.new + self.late + self.activity + self.pending
-    }
-
-    pub fn add(&mut self, other: &ReadCounts) {
-        self.new += other.new;
-        self.late += other.late;
-        self.activity += other.activity;
-        self.pending += other.pending;
-        self.expired += other.expired;
-        self.given_up += other.given_up;
     }
 }
