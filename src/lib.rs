@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod log;
+pub mod metrics;
 pub mod record;
 pub mod signals;
 pub mod singer;

@@ -1,7 +1,18 @@
 //! The table of streams: what each one reads, how, and with which keys.
 //!
-//! Streams are data. Adding an endpoint means one entry here and one schema file in `catalog/`;
-//! the sync engines in `sync/` read only these facts.
+//! Streams are data: the sync engines in `sync/` read only these facts (paths, envelopes,
+//! parameters, keys, the codes Postmark answers for a record that is gone). Adding a stream
+//! means, all of which `tests` below hold for every row but the last three:
+//!
+//! 1. its row here (a builder: `search(..)`, `stats(..)` or `full(..)`);
+//! 2. its JSON Schema, `catalog/<stream>.json`;
+//! 3. its row in `docs/streams.md` and in the README's Streams table;
+//! 4. a fixture: its entry under `streams` in `tests/fixtures/postmark/index.json`, with the
+//!    answer files it names (and, for a new search endpoint, its filters in the replay server of
+//!    the tests);
+//! 5. the discover snapshot, reviewed (`cargo insta review`);
+//! 6. for a new endpoint, the simulator's handler and ground truth (`postmark-sim`);
+//! 7. where its records hold personal data, the `pii` mapping in `meltano/meltano.yml`.
 
 /// Records per page of every offset-paged list and search (`count`; Postmark's maximum).
 pub const PAGE_SIZE: u64 = 500;
@@ -93,6 +104,12 @@ impl Expand {
         }
     }
 
+    /// The ErrorCode Postmark answers (with HTTP 422) for a record that is gone: expired by
+    /// retention between its search and its read. Such a record is counted, not failed on.
+    pub fn gone_code(self) -> i64 {
+        701
+    }
+
     /// The name, in the state, of what the reads of this request keep between runs: streams
     /// expanding through the same request share one read per record, and one entry.
     pub fn group(self) -> &'static str {
@@ -153,7 +170,7 @@ pub static ACTIVITY: &[Activity] = &[
 /// suppressed for a reason other than a bounce or a spam complaint (which the bounces search
 /// shows), an unsubscribe for one, whose messages in that stream are found by the outbound
 /// search by recipient.
-pub const SUPPRESSIONS: Activity = Activity {
+pub const SUPPRESSION_ACTIVITY: Activity = Activity {
     name: "suppressions",
     stream: "suppressions",
 };
@@ -188,9 +205,12 @@ pub enum FullTable {
     /// One list per message stream of the server: the stream's `path` with `{id}` standing for
     /// the message stream, each item stamped with its `MessageStream`.
     PerMessageStream { envelope: &'static str },
-    /// The server's message streams, archived ones included, as the sync lists them to find its
-    /// partitions (no request of their own).
-    MessageStreams,
+    /// The server's message streams, archived ones included (`query`), as the sync lists them
+    /// to find its partitions (no request of their own).
+    MessageStreams {
+        envelope: &'static str,
+        query: &'static [(&'static str, &'static str)],
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,6 +434,62 @@ impl StreamDef {
     }
 }
 
+/// The message streams of a server, which the sync lists to find its partitions.
+pub const MESSAGE_STREAMS: StreamDef = full(
+    "message_streams",
+    "/message-streams",
+    TokenKind::Server,
+    FullTable::MessageStreams {
+        envelope: "MessageStreams",
+        query: &[("IncludeArchivedStreams", "true")],
+    },
+    schema!("message_streams"),
+)
+.keys(&["ServerID", "ID"], &["ID"]);
+
+/// Suppressions, per message stream (its dump also serves as activity).
+pub const SUPPRESSIONS: StreamDef = full(
+    "suppressions",
+    "/message-streams/{id}/suppressions/dump",
+    TokenKind::Server,
+    FullTable::PerMessageStream {
+        envelope: "Suppressions",
+    },
+    schema!("suppressions"),
+)
+.keys(
+    &["ServerID", "MessageStream", "EmailAddress"],
+    &["EmailAddress"],
+);
+
+/// The server of a server token, which the sync looks up to name it.
+pub const SERVER: StreamDef = full(
+    "server",
+    "/server",
+    TokenKind::Server,
+    FullTable::Object,
+    schema!("server"),
+)
+.keys(&["ServerID", "ID"], &["ID"])
+.secrets(&[&["ApiTokens"]]);
+
+/// The servers of an account token, which the sync lists to read each with its own token.
+pub const SERVERS: StreamDef = full(
+    "servers",
+    "/servers",
+    TokenKind::Account,
+    FullTable::Paged {
+        envelope: "Servers",
+        count_param: "count",
+        offset_param: "offset",
+        detail: None,
+        id_field: "ID",
+    },
+    schema!("servers"),
+)
+.keys(&["ID"], &["ID"])
+.secrets(&[&["ApiTokens"]]);
+
 /// Every stream, in the order they are synced.
 pub static STREAMS: &[StreamDef] = &[
     search(
@@ -558,27 +634,8 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("templates"),
     )
     .keys(&["ServerID", "TemplateId"], &["TemplateId"]),
-    full(
-        "message_streams",
-        "/message-streams",
-        TokenKind::Server,
-        FullTable::MessageStreams,
-        schema!("message_streams"),
-    )
-    .keys(&["ServerID", "ID"], &["ID"]),
-    full(
-        "suppressions",
-        "/message-streams/{id}/suppressions/dump",
-        TokenKind::Server,
-        FullTable::PerMessageStream {
-            envelope: "Suppressions",
-        },
-        schema!("suppressions"),
-    )
-    .keys(
-        &["ServerID", "MessageStream", "EmailAddress"],
-        &["EmailAddress"],
-    ),
+    MESSAGE_STREAMS,
+    SUPPRESSIONS,
     full(
         "delivery_stats",
         "/deliverystats",
@@ -587,15 +644,7 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("delivery_stats"),
     )
     .keys(&["ServerID"], &[]),
-    full(
-        "server",
-        "/server",
-        TokenKind::Server,
-        FullTable::Object,
-        schema!("server"),
-    )
-    .keys(&["ServerID", "ID"], &["ID"])
-    .secrets(&[&["ApiTokens"]]),
+    SERVER,
     full(
         "webhooks",
         "/webhooks",
@@ -622,21 +671,7 @@ pub static STREAMS: &[StreamDef] = &[
         schema!("inbound_rules"),
     )
     .keys(&["ServerID", "ID"], &["ID"]),
-    full(
-        "servers",
-        "/servers",
-        TokenKind::Account,
-        FullTable::Paged {
-            envelope: "Servers",
-            count_param: "count",
-            offset_param: "offset",
-            detail: None,
-            id_field: "ID",
-        },
-        schema!("servers"),
-    )
-    .keys(&["ID"], &["ID"])
-    .secrets(&[&["ApiTokens"]]),
+    SERVERS,
     full(
         "domains",
         "/domains",
@@ -759,6 +794,35 @@ pub fn find(name: &str) -> Option<&'static StreamDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row has the pieces the checklist above names: a schema, a docs line, a README
+    /// row and a fixture.
+    #[test]
+    fn every_stream_has_its_pieces() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap();
+        let (docs, readme) = (read("docs/streams.md"), read("README.md"));
+        let index: serde_json::Value =
+            serde_json::from_str(&read("tests/fixtures/postmark/index.json")).unwrap();
+        for s in STREAMS {
+            let name = s.name;
+            let row = format!("| `{name}` |");
+            let catalog = format!("{root}/catalog/{name}.json");
+            assert!(
+                std::path::Path::new(&catalog).is_file(),
+                "{name}: no {catalog}"
+            );
+            assert!(docs.contains(&row), "{name}: no row in docs/streams.md");
+            assert!(
+                readme.contains(&row),
+                "{name}: no row in the README's Streams table"
+            );
+            assert!(
+                index["streams"].get(name).is_some(),
+                "{name}: no fixture in tests/fixtures/postmark/index.json"
+            );
+        }
+    }
 
     #[test]
     fn every_catalog_file_is_a_stream() {

@@ -2,6 +2,7 @@
 //! names what went wrong and never a token.
 
 use crate::error::Error;
+pub use crate::record::parsed::Parsed;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -30,24 +31,6 @@ impl CallError {
                 "Postmark answered HTTP {status} on {path} (ErrorCode {code}: {message})"
             )),
             CallError::Fatal(e) => e,
-        }
-    }
-}
-
-/// A 2xx body, parsed, with the error fields Postmark may put in it.
-pub struct Parsed<T> {
-    pub value: T,
-    pub error_code: Option<i64>,
-    pub message: String,
-}
-
-impl<T> Parsed<T> {
-    /// The same answer, its value turned into a `U`.
-    pub(super) fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
-        Parsed {
-            value: f(self.value),
-            error_code: self.error_code,
-            message: self.message,
         }
     }
 }

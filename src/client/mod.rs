@@ -13,8 +13,8 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
+use crate::metrics;
 use crate::signals;
-use crate::singer::metrics;
 use crate::streams::TokenKind;
 
 mod answer;
@@ -58,13 +58,20 @@ pub struct Counters {
     pub busy_micros: AtomicU64,
 }
 
+/// Requests and retries at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub requests: u64,
+    pub retries: u64,
+}
+
 impl Counters {
     /// Requests and retries so far.
-    pub fn snapshot(&self) -> (u64, u64) {
-        (
-            self.requests.load(Ordering::Relaxed),
-            self.retries.load(Ordering::Relaxed),
-        )
+    pub fn snapshot(&self) -> Tally {
+        Tally {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
     }
 }
 

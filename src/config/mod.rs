@@ -89,17 +89,15 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
     let schema = schema();
     let mut problems = schema_problems(value, &schema)?;
     warn_unknown_keys(value, &schema);
-    let settings = Settings(value);
+    let settings = Settings { doc: value, schema };
     let (start, end) = dates(&settings, now, &mut problems);
-    let base_url = settings
-        .text("base_url")
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let base_url = settings.text("base_url").unwrap_or_default();
     if let Err(why) = check_base_url(&base_url) {
         problems.push(format!("base_url: {why}"));
     }
     check_stream_lookbacks(value, &mut problems);
-    let retry_initial = settings.number("retry_initial_delay_seconds", 1.0);
-    let retry_max = settings.number("retry_max_delay_seconds", 60.0);
+    let retry_initial = settings.seconds("retry_initial_delay_seconds");
+    let retry_max = settings.seconds("retry_max_delay_seconds");
     if retry_max < retry_initial {
         problems
             .push("retry_max_delay_seconds: must not be below retry_initial_delay_seconds".into());
@@ -113,7 +111,6 @@ pub fn parse(value: &Value, now: DateTime<Utc>) -> Result<Config, Error> {
         )));
     }
     let mut config = settings.config(start, end, base_url);
-    config.retention = Duration::days(settings.integer("retention_days", DEFAULT_RETENTION_DAYS));
     config.message_start = match settings.text("start_date") {
         Some(_) => start,
         None => now - config.retention,
@@ -185,35 +182,42 @@ fn dates(
     (start, end)
 }
 
-/// The config document, read value by value (already validated by the schema).
-struct Settings<'a>(&'a Value);
+/// The config document, read value by value (already validated by the schema), a setting it
+/// leaves out read as the schema's `default`: the one place defaults are written.
+struct Settings<'a> {
+    doc: &'a Value,
+    schema: Value,
+}
 
 impl Settings<'_> {
+    /// A setting's value, or its default.
+    fn value(&self, k: &str) -> Option<&Value> {
+        self.doc
+            .get(k)
+            .or_else(|| self.schema["properties"][k].get("default"))
+    }
+
     fn text(&self, k: &str) -> Option<String> {
-        self.0.get(k).and_then(Value::as_str).map(str::to_string)
+        self.value(k).and_then(Value::as_str).map(str::to_string)
     }
 
     /// An integer, also when written as a float (JSON Schema counts 48.0 as an integer).
-    fn integer(&self, k: &str, default: i64) -> i64 {
-        self.0.get(k).and_then(integer).unwrap_or(default)
+    fn integer(&self, k: &str) -> i64 {
+        self.value(k).and_then(integer).unwrap_or_default()
     }
 
-    fn number(&self, k: &str, default: f64) -> f64 {
-        self.0.get(k).and_then(Value::as_f64).unwrap_or(default)
-    }
-
-    fn seconds(&self, k: &str, default: f64) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.number(k, default).max(0.0))
+    fn seconds(&self, k: &str) -> std::time::Duration {
+        let secs = self.value(k).and_then(Value::as_f64).unwrap_or_default();
+        std::time::Duration::from_secs_f64(secs.max(0.0))
     }
 
     fn config(&self, start: DateTime<Utc>, end: Option<DateTime<Utc>>, base_url: String) -> Config {
-        let integer = |k, default| self.integer(k, default);
         Config {
             server_token: self.text("postmark_server_token"),
             account_token: self.text("postmark_account_token"),
             // An empty list means no restriction (Meltano renders an unset array setting as []).
             server_ids: self
-                .0
+                .doc
                 .get("server_ids")
                 .and_then(Value::as_array)
                 .filter(|ids| !ids.is_empty())
@@ -224,33 +228,23 @@ impl Settings<'_> {
                 }),
             start,
             message_start: start,
-            retention: Duration::days(DEFAULT_RETENTION_DAYS),
+            retention: Duration::days(self.integer("retention_days")),
             end,
             lookback: self
-                .0
+                .doc
                 .get("lookback_hours")
                 .and_then(self::integer)
                 .map(Duration::hours),
-            stream_lookback: self
-                .0
-                .get("stream_lookback_hours")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .filter_map(|(name, hours)| {
-                    Some((name.clone(), Duration::hours(self::integer(hours)?)))
-                })
-                .collect(),
+            stream_lookback: self.stream_lookback(),
             activate_version: self
-                .0
-                .get("emit_activate_version_messages")
+                .value("emit_activate_version_messages")
                 .and_then(Value::as_bool)
-                .unwrap_or(false),
+                .unwrap_or_default(),
             base_url: base_url.trim_end_matches('/').to_string(),
-            timeout: self.seconds("request_timeout_seconds", 60.0),
-            max_attempts: integer("max_attempts", 8) as u32,
-            retry_initial_delay: self.seconds("retry_initial_delay_seconds", 1.0),
-            retry_max_delay: self.seconds("retry_max_delay_seconds", 60.0),
+            timeout: self.seconds("request_timeout_seconds"),
+            max_attempts: self.integer("max_attempts") as u32,
+            retry_initial_delay: self.seconds("retry_initial_delay_seconds"),
+            retry_max_delay: self.seconds("retry_max_delay_seconds"),
             user_agent: self
                 .text("user_agent")
                 .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
@@ -258,22 +252,23 @@ impl Settings<'_> {
                 .text("log_level")
                 .and_then(|s| log::Level::parse(&s))
                 .unwrap_or(log::Level::Info),
-            concurrency: integer("max_concurrent_requests", 4).clamp(1, 32) as usize,
-            rate_limit_wait: std::time::Duration::from_secs(
-                integer(
-                    "max_rate_limit_wait_seconds",
-                    DEFAULT_RATE_LIMIT_WAIT_SECONDS as i64,
-                )
-                .max(0) as u64,
-            ),
-            max_response_bytes: (integer("max_response_mb", DEFAULT_MAX_RESPONSE_MB as i64)
-                .clamp(1, 1024) as u64)
-                << 20,
-            progress_interval: std::time::Duration::from_secs(integer(
-                "progress_interval_seconds",
-                30,
-            ) as u64),
+            concurrency: self.integer("max_concurrent_requests").clamp(1, 32) as usize,
+            rate_limit_wait: self.seconds("max_rate_limit_wait_seconds"),
+            max_response_bytes: (self.integer("max_response_mb").clamp(1, 1024) as u64) << 20,
+            progress_interval: self.seconds("progress_interval_seconds"),
         }
+    }
+
+    fn stream_lookback(&self) -> BTreeMap<String, Duration> {
+        self.doc
+            .get("stream_lookback_hours")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, hours)| {
+                Some((name.clone(), Duration::hours(self::integer(hours)?)))
+            })
+            .collect()
     }
 }
 

@@ -41,7 +41,7 @@ const KINDS: usize = 5;
 
 /// What a stream's drift came to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct DriftCounts {
     pub converted: u64,
     pub nulled: u64,
     pub undeclared: u64,
@@ -86,9 +86,9 @@ impl Drift {
         ));
     }
 
-    pub fn counts(&self) -> Counts {
+    pub fn counts(&self) -> DriftCounts {
         let n = |i: usize| self.counts[i].load(Ordering::Relaxed);
-        Counts {
+        DriftCounts {
             converted: n(0),
             nulled: n(1),
             undeclared: n(2),
@@ -98,7 +98,7 @@ impl Drift {
     }
 }
 
-impl Counts {
+impl DriftCounts {
     /// The summary's words for what is not zero (", 3 values converted to the schema's type").
     pub fn describe(&self) -> String {
         let parts = [

@@ -3,7 +3,7 @@
 
 use super::members::Members;
 use super::page::{self, Record, Records, Total};
-use crate::client::Parsed;
+use super::parsed::Parsed;
 use crate::error::Error;
 use serde_json::Value;
 

@@ -4,11 +4,10 @@
 
 use super::drift::Event;
 use super::page::Record;
+use super::selected::Selected;
 use super::shape::remove_secrets;
 use super::transcode::Stamps;
 use crate::error::Error;
-use crate::singer::catalog::Selected;
-use crate::singer::output::record_frame;
 use serde_json::Value;
 
 /// Writes the RECORD lines of one stream's records extracted at one time, on one server (and
@@ -128,6 +127,35 @@ impl<'a> RecordWriter<'a> {
     pub fn note(&self, event: Event) {
         self.sel.drift.note(self.sel.def.name, event);
     }
+}
+
+/// The bytes of a RECORD line before and after its record:
+/// `{"type":"RECORD","stream":"<stream>","record":` and `,"time_extracted":"<t>"}` plus the
+/// newline. Every RECORD line is framed by these, however its record is written.
+pub fn record_frame(
+    stream: &str,
+    time_extracted: &str,
+    version: Option<i64>,
+) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let quoted = |s: &str| {
+        serde_json::to_string(s)
+            .map_err(|e| Error::Internal(format!("cannot serialise {s:?}: {e}")))
+    };
+    Ok((
+        format!(
+            "{{\"type\":\"RECORD\",\"stream\":{},\"record\":",
+            quoted(stream)?
+        )
+        .into_bytes(),
+        match version {
+            Some(v) => format!(
+                ",\"version\":{v},\"time_extracted\":{}}}\n",
+                quoted(time_extracted)?
+            ),
+            None => format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?),
+        }
+        .into_bytes(),
+    ))
 }
 
 /// Writes `value` as `serde_json::to_writer` would, freeing each member once it is written, so

@@ -12,12 +12,16 @@ pub mod items;
 pub mod line;
 pub mod members;
 pub mod page;
+pub mod parsed;
+pub mod selected;
 pub mod shape;
 pub mod transcode;
 pub mod types;
 
 pub use drift::Drift;
 pub use members::Members;
-pub use shape::{remove_secrets, Kind, Prop, Shape};
+pub use parsed::Parsed;
+pub use selected::Selected;
+pub use shape::{remove_secrets, Prop, Shape, ValueKind};
 pub use transcode::{Declined, Stamps};
 pub use types::Types;

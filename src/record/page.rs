@@ -4,7 +4,7 @@
 
 use super::depth::{too_deep, MAX_DEPTH, RECORD_VALUE_DEPTH};
 use super::members::Members;
-use crate::client::Parsed;
+use super::parsed::Parsed;
 use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
@@ -102,7 +102,7 @@ pub fn parse(
     handle: &mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
 ) -> Result<Parsed<Result<Page, crate::error::Error>>, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-    let mut reader = Reader {
+    let mut reader = PageVisitor {
         envelope,
         so_far: SoFar {
             total: None,
@@ -140,21 +140,21 @@ struct Top {
     records: Records,
 }
 
-struct Reader<'h, 'e> {
+struct PageVisitor<'h, 'e> {
     envelope: &'e str,
     so_far: SoFar,
     handle: &'h mut dyn FnMut(&SoFar, Record) -> Result<(), crate::error::Error>,
     failed: Option<crate::error::Error>,
 }
 
-impl<'de> DeserializeSeed<'de> for &mut Reader<'_, '_> {
+impl<'de> DeserializeSeed<'de> for &mut PageVisitor<'_, '_> {
     type Value = Top;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
+impl<'de> Visitor<'de> for &mut PageVisitor<'_, '_> {
     type Value = Top;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
@@ -198,7 +198,7 @@ impl<'de> Visitor<'de> for &mut Reader<'_, '_> {
 }
 
 /// The envelope's value: a list whose records are handed over one by one.
-struct Envelope<'r, 'h, 'e>(&'r mut Reader<'h, 'e>);
+struct Envelope<'r, 'h, 'e>(&'r mut PageVisitor<'h, 'e>);
 
 impl<'de> DeserializeSeed<'de> for Envelope<'_, '_, '_> {
     type Value = Records;
@@ -325,6 +325,39 @@ impl<'de> Visitor<'de> for Item<'de> {
 
 #[cfg(test)]
 mod tests {
+    use crate::record::depth::{nests_deeper_than, MAX_DEPTH};
+
+    #[test]
+    fn refuses_records_nested_as_deep_as_serde_json_refuses() {
+        let nested = |depth: usize| {
+            format!(
+                r#"{{"TotalCount": 1, "Messages": [{{"A": {}1{}, "B": "x"}}]}}"#,
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        // The answer, the list and the record are three levels: 124 more make the 127 that
+        // serde_json reads, 125 the 128 it refuses.
+        let ok = nested(MAX_DEPTH - 4);
+        assert!(serde_json::from_str::<Value>(&ok).is_ok());
+        assert!(parse(ok.as_bytes(), "Messages", &mut |_, _| Ok(())).is_ok());
+        let deep = nested(MAX_DEPTH - 3);
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        let why = parse(deep.as_bytes(), "Messages", &mut |_, _| Ok(()))
+            .err()
+            .unwrap();
+        assert!(
+            why.contains("a record's A is nested 128 levels deep"),
+            "{why}"
+        );
+        // Brackets inside strings (escaped quotes too) do not count.
+        let text = format!(r#"{{"A": "{}\"{}"}}"#, "[".repeat(500), "{".repeat(500));
+        assert!(!nests_deeper_than(text.as_bytes(), 2));
+        assert!(!nests_deeper_than(b"\"unterminated [[[", 1));
+        assert!(nests_deeper_than(b"[[[", 2));
+        assert!(!nests_deeper_than(br#"["\\", [[1]]]"#, 3));
+    }
+
     use super::*;
     use crate::error::Error;
 

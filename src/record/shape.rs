@@ -17,11 +17,11 @@ use serde_json::{Map, Number, Value};
 #[derive(Clone, Debug)]
 pub struct Shape {
     pub types: Types,
-    pub kind: Kind,
+    pub kind: ValueKind,
 }
 
 #[derive(Clone, Debug)]
-pub enum Kind {
+pub enum ValueKind {
     /// A string with `format: date-time`.
     DateTime,
     /// An object with declared properties; `extra` shapes undeclared keys too (the schema gives
@@ -52,7 +52,7 @@ impl Shape {
     pub fn compile(schema: &Value) -> Shape {
         Shape {
             types: Types::from_schema(schema),
-            kind: Kind::compile(schema),
+            kind: ValueKind::compile(schema),
         }
     }
 
@@ -67,14 +67,14 @@ impl Shape {
     fn fit(&self, value: &mut Value, path: &mut String, note: &mut dyn FnMut(Event)) {
         match (&self.kind, &mut *value) {
             (_, Value::Null) => {}
-            (Kind::DateTime, Value::String(s)) => match parse_timestamp(s) {
+            (ValueKind::DateTime, Value::String(s)) => match parse_timestamp(s) {
                 Some(t) => *s = format_utc(t),
                 None => self.null(value, path, note),
             },
-            (Kind::Object { props, extra, .. }, Value::Object(map)) => {
+            (ValueKind::Object { props, extra, .. }, Value::Object(map)) => {
                 fit_object(props, extra.as_deref(), map, path, note)
             }
-            (Kind::Array(items), Value::Array(list)) => {
+            (ValueKind::Array(items), Value::Array(list)) => {
                 for (i, item) in list.iter_mut().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
@@ -82,7 +82,7 @@ impl Shape {
                     path.truncate(len);
                 }
             }
-            (Kind::DateTime, _) => self.null(value, path, note),
+            (ValueKind::DateTime, _) => self.null(value, path, note),
             // A value the schema allows as it is (a plain value, or an object or list where the
             // schema also allows one).
             (_, v) if self.types.allows(v) => strip_nul(v),
@@ -124,10 +124,10 @@ fn display(path: &str) -> &str {
     }
 }
 
-impl Kind {
-    fn compile(schema: &Value) -> Kind {
+impl ValueKind {
+    fn compile(schema: &Value) -> ValueKind {
         if schema.get("format").and_then(Value::as_str) == Some("date-time") {
-            return Kind::DateTime;
+            return ValueKind::DateTime;
         }
         let extra = schema
             .get("additionalProperties")
@@ -149,7 +149,7 @@ impl Kind {
                 // Sorted (as serde_json writes a map's keys), so a record's keys are merged in
                 // one pass.
                 compiled.sort_by(|a, b| a.name.cmp(&b.name));
-                return Kind::Object {
+                return ValueKind::Object {
                     index: KeyIndex::new(&compiled),
                     props: compiled,
                     extra,
@@ -157,9 +157,9 @@ impl Kind {
             }
         }
         if let Some(items) = schema.get("items") {
-            return Kind::Array(Box::new(Shape::compile(items)));
+            return ValueKind::Array(Box::new(Shape::compile(items)));
         }
-        Kind::Plain
+        ValueKind::Plain
     }
 }
 
@@ -344,10 +344,10 @@ fn fnv1a(s: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::drift::Counts;
+    use crate::record::drift::DriftCounts;
     use serde_json::json;
 
-    fn apply(shape: &Shape, rec: Value) -> (Value, Counts) {
+    fn apply(shape: &Shape, rec: Value) -> (Value, DriftCounts) {
         let drift = Drift::default();
         let out = shape.apply(rec, "r", &drift);
         (out, drift.counts())

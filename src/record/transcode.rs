@@ -12,7 +12,7 @@
 //! it): the same JSON value, and nothing lost.
 
 use super::members::{Key, Members};
-use super::shape::{KeyIndex, Kind, Prop, Shape};
+use super::shape::{KeyIndex, Prop, Shape, ValueKind};
 use super::types::Types;
 use crate::timefmt::{format_utc, parse_timestamp};
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -58,7 +58,7 @@ impl Shape {
         out: &mut Vec<u8>,
         undeclared: &mut Vec<&'m str>,
     ) -> Result<(), Declined> {
-        let Kind::Object {
+        let ValueKind::Object {
             props,
             extra: None,
             index,
@@ -100,8 +100,8 @@ impl Shape {
             return Ok(());
         }
         match &self.kind {
-            Kind::Plain => copy(text, clean, out),
-            Kind::DateTime => {
+            ValueKind::Plain => copy(text, clean, out),
+            ValueKind::DateTime => {
                 let inner = text
                     .strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
@@ -113,8 +113,8 @@ impl Shape {
                 out.push(b'"');
                 Ok(())
             }
-            Kind::Array(items) if text.starts_with('[') => {
-                if matches!(items.kind, Kind::Plain) && items.types == Types::ANY {
+            ValueKind::Array(items) if text.starts_with('[') => {
+                if matches!(items.kind, ValueKind::Plain) && items.types == Types::ANY {
                     return copy(text, clean, out);
                 }
                 let mut de = serde_json::Deserializer::from_str(text);
@@ -122,7 +122,7 @@ impl Shape {
                     .map_err(|_| Declined)?;
                 de.end().map_err(|_| Declined)
             }
-            Kind::Object {
+            ValueKind::Object {
                 props,
                 extra: None,
                 index,

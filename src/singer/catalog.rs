@@ -5,25 +5,11 @@
 //! carries is the one emitted, minus deselected fields, so user schema overrides take effect.
 
 use crate::error::Error;
+pub use crate::record::Selected;
 use crate::record::{Drift, Shape};
 use crate::streams::{Replication, StreamDef, STREAMS};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
-
-/// A stream chosen for this run, with the schema to emit and the shape its records take.
-#[derive(Clone, Debug)]
-pub struct Selected {
-    pub def: &'static StreamDef,
-    pub schema: Value,
-    pub key_properties: Vec<String>,
-    pub bookmark_properties: Vec<String>,
-    pub shape: Shape,
-    /// How this run's records of the stream drift from its schema.
-    pub drift: Arc<Drift>,
-    /// The table version every RECORD carries, when the run sends ACTIVATE_VERSION for the
-    /// stream (`emit_activate_version_messages`, full-table streams).
-    pub version: Option<i64>,
-}
 
 /// The parsed schema of a stream definition.
 pub fn stream_schema(def: &StreamDef) -> Result<Value, Error> {

@@ -1,6 +1,5 @@
-//! The Singer protocol: strict output messages, lenient input catalog and state, metrics.
+//! The Singer protocol: strict output messages, lenient input catalog and state.
 
 pub mod catalog;
-pub mod metrics;
 pub mod output;
 pub mod state;

@@ -7,6 +7,7 @@
 //! the target never sees half a line.
 
 use crate::error::Error;
+use crate::record::line::record_frame;
 use crate::signals;
 use serde::Serialize;
 use serde_json::Value;
@@ -139,7 +140,7 @@ impl<W: Write> Output<W> {
         self.record_lines(stream, &line)
     }
 
-    /// Writes RECORD lines already framed by [`record_frame`] (one or more whole lines).
+    /// Writes RECORD lines already framed by `record_frame` (one or more whole lines).
     pub fn record_lines(&mut self, stream: &str, lines: &[u8]) -> Result<(), Error> {
         if !self.schemas_sent.contains(stream) {
             return Err(Error::Internal(format!(
@@ -213,35 +214,6 @@ impl<W: Write> Output<W> {
         self.line.push(b'\n');
         self.out.write_all(&self.line).map_err(output_error)
     }
-}
-
-/// The bytes of a RECORD line before and after its record:
-/// `{"type":"RECORD","stream":"<stream>","record":` and `,"time_extracted":"<t>"}` plus the
-/// newline. Every RECORD line is framed by these, however its record is written.
-pub fn record_frame(
-    stream: &str,
-    time_extracted: &str,
-    version: Option<i64>,
-) -> Result<(Vec<u8>, Vec<u8>), Error> {
-    let quoted = |s: &str| {
-        serde_json::to_string(s)
-            .map_err(|e| Error::Internal(format!("cannot serialise {s:?}: {e}")))
-    };
-    Ok((
-        format!(
-            "{{\"type\":\"RECORD\",\"stream\":{},\"record\":",
-            quoted(stream)?
-        )
-        .into_bytes(),
-        match version {
-            Some(v) => format!(
-                ",\"version\":{v},\"time_extracted\":{}}}\n",
-                quoted(time_extracted)?
-            ),
-            None => format!(",\"time_extracted\":{}}}\n", quoted(time_extracted)?),
-        }
-        .into_bytes(),
-    ))
 }
 
 /// A write error, or the refusal to start a line after a stop.

@@ -4,10 +4,9 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::sync::reads::Counts;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -77,7 +76,7 @@ pub struct Totals {
     pub seconds: f64,
     /// Its per-record reads: asked for by why, expired (retention) between their search and
     /// their read, and unsettled records given up.
-    pub reads: Counts,
+    pub reads: ReadCounts,
 }
 
 impl Totals {
@@ -86,12 +85,7 @@ impl Totals {
         self.requests += t.requests;
         self.retries += t.retries;
         self.seconds += t.seconds;
-        let (a, b) = (&mut self.reads, &t.reads);
-        a.new += b.new;
-        a.activity += b.activity;
-        a.pending += b.pending;
-        a.expired += b.expired;
-        a.given_up += b.given_up;
+        self.reads.add(&t.reads);
     }
 
     /// `N records, R requests, T retries, S s` (and the per-record reads, if any).
@@ -114,6 +108,36 @@ impl Totals {
             "{} records, {} requests, {} retries, {:.1}s{reads}",
             self.records, self.requests, self.retries, self.seconds
         )
+    }
+}
+
+/// Per-record reads by why they were made, and what became of them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadCounts {
+    pub new: u64,
+    /// New records that reached their search late.
+    pub late: u64,
+    pub activity: u64,
+    pub pending: u64,
+    /// Records that expired (retention) between their search and their read.
+    pub expired: u64,
+    /// Unsettled records given up past the pending horizon.
+    pub given_up: u64,
+}
+
+impl ReadCounts {
+    /// Every read made.
+    pub fn reads(&self) -> u64 {
+        self.new + self.late + self.activity + self.pending
+    }
+
+    pub fn add(&mut self, other: &ReadCounts) {
+        self.new += other.new;
+        self.late += other.late;
+        self.activity += other.activity;
+        self.pending += other.pending;
+        self.expired += other.expired;
+        self.given_up += other.given_up;
     }
 }
 

@@ -2,21 +2,22 @@
 //! the per-item reads of lists that give only summaries) made through the pipeline.
 
 use super::context::{extracted_now, Ctx};
+use super::engine::{Engine, Outcome};
 use super::pager::{self, ListRequest, Pager};
 use super::servers::Server;
 use crate::client::{path_segment, Client, Counters, Token};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
 use crate::record::page::Total;
+use crate::record::Selected;
 use crate::record::Stamps;
-use crate::singer::catalog::Selected;
 use crate::streams::{FullTable, Kind};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
 
 /// What the requests of one full-table stream share.
-pub struct Spec<'a> {
+pub struct TableSpec<'a> {
     pub sel: &'a Selected,
     /// `None` for account-level streams.
     pub server: Option<Arc<Server>>,
@@ -24,7 +25,7 @@ pub struct Spec<'a> {
     pub tally: Counters,
 }
 
-impl Spec<'_> {
+impl TableSpec<'_> {
     fn how(&self) -> Result<FullTable, Error> {
         match self.sel.def.kind {
             Kind::FullTable(how) => Ok(how),
@@ -51,12 +52,12 @@ pub enum Fetch {
 }
 
 #[derive(Clone)]
-pub struct Request<'a> {
-    pub spec: Arc<Spec<'a>>,
+pub struct TableRequest<'a> {
+    pub spec: Arc<TableSpec<'a>>,
     pub fetch: Fetch,
 }
 
-pub enum Fetched {
+pub enum TableAnswer {
     Lines {
         buf: Vec<u8>,
         records: u64,
@@ -72,19 +73,19 @@ pub enum Fetched {
 }
 
 /// The write side of one full-table stream.
-pub struct Task<'a> {
-    spec: Arc<Spec<'a>>,
+pub struct TableTask<'a> {
+    spec: Arc<TableSpec<'a>>,
     pager: Pager,
     left: u64,
-    pub written: u64,
+    written: u64,
 }
 
-impl<'a> Task<'a> {
+impl<'a> TableTask<'a> {
     /// The first requests (none when the records are at hand: they are written at once).
     pub fn start<W: Write>(
         ctx: &mut Ctx<'_, W>,
-        spec: Arc<Spec<'a>>,
-    ) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+        spec: Arc<TableSpec<'a>>,
+    ) -> Result<(TableTask<'a>, Vec<TableRequest<'a>>), Error> {
         let fetches = match spec.how()? {
             FullTable::Object => vec![Fetch::Object { id: None }],
             FullTable::List { .. } => vec![Fetch::List {
@@ -103,15 +104,17 @@ impl<'a> Task<'a> {
                     })
                     .collect()
             }
-            FullTable::MessageStreams => Vec::new(),
+            FullTable::MessageStreams { .. } => Vec::new(),
         };
-        let mut task = Task {
+        let mut task = TableTask {
             spec,
             pager: Pager::new(),
             left: fetches.len() as u64,
             written: 0,
         };
-        if let (FullTable::MessageStreams, Some(server)) = (task.spec.how()?, &task.spec.server) {
+        if let (FullTable::MessageStreams { .. }, Some(server)) =
+            (task.spec.how()?, &task.spec.server)
+        {
             let stamps = Stamps::new(Some(server.id), None);
             let writer = RecordWriter::new(task.spec.sel, stamps, &extracted_now())?;
             let mut buf = Vec::new();
@@ -122,7 +125,7 @@ impl<'a> Task<'a> {
         }
         let requests = fetches
             .into_iter()
-            .map(|fetch| Request {
+            .map(|fetch| TableRequest {
                 spec: Arc::clone(&task.spec),
                 fetch,
             })
@@ -130,23 +133,19 @@ impl<'a> Task<'a> {
         Ok((task, requests))
     }
 
-    pub fn done(&self) -> bool {
-        self.left == 0
-    }
-
     /// Writes an answer's records; a page asks for its items (if each is read whole) and for
     /// the next page.
-    pub fn handle<W: Write>(
+    fn write_answer<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
-        fetched: Fetched,
-        requests: &mut Vec<Request<'a>>,
+        fetched: TableAnswer,
+        requests: &mut Vec<TableRequest<'a>>,
     ) -> Result<(), Error> {
         self.left -= 1;
         let name = self.spec.sel.def.name;
         let (buf, records) = match fetched {
-            Fetched::Lines { buf, records } => (buf, records),
-            Fetched::Page {
+            TableAnswer::Lines { buf, records } => (buf, records),
+            TableAnswer::Page {
                 total,
                 got,
                 buf,
@@ -168,17 +167,51 @@ impl<'a> Task<'a> {
         Ok(())
     }
 
-    fn ask(&mut self, requests: &mut Vec<Request<'a>>, fetch: Fetch) {
+    fn ask(&mut self, requests: &mut Vec<TableRequest<'a>>, fetch: Fetch) {
         self.left += 1;
-        requests.push(Request {
+        requests.push(TableRequest {
             spec: Arc::clone(&self.spec),
             fetch,
         });
     }
 }
 
+impl<'a> Engine<'a> for TableTask<'a> {
+    type Ask = TableRequest<'a>;
+    type Done = TableAnswer;
+
+    fn fetch(client: &Client, ask: &TableRequest<'a>) -> Result<TableAnswer, Error> {
+        fetch(client, ask)
+    }
+
+    fn server<'r>(ask: &'r TableRequest<'a>) -> Option<&'r Server> {
+        ask.spec.server.as_deref()
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        done: TableAnswer,
+        asked: &mut Vec<TableRequest<'a>>,
+    ) -> Result<(), Error> {
+        self.write_answer(ctx, done, asked)
+    }
+
+    fn done(&self) -> bool {
+        self.left == 0
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome::single(self.written)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.spec.tally
+    }
+}
+
 /// Reads one answer and writes its records' RECORD lines.
-pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
+pub fn fetch(client: &Client, req: &TableRequest) -> Result<TableAnswer, Error> {
     let spec = &*req.spec;
     let def = spec.sel.def;
     match (&req.fetch, spec.how()?) {
@@ -200,7 +233,12 @@ pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
 }
 
 /// An object answer: one record.
-fn object(client: &Client, spec: &Spec, path: &str, endpoint: &str) -> Result<Fetched, Error> {
+fn object(
+    client: &Client,
+    spec: &TableSpec,
+    path: &str,
+    endpoint: &str,
+) -> Result<TableAnswer, Error> {
     let def = spec.sel.def;
     let record = pager::object(
         client,
@@ -216,10 +254,10 @@ fn object(client: &Client, spec: &Spec, path: &str, endpoint: &str) -> Result<Fe
 /// A list read whole (of one message stream, its items stamped with it).
 fn list(
     client: &Client,
-    spec: &Spec,
+    spec: &TableSpec,
     how: FullTable,
     message_stream: Option<&str>,
-) -> Result<Fetched, Error> {
+) -> Result<TableAnswer, Error> {
     let def = spec.sel.def;
     let (envelope, query, path) = match (how, message_stream) {
         (FullTable::List { envelope, query }, None) => (envelope, query, def.path.to_string()),
@@ -241,7 +279,12 @@ fn list(
 }
 
 /// A page of a count/offset list: its items' lines, or their IDs when each is read whole.
-fn page(client: &Client, spec: &Spec, how: FullTable, offset: u64) -> Result<Fetched, Error> {
+fn page(
+    client: &Client,
+    spec: &TableSpec,
+    how: FullTable,
+    offset: u64,
+) -> Result<TableAnswer, Error> {
     let def = spec.sel.def;
     let FullTable::Paged {
         envelope,
@@ -273,11 +316,11 @@ fn page(client: &Client, spec: &Spec, how: FullTable, offset: u64) -> Result<Fet
             (Vec::new(), 0, ids)
         }
         None => match lines(spec, None, page.items)? {
-            Fetched::Lines { buf, records } => (buf, records, Vec::new()),
-            Fetched::Page { buf, records, .. } => (buf, records, Vec::new()),
+            TableAnswer::Lines { buf, records } => (buf, records, Vec::new()),
+            TableAnswer::Page { buf, records, .. } => (buf, records, Vec::new()),
         },
     };
-    Ok(Fetched::Page {
+    Ok(TableAnswer::Page {
         total: page.total,
         got,
         buf,
@@ -298,7 +341,11 @@ fn item_id(item: &Value, id_field: &str, path: &str) -> Result<String, Error> {
 }
 
 /// The RECORD lines of records extracted now (of one message stream, stamped with it).
-fn lines(spec: &Spec, message_stream: Option<&str>, records: Vec<Value>) -> Result<Fetched, Error> {
+fn lines(
+    spec: &TableSpec,
+    message_stream: Option<&str>,
+    records: Vec<Value>,
+) -> Result<TableAnswer, Error> {
     let stamps = Stamps::new(spec.server_id(), message_stream);
     let writer = RecordWriter::new(spec.sel, stamps, &extracted_now())?;
     let mut buf = Vec::new();
@@ -306,7 +353,7 @@ fn lines(spec: &Spec, message_stream: Option<&str>, records: Vec<Value>) -> Resu
     for record in records {
         written += u64::from(writer.value(record, &mut buf)?);
     }
-    Ok(Fetched::Lines {
+    Ok(TableAnswer::Lines {
         buf,
         records: written,
     })

@@ -1,77 +1,72 @@
-//! The requests of a run as the pipeline carries them: the task that asked, what to fetch, and
-//! the fetch itself, which runs on a worker thread and hands back an answer already shaped.
+//! The requests of a run as the pipeline carries them: the task that asked and what it asked
+//! for, by kind of task. A worker fetches each one and gives it back with its answer, in the
+//! same kind ([`Done`]), so the conductor can only hand an answer to a task of its own kind.
 
-use super::reads;
-use super::search::fetch::{self as search_fetch, PageRequest};
+use super::engine::Engine;
+use super::full_table::{TableAnswer, TableRequest, TableTask};
+use super::reads::{ReadsAsk, ReadsDone, ReadsTask};
+use super::search::fetch::PageRequest;
+use super::search::{SearchDone, SearchTask};
 use super::servers::{self, Listed, Server};
-use super::{full_table, stats};
+use super::stats::{StatsDone, StatsRequest, StatsTask};
 use crate::client::Client;
 use crate::error::Error;
 use std::sync::Arc;
 
-/// A request, and the task (its index in the run) that handles the answer.
+/// A request, and the task (its number in the run) that handles the answer.
 #[derive(Clone)]
 pub struct Job<'a> {
     pub task: usize,
-    pub request: Request<'a>,
+    pub work: Work<'a>,
 }
 
+/// What a task asks for, by kind of task.
 #[derive(Clone)]
-pub enum Request<'a> {
-    /// A page of a search stream's own search.
+pub enum Work<'a> {
     Search(PageRequest<'a>),
-    /// A request of per-record reads: a search page of one of their sources, a record's
-    /// read, or a suppression dump.
-    Reads(reads::Request<'a>),
-    Stats(stats::Request<'a>),
-    Table(full_table::Request<'a>),
+    Reads(ReadsAsk<'a>),
+    Stats(StatsRequest<'a>),
+    Table(TableRequest<'a>),
     /// A server's message streams, the first request of its turn (account mode).
-    Streams(Arc<Server>),
+    Listing(Arc<Server>),
 }
 
-pub enum Answer {
-    Search(search_fetch::Fetched),
-    Reads(reads::Answer),
-    Stats(stats::Fetched),
-    Table(full_table::Fetched),
-    Streams(Listed),
+/// A request with its answer, by kind of task.
+pub enum Done<'a> {
+    Search(SearchDone<'a>),
+    Reads(ReadsDone<'a>),
+    Stats(StatsDone<'a>),
+    Table(TableAnswer),
+    Listing(Listed),
     /// Not fetched: the server failed before the request's turn came.
     Skipped,
 }
 
-impl Request<'_> {
+impl Work<'_> {
     /// The server the request reads, if any.
     pub fn server(&self) -> Option<&Server> {
         match self {
-            Request::Search(r) => Some(&r.part.server),
-            Request::Reads(reads::Request::Page { page, .. }) => Some(&page.part.server),
-            Request::Reads(reads::Request::Read(r)) => Some(&r.spec.server),
-            Request::Reads(reads::Request::Dump(r)) => Some(&r.spec.server),
-            Request::Stats(r) => Some(&r.spec.server),
-            Request::Table(r) => r.spec.server.as_deref(),
-            Request::Streams(s) => Some(s),
+            Work::Search(a) => SearchTask::server(a),
+            Work::Reads(a) => ReadsTask::server(a),
+            Work::Stats(a) => StatsTask::server(a),
+            Work::Table(a) => TableTask::server(a),
+            Work::Listing(s) => Some(s),
         }
     }
 }
 
 /// Fetches a job's request (on a worker thread).
-pub fn fetch(client: &Client, job: &Job) -> Result<Answer, Error> {
-    if job.request.server().is_some_and(Server::failed) {
-        return Ok(Answer::Skipped);
+pub fn fetch<'a>(client: &Client, job: &Job<'a>) -> Result<Done<'a>, Error> {
+    if job.work.server().is_some_and(Server::failed) {
+        return Ok(Done::Skipped);
     }
-    Ok(match &job.request {
-        Request::Search(r) => Answer::Search(search_fetch::fetch(client, r)?),
-        Request::Reads(r) => Answer::Reads(match r {
-            reads::Request::Page { page, .. } => {
-                reads::Answer::Page(search_fetch::fetch(client, page)?)
-            }
-            reads::Request::Read(r) => reads::Answer::Read(reads::read::fetch(client, r)?),
-            reads::Request::Dump(r) => reads::Answer::Dump(reads::suppressions::fetch(client, r)?),
-        }),
-        Request::Stats(r) => Answer::Stats(stats::fetch(client, r)?),
-        Request::Table(r) => Answer::Table(full_table::fetch(client, r)?),
-        Request::Streams(server) => {
-            Answer::Streams(servers::message_streams(client, &server.token, None)?)
+    Ok(match &job.work {
+        Work::Search(a) => Done::Search(SearchTask::fetch(client, a)?),
+        Work::Reads(a) => Done::Reads(ReadsTask::fetch(client, a)?),
+        Work::Stats(a) => Done::Stats(StatsTask::fetch(client, a)?),
+        Work::Table(a) => Done::Table(TableTask::fetch(client, a)?),
+        Work::Listing(server) => {
+            Done::Listing(servers::message_streams(client, &server.token, None)?)
         }
     })
 }

@@ -13,11 +13,13 @@
 pub mod books;
 pub mod context;
 pub mod digest;
+pub mod engine;
 pub mod full_table;
 pub mod job;
 pub mod pager;
 pub mod pipeline;
 pub mod reads;
+pub mod running;
 pub mod search;
 pub mod servers;
 pub mod stats;
@@ -28,22 +30,23 @@ use crate::client::{Client, Token};
 use crate::config::Config;
 use crate::error::Error;
 use crate::log;
+use crate::metrics;
 use crate::singer::catalog::{self, Selected};
-use crate::singer::metrics;
 use crate::singer::output::Output;
 use crate::singer::state::State;
 use crate::streams::{TokenKind, ACTIVITY};
 use crate::timefmt::{floor_second, format_utc};
 use books::Books;
 use chrono::{Duration, Utc};
-use context::{Ctx, Report, Totals};
-use job::{Answer, Job, Request};
+use context::{Ctx, Report};
+use job::{Done, Job};
+use running::{Delivered, Running, Step};
 use servers::Server;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
-use task::{Plan, Tally, Task};
+use task::Plan;
 
 /// Search windows end this long before now, so records still being written are left for the
 /// next run (a window must be closed before it is paged; Postmark lists newest first).
@@ -125,12 +128,16 @@ fn activity_streams() -> Result<Vec<Selected>, Error> {
         .collect()
 }
 
-/// A task being run: which server and streams it writes.
-struct Slot<'a> {
-    task: Task<'a>,
+/// A server that failed, and why.
+struct Failure {
+    server: u64,
+    error: Error,
+}
+
+/// A plan waiting to start, for a server (its number in the books) or the account.
+struct Waiting<'a> {
+    plan: Plan<'a>,
     server: Option<usize>,
-    streams: Vec<&'static str>,
-    tally: Arc<dyn Tally + 'a>,
 }
 
 struct Conductor<'a> {
@@ -138,14 +145,14 @@ struct Conductor<'a> {
     /// The activity searches' streams ([`activity_streams`]).
     activity: &'a [Selected],
     account_token: Option<Token>,
-    /// The tasks being run, by the number they were started under.
-    tasks: HashMap<usize, Slot<'a>>,
+    /// The tasks being run, by kind.
+    running: Running<'a>,
     started: usize,
-    pending: VecDeque<(Plan<'a>, Option<usize>)>,
+    pending: VecDeque<Waiting<'a>>,
     /// Requests queued or in flight (asked for and not yet handled).
     outstanding: usize,
     books: Books,
-    failed: Vec<(u64, Error)>,
+    failed: Vec<Failure>,
 }
 
 impl<'a> Conductor<'a> {
@@ -164,14 +171,14 @@ impl<'a> Conductor<'a> {
             selection,
             activity,
             account_token,
-            tasks: HashMap::new(),
+            running: Running::default(),
             started: 0,
             pending: VecDeque::new(),
             outstanding: 0,
             books: Books::default(),
             failed: Vec::new(),
         };
-        for (plan, _) in task::account_plans(selection, c.account_token.as_ref()) {
+        for plan in task::account_plans(selection, c.account_token.as_ref()) {
             c.plan(plan, None, false);
         }
         for server in servers {
@@ -179,7 +186,7 @@ impl<'a> Conductor<'a> {
             let i = c.books.add_server(server);
             let server = Arc::clone(c.books.server(i));
             if listed {
-                for (plan, _) in task::server_plans(&server, selection, activity) {
+                for plan in task::server_plans(&server, selection, activity) {
                     c.plan(plan, Some(i), false);
                 }
             } else {
@@ -200,10 +207,10 @@ impl<'a> Conductor<'a> {
     /// its message streams are known).
     fn plan(&mut self, plan: Plan<'a>, server: Option<usize>, front: bool) {
         self.books.planned(server, &plan.streams());
-        if front {
-            self.pending.push_front((plan, server));
-        } else {
-            self.pending.push_back((plan, server));
+        let waiting = Waiting { plan, server };
+        match front {
+            true => self.pending.push_front(waiting),
+            false => self.pending.push_back(waiting),
         }
     }
 
@@ -211,7 +218,7 @@ impl<'a> Conductor<'a> {
     fn admit<W: Write>(&mut self, ctx: &mut Ctx<'_, W>) -> Result<Vec<Job<'a>>, Error> {
         let mut jobs = Vec::new();
         while self.outstanding < ADMIT_BELOW {
-            let Some((plan, server)) = self.pending.pop_front() else {
+            let Some(Waiting { plan, server }) = self.pending.pop_front() else {
                 break;
             };
             if server.is_some_and(|i| self.books.server(i).failed()) {
@@ -219,28 +226,31 @@ impl<'a> Conductor<'a> {
             }
             let index = self.started;
             self.started += 1;
-            let streams = plan.streams();
-            self.books.started(server, &streams);
-            match plan.start(ctx) {
-                Ok((task, requests, tally)) => {
-                    self.outstanding += requests.len();
-                    jobs.extend(requests.into_iter().map(|request| Job {
-                        task: index,
-                        request,
-                    }));
-                    let slot = Slot {
-                        task,
-                        server,
-                        streams,
-                        tally,
-                    };
-                    self.tasks.insert(index, slot);
-                    self.finish_task(ctx, index);
-                }
+            self.books.started(server, &plan.streams());
+            match self.running.start(ctx, index, plan, server) {
+                Ok(step) => jobs.extend(self.take(ctx, index, step)),
                 Err(e) => self.fail(server, e)?,
             }
         }
         Ok(jobs)
+    }
+
+    /// A task's step: its work becomes jobs, and what it came to, if it is done, goes into
+    /// the books.
+    fn take<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        index: usize,
+        step: Step<'a>,
+    ) -> Vec<Job<'a>> {
+        self.outstanding += step.work.len();
+        if let Some(f) = step.finished {
+            self.books.finished(ctx, f.server, &f.streams);
+        }
+        step.work
+            .into_iter()
+            .map(|work| Job { task: index, work })
+            .collect()
     }
 
     /// Handles one answer, in job order; starts more tasks.
@@ -248,133 +258,50 @@ impl<'a> Conductor<'a> {
         &mut self,
         ctx: &mut Ctx<'_, W>,
         job: Job<'a>,
-        answer: Result<Answer, Error>,
+        done: Result<Done<'a>, Error>,
         queue: &mut VecDeque<Job<'a>>,
     ) -> Result<(), Error> {
         self.outstanding -= 1;
         let index = job.task;
-        // A task of a server that failed is gone: its answers are dropped.
-        if let Some(slot) = self.tasks.get_mut(&index) {
-            let server = slot.server;
-            let mut requests = Vec::new();
-            let outcome = match answer {
-                Ok(Answer::Skipped) => Ok(()),
-                Ok(Answer::Streams(listed)) => {
-                    self.tasks.remove(&index);
-                    self.set_up(server, listed);
-                    Ok(())
-                }
-                Ok(answer) => Self::answer(slot, ctx, job.request, answer, &mut requests),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(()) => {
-                    self.outstanding += requests.len();
-                    queue.extend(requests.into_iter().map(|request| Job {
-                        task: index,
-                        request,
-                    }));
-                    self.finish_task(ctx, index);
-                }
-                Err(e) => self.fail(server, e)?,
-            }
+        let server = self.running.server_of(index);
+        let delivered = done.and_then(|done| self.running.deliver(ctx, index, done));
+        match delivered {
+            Ok(Delivered::Step(step)) => queue.extend(self.take(ctx, index, step)),
+            Ok(Delivered::Listed(i, listed)) => self.set_up(i, listed),
+            // A failed request of a task already gone (its server failed) changes nothing.
+            Err(_) if server.is_none() && job.work.server().is_some_and(Server::failed) => {}
+            Err(e) => self.fail(server, e)?,
         }
         let more = self.admit(ctx)?;
         queue.extend(more);
         Ok(())
     }
 
-    /// Gives an answer to its task.
-    fn answer<W: Write>(
-        slot: &mut Slot<'a>,
-        ctx: &mut Ctx<'_, W>,
-        request: Request<'a>,
-        answer: Answer,
-        requests: &mut Vec<Request<'a>>,
-    ) -> Result<(), Error> {
-        match (&mut slot.task, request, answer) {
-            (Task::Search(t), Request::Search(r), Answer::Search(a)) => {
-                let mut asked = Vec::new();
-                t.handle(ctx, r, a, &mut asked)?;
-                requests.extend(asked.into_iter().map(Request::Search));
-            }
-            (Task::Reads(t), Request::Reads(r), Answer::Reads(a)) => {
-                let mut asked = Vec::new();
-                t.handle(ctx, r, a, &mut asked)?;
-                requests.extend(asked.into_iter().map(Request::Reads));
-            }
-            (Task::Stats(t), Request::Stats(r), Answer::Stats(a)) => t.handle(ctx, &r, a)?,
-            (Task::Table(t), Request::Table(_), Answer::Table(a)) => {
-                let mut asked = Vec::new();
-                t.handle(ctx, a, &mut asked)?;
-                requests.extend(asked.into_iter().map(Request::Table));
-            }
-            _ => return Err(Error::Internal("an answer for another kind of task".into())),
-        }
-        Ok(())
-    }
-
     /// A server's message streams are listed: its streams' tasks go first in the plan.
-    fn set_up(&mut self, server: Option<usize>, listed: servers::Listed) {
-        let Some(i) = server else { return };
+    fn set_up(&mut self, i: usize, listed: servers::Listed) {
         let listed = self.books.server(i).with_listed(listed);
         self.books.replace_server(i, listed);
         self.books.set_up(i);
         let server = Arc::clone(self.books.server(i));
         let plans = task::server_plans(&server, self.selection, self.activity);
-        for (plan, _) in plans.into_iter().rev() {
+        for plan in plans.into_iter().rev() {
             self.plan(plan, Some(i), true);
         }
-    }
-
-    /// If the task is done: what it came to goes into its stream's and server's books.
-    fn finish_task<W: Write>(&mut self, ctx: &mut Ctx<'_, W>, index: usize) {
-        let Some(slot) = self.tasks.get(&index).filter(|s| s.task.done()) else {
-            return;
-        };
-        let (requests, retries) = slot.tally.counters().snapshot();
-        let (records, reads) = slot.task.records();
-        // The task's requests are counted on its first stream.
-        let totals: Vec<(&'static str, Totals)> = slot
-            .streams
-            .iter()
-            .zip(records)
-            .enumerate()
-            .map(|(i, (&stream, records))| {
-                let first = i == 0;
-                let t = Totals {
-                    records,
-                    requests: if first { requests } else { 0 },
-                    retries: if first { retries } else { 0 },
-                    seconds: 0.0,
-                    reads: if first { reads } else { Default::default() },
-                };
-                (stream, t)
-            })
-            .collect();
-        let server = slot.server;
-        self.tasks.remove(&index);
-        self.books.finished(ctx, server, &totals);
     }
 
     /// Every task started finished once no request is left: one that did not would leave its
     /// streams short without a word, so it ends the run.
     fn all_finished(&self) -> Result<(), Error> {
-        let mut open: Vec<String> = self
-            .tasks
-            .values()
-            .map(|slot| {
-                let server = slot.server.map(|i| self.books.server(i).id);
-                format!("{} on server {server:?}", slot.streams.join("+"))
-            })
-            .collect();
-        open.sort();
+        let open = self.running.open();
         match open.first() {
             None => Ok(()),
-            Some(first) => Err(Error::Internal(format!(
-                "{} task(s) had no request left but did not finish, {first} first",
-                open.len()
-            ))),
+            Some((streams, server)) => {
+                let server = server.map(|i| self.books.server(i).id);
+                Err(Error::Internal(format!(
+                    "{} task(s) had no request left but did not finish, {streams} on server {server:?} first",
+                    open.len()
+                )))
+            }
         }
     }
 
@@ -396,9 +323,12 @@ impl<'a> Conductor<'a> {
             "server {}: {e}; continuing with the other servers",
             failed.id
         ));
-        self.failed.push((failed.id, e));
-        self.tasks.retain(|_, slot| slot.server != Some(i));
-        self.pending.retain(|(_, s)| *s != Some(i));
+        self.failed.push(Failure {
+            server: failed.id,
+            error: e,
+        });
+        self.running.drop_server(i);
+        self.pending.retain(|w| w.server != Some(i));
         Ok(())
     }
 
@@ -409,7 +339,7 @@ impl<'a> Conductor<'a> {
             let detail: Vec<String> = self
                 .failed
                 .iter()
-                .map(|(id, e)| format!("server {id}: {e}"))
+                .map(|f| format!("server {}: {}", f.server, f.error))
                 .collect();
             return Err(Error::Partial(format!(
                 "{} of {} servers failed (the others finished; the last STATE resumes the failed ones): {}",
@@ -420,7 +350,8 @@ impl<'a> Conductor<'a> {
         }
         metrics::job_duration("sync", wall, true);
         let c = &client.counters;
-        let (requests, retries) = c.snapshot();
+        let tally = c.snapshot();
+        let (requests, retries) = (tally.requests, tally.retries);
         let busy = c.busy_micros.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6;
         log::info(&format!(
             "sync finished in {wall:.1}s: {requests} requests, {retries} retries, {:.1} requests in flight on average",

@@ -10,7 +10,7 @@ use super::pager::{self, ListRequest, Pager};
 use crate::client::{path_segment, Client, Counters, Token};
 use crate::config::{is_header_value, Config};
 use crate::error::Error;
-use crate::streams::TokenKind;
+use crate::streams::{FullTable, Kind, StreamDef, TokenKind, MESSAGE_STREAMS, SERVER, SERVERS};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -121,7 +121,8 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
     // first search. If that listing fails, it is done again (and fails) in the server's turn.
     let (server, listed) = std::thread::scope(|scope| {
         let listed = scope.spawn(|| message_streams(client, &token, None).ok());
-        let server = pager::object(client, &token, "/server", "/server", &["ID"], None);
+        let path = SERVER.path;
+        let server = pager::object(client, &token, path, path, SERVER.identity, None);
         (server, listed.join().ok().flatten())
     });
     let server = server.map_err(|e| {
@@ -130,7 +131,7 @@ pub fn resolve(config: &Config, client: &Client) -> Result<Vec<Server>, Error> {
             "if it is an account token, put it in postmark_account_token",
         )
     })?;
-    let id = server_id(&server, "/server")?;
+    let id = server_id(&server, SERVER.path)?;
     let token = Token {
         label: format!("server token of server {id} (postmark_server_token)"),
         ..token
@@ -160,16 +161,17 @@ fn server_name(v: &Value) -> String {
 }
 
 fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<Server>, Error> {
+    let (envelope, count, offset) = paged(&SERVERS)?;
     let mut listed = Vec::new();
     let mut pager = Pager::new();
     loop {
-        let query = pager.query("count", "offset");
+        let query = pager.query(count, offset);
         let req = ListRequest {
-            path: "/servers",
-            endpoint: "/servers",
+            path: SERVERS.path,
+            endpoint: SERVERS.path,
             query: &query,
-            envelope: "Servers",
-            identity: &["ID"],
+            envelope,
+            identity: SERVERS.identity,
         };
         let page = pager::list(client, token, &req, None).map_err(|e| {
             hint(
@@ -177,7 +179,7 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
                 "if it is a server token, put it in postmark_server_token",
             )
         })?;
-        let more = pager.advance("/servers", page.items.len(), &page.total)?;
+        let more = pager.advance(SERVERS.path, page.items.len(), &page.total)?;
         listed.extend(page.items);
         if more.is_none() {
             break;
@@ -185,7 +187,7 @@ fn from_account(config: &Config, client: &Client, token: &Token) -> Result<Vec<S
     }
     let mut servers = Vec::new();
     for item in &listed {
-        let id = server_id(item, "/servers")?;
+        let id = server_id(item, SERVERS.path)?;
         if config.server_ids.as_ref().is_some_and(|w| !w.contains(&id)) {
             continue;
         }
@@ -229,13 +231,19 @@ pub fn message_streams(
     token: &Token,
     tally: Option<&Counters>,
 ) -> Result<Listed, Error> {
-    let query = [("IncludeArchivedStreams", "true".to_string())];
+    let Kind::FullTable(FullTable::MessageStreams { envelope, query }) = MESSAGE_STREAMS.kind
+    else {
+        return Err(Error::Internal(
+            "message_streams is not the listing of message streams".into(),
+        ));
+    };
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
     let req = ListRequest {
-        path: "/message-streams",
-        endpoint: "/message-streams",
+        path: MESSAGE_STREAMS.path,
+        endpoint: MESSAGE_STREAMS.path,
         query: &query,
-        envelope: "MessageStreams",
-        identity: &["ID"],
+        envelope,
+        identity: MESSAGE_STREAMS.identity,
     };
     let page = pager::list(client, token, &req, tally)?;
     let streams = page
@@ -243,9 +251,10 @@ pub fn message_streams(
         .iter()
         .map(|s| {
             let id = s.get("ID").and_then(Value::as_str).ok_or_else(|| {
-                Error::Api(
-                    "Postmark's /message-streams answer has an ID that is not a string".into(),
-                )
+                Error::Api(format!(
+                    "Postmark's {} answer has an ID that is not a string",
+                    MESSAGE_STREAMS.path
+                ))
             })?;
             Ok(MessageStream {
                 id: path_segment(id, "a message stream ID")?.to_string(),
@@ -261,4 +270,17 @@ pub fn message_streams(
         streams,
         items: page.items,
     })
+}
+
+/// A paged list's envelope and count and offset parameters, from its row.
+fn paged(def: &StreamDef) -> Result<(&'static str, &'static str, &'static str), Error> {
+    match def.kind {
+        Kind::FullTable(FullTable::Paged {
+            envelope,
+            count_param,
+            offset_param,
+            ..
+        }) => Ok((envelope, count_param, offset_param)),
+        _ => Err(Error::Internal(format!("{} is not a paged list", def.name))),
+    }
 }

@@ -9,12 +9,13 @@
 //! row per (day, name) so they load into fixed SQL columns.
 
 use super::context::{extracted_now, Ctx};
+use super::engine::{Engine, Outcome};
 use super::servers::{MessageStream, Server};
 use crate::client::{Client, Counters};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
+use crate::record::Selected;
 use crate::record::Stamps;
-use crate::singer::catalog::Selected;
 use crate::streams::Stats;
 use crate::timefmt::eastern_date;
 use chrono::{Days, NaiveDate};
@@ -28,7 +29,7 @@ const CHUNK_DAYS: u64 = 31;
 const OVERVIEW_CHECKPOINT_DAYS: u64 = 7;
 
 /// What the requests of one statistics stream on one message stream share.
-pub struct Spec<'a> {
+pub struct StatsSpec<'a> {
     pub sel: &'a Selected,
     pub shape: Stats,
     pub server: Arc<Server>,
@@ -38,33 +39,35 @@ pub struct Spec<'a> {
 
 /// One range of days.
 #[derive(Clone)]
-pub struct Request<'a> {
-    pub spec: Arc<Spec<'a>>,
+pub struct StatsRequest<'a> {
+    pub spec: Arc<StatsSpec<'a>>,
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
 
 /// The RECORD lines of a range's rows.
-pub struct Fetched {
+pub struct StatsAnswer {
     buf: Vec<u8>,
     records: u64,
 }
 
 /// The write side of one statistics stream on one message stream.
-pub struct Task<'a> {
-    spec: Arc<Spec<'a>>,
+pub struct StatsTask<'a> {
+    spec: Arc<StatsSpec<'a>>,
     first: NaiveDate,
     last: NaiveDate,
-    left: u64,
-    pub written: u64,
+    /// Ranges asked for, and handled.
+    ranges: u64,
+    handled: u64,
+    written: u64,
 }
 
-impl<'a> Task<'a> {
+impl<'a> StatsTask<'a> {
     /// Plans the ranges from the bookmark and asks for all of them.
     pub fn start<W: Write>(
         ctx: &mut Ctx<'_, W>,
-        spec: Arc<Spec<'a>>,
-    ) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+        spec: Arc<StatsSpec<'a>>,
+    ) -> Result<(StatsTask<'a>, Vec<StatsRequest<'a>>), Error> {
         let lookback = ctx.config.lookback(spec.sel.def);
         let lookback_days = (lookback.num_hours().max(0) as u64).div_ceil(24);
         let first_day = eastern_date(ctx.config.start);
@@ -93,40 +96,37 @@ impl<'a> Task<'a> {
         let mut day = first;
         while day <= last {
             let to = (day + Days::new(span - 1)).min(last);
-            requests.push(Request {
+            requests.push(StatsRequest {
                 spec: Arc::clone(&spec),
                 from: day,
                 to,
             });
             day = to + Days::new(1);
         }
-        let task = Task {
+        let task = StatsTask {
             spec,
             first,
             last,
-            left: requests.len() as u64,
+            ranges: requests.len() as u64,
+            handled: 0,
             written: 0,
         };
         Ok((task, requests))
     }
 
-    pub fn done(&self) -> bool {
-        self.left == 0
-    }
-
     /// Writes a range's rows, moves the bookmark to its last day and, now and then, writes a
     /// STATE.
-    pub fn handle<W: Write>(
+    fn write_range<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
-        req: &Request,
-        fetched: Fetched,
+        req: &StatsRequest,
+        fetched: StatsAnswer,
     ) -> Result<(), Error> {
         let spec = &self.spec;
         let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
         ctx.write(name, &fetched.buf)?;
         self.written += fetched.records;
-        self.left -= 1;
+        self.handled += 1;
         let until = req.to.format("%Y-%m-%d").to_string();
         if ctx
             .state
@@ -146,8 +146,52 @@ impl<'a> Task<'a> {
     }
 }
 
+/// A range with its rows' RECORD lines, as a worker fetched them.
+pub struct StatsDone<'a> {
+    pub ask: StatsRequest<'a>,
+    pub answer: StatsAnswer,
+}
+
+impl<'a> Engine<'a> for StatsTask<'a> {
+    type Ask = StatsRequest<'a>;
+    type Done = StatsDone<'a>;
+
+    fn fetch(client: &Client, ask: &StatsRequest<'a>) -> Result<StatsDone<'a>, Error> {
+        let answer = fetch(client, ask)?;
+        Ok(StatsDone {
+            ask: ask.clone(),
+            answer,
+        })
+    }
+
+    fn server<'r>(ask: &'r StatsRequest<'a>) -> Option<&'r Server> {
+        Some(&ask.spec.server)
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        done: StatsDone<'a>,
+        _asked: &mut Vec<StatsRequest<'a>>,
+    ) -> Result<(), Error> {
+        self.write_range(ctx, &done.ask, done.answer)
+    }
+
+    fn done(&self) -> bool {
+        self.handled == self.ranges
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome::single(self.written)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.spec.tally
+    }
+}
+
 /// Reads one range and writes its rows' RECORD lines.
-pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
+pub fn fetch(client: &Client, req: &StatsRequest) -> Result<StatsAnswer, Error> {
     let spec = &*req.spec;
     let query = [
         ("fromdate", req.from.format("%Y-%m-%d").to_string()),
@@ -172,7 +216,7 @@ pub fn fetch(client: &Client, req: &Request) -> Result<Fetched, Error> {
     for row in rows(&answer, spec.shape, req.from, path)? {
         records += u64::from(writer.value(Value::Object(row), &mut buf)?);
     }
-    Ok(Fetched { buf, records })
+    Ok(StatsAnswer { buf, records })
 }
 
 /// The rows one answer yields (without `ServerID`/`MessageStream`).

@@ -6,24 +6,24 @@
 use super::pending;
 use super::spec::Why;
 use super::suppressions::{DumpRequest, Suppressed};
-use super::task::{Request, Role, Task};
+use super::task::{ReadsAsk, ReadsTask, Role};
 use crate::error::Error;
 use crate::log;
-use crate::streams::{ACTIVITY, SUPPRESSIONS};
+use crate::streams::{ACTIVITY, SUPPRESSION_ACTIVITY};
 use crate::sync::context::Ctx;
 use crate::sync::search::FoundRef;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
 use std::io::Write;
 
-impl<'a> Task<'a> {
+impl<'a> ReadsTask<'a> {
     /// The search of queued messages gave the ones still queued: every other queued pending
     /// record is read once it is read whole.
     pub(super) fn queued_found(
         &mut self,
         found: Vec<FoundRef>,
         index: usize,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         self.still_queued
             .extend(found.into_iter().map(|(_, _, m)| m.id));
@@ -60,7 +60,7 @@ impl<'a> Task<'a> {
         ctx: &mut Ctx<'_, W>,
         req: &DumpRequest<'a>,
         list: Vec<Suppressed>,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         if let Some(dump) = &mut self.dump {
             dump.answered = true;
@@ -171,7 +171,7 @@ impl<'a> Task<'a> {
             return false;
         }
         self.dump = None;
-        let name = SUPPRESSIONS.name.to_string();
+        let name = SUPPRESSION_ACTIVITY.name.to_string();
         self.kept.activity.insert(name, format_utc(self.end));
         self.kept_changed = true;
         true
@@ -183,7 +183,7 @@ impl<'a> Task<'a> {
         &mut self,
         index: usize,
         found: Vec<FoundRef>,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         let source = &mut self.sources[index];
         let Some(check) = source.check.as_mut() else {
@@ -201,7 +201,7 @@ impl<'a> Task<'a> {
     pub(super) fn resolve(
         &mut self,
         index: usize,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         let Some(check) = self.sources[index].check.as_mut() else {
             return Ok(());

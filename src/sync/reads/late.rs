@@ -44,7 +44,7 @@ impl Trail {
 }
 
 /// The hour before where a search starts, read again.
-pub struct Check {
+pub struct HourCheck {
     /// The search it checks (its index among the task's sources).
     pub owner: usize,
     /// Where that search starts: the hour is `[to − 1 h, to)`.
@@ -59,7 +59,7 @@ pub struct Check {
     pub recorded: bool,
 }
 
-impl Check {
+impl HourCheck {
     /// Whether the hour holds other records than the previous run saw.
     pub(super) fn changed(&self) -> bool {
         let mut trail = Trail::default();

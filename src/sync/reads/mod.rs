@@ -22,5 +22,5 @@ pub mod suppressions;
 mod task;
 
 pub use sources::start;
-pub use spec::{Spec, Why};
-pub use task::{Answer, Counts, Request, Task};
+pub use spec::{ReadsSpec, Why};
+pub use task::{ReadsAsk, ReadsDone, ReadsTask};

@@ -3,12 +3,12 @@
 //! entry of `MessageEvents`; the content streams: the record with its content), and whether
 //! the record is settled or may still change.
 
-use super::spec::{Spec, Why};
+use super::spec::{ReadsSpec, Why};
 use crate::client::{path_segment, CallError, Client, Held, StreamedValue};
 use crate::error::Error;
 use crate::record::line::RecordWriter;
+use crate::record::Selected;
 use crate::record::Stamps;
-use crate::singer::catalog::Selected;
 use crate::streams::Expand;
 use crate::sync::context::extracted_now;
 use crate::sync::search::fetch::MessageRef;
@@ -29,10 +29,10 @@ pub enum Emit {
 }
 
 /// One record to read, numbered in its task's sequence, and what each served stream does with
-/// the answer (in the order of [`Spec::serves`]).
+/// the answer (in the order of [`ReadsSpec::serves`]).
 #[derive(Clone)]
 pub struct ReadRequest<'a> {
-    pub spec: Arc<Spec<'a>>,
+    pub spec: Arc<ReadsSpec<'a>>,
     pub message: MessageRef,
     pub seq: u64,
     pub why: Why,
@@ -49,7 +49,7 @@ pub struct Settled {
     pub awaiting: bool,
 }
 
-pub enum Fetched {
+pub enum ReadAnswer {
     /// The RECORD lines each served stream writes, and how many records they are; whether
     /// the record is settled; its bookmark field's instant, as the answer gives it.
     Lines {
@@ -63,7 +63,7 @@ pub enum Fetched {
 }
 
 /// Reads one record and writes what it gives each served stream.
-pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
+pub fn fetch(client: &Client, req: &ReadRequest) -> Result<ReadAnswer, Error> {
     let spec = &*req.spec;
     let expand = spec.expand;
     let id = path_segment(&req.message.id, expand.id_field())?;
@@ -79,10 +79,8 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
     ) {
         Ok(d) => d,
         Err(CallError::Postmark {
-            status: 422,
-            code: 701,
-            ..
-        }) => return Ok(Fetched::Expired),
+            status: 422, code, ..
+        }) if code == expand.gone_code() => return Ok(ReadAnswer::Expired),
         Err(e) => return Err(e.into_error(endpoint)),
     };
     if !value.is_object() {
@@ -95,7 +93,7 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
     let lines = lines_for(req, value, &path)?;
     // Only now may another large answer be read.
     drop(large);
-    Ok(Fetched::Lines {
+    Ok(ReadAnswer::Lines {
         lines,
         settled,
         found,
@@ -103,12 +101,12 @@ pub fn fetch(client: &Client, req: &ReadRequest) -> Result<Fetched, Error> {
 }
 
 /// The answer's bookmark field (the first served stream's), read.
-fn answer_time(spec: &Spec, answer: &Value) -> Option<DateTime<Utc>> {
+fn answer_time(spec: &ReadsSpec, answer: &Value) -> Option<DateTime<Utc>> {
     let field = spec.serves.first()?.def.replication_key?;
     answer.get(field)?.as_str().and_then(parse_timestamp)
 }
 
-/// The RECORD lines the answer gives each served stream (in [`Spec::serves`]' order; none for
+/// The RECORD lines the answer gives each served stream (in [`ReadsSpec::serves`]' order; none for
 /// a stream that does not write it). `message_events` reads the answer first; the stream that
 /// keeps it whole takes it last, so a shared answer (often a message's bodies) is copied only
 /// when two streams keep it.

@@ -2,15 +2,16 @@
 //! each activity search from its cursor, the pending records due, the search of queued
 //! messages and the overflow range; and the searches added on the way (by recipient).
 
-use super::late::{self, Check, Trail};
+use super::late::{self, HourCheck, Trail};
 use super::pending;
-use super::spec::{Spec, Why};
-use super::task::{Counts, Dump, Request, Role, Source, Task};
+use super::spec::{ReadsSpec, Why};
+use super::task::{Dump, ReadsAsk, ReadsTask, Role, Source};
 use crate::error::Error;
 use crate::log;
 use crate::singer::state::Kept;
-use crate::streams::{ACTIVITY, SUPPRESSIONS};
+use crate::streams::{ACTIVITY, SUPPRESSION_ACTIVITY};
 use crate::sync::context::Ctx;
+use crate::sync::context::ReadCounts;
 use crate::sync::digest::KeyMap;
 use crate::sync::search::fetch::{Found, MessageRef, Partition};
 use crate::sync::search::start::from_bookmark;
@@ -29,8 +30,8 @@ const FIRST_READ_BACK: Duration = Duration::hours(24);
 /// Starts the task: plans its sources; gives its first requests.
 pub fn start<'a, W: Write>(
     ctx: &mut Ctx<'_, W>,
-    spec: Arc<Spec<'a>>,
-) -> Result<(Task<'a>, Vec<Request<'a>>), Error> {
+    spec: Arc<ReadsSpec<'a>>,
+) -> Result<(ReadsTask<'a>, Vec<ReadsAsk<'a>>), Error> {
     let (server, id) = (spec.server.id, spec.id.clone());
     let had = ctx.state.has_kept(spec.expand.group(), server, &id);
     let mut kept = ctx.state.kept(spec.expand.group(), server, &id);
@@ -61,7 +62,7 @@ pub fn start<'a, W: Write>(
         || check_new.is_some()
         || !kept.pending.is_empty()
         || kept.overflow.is_some();
-    let mut task = Task {
+    let mut task = ReadsTask {
         written: vec![0; spec.serves.len()],
         spec,
         sources: Vec::new(),
@@ -78,9 +79,9 @@ pub fn start<'a, W: Write>(
         overflow: None,
         end,
         now,
-        counts: Counts {
+        counts: ReadCounts {
             given_up,
-            ..Counts::default()
+            ..ReadCounts::default()
         },
         finished: false,
     };
@@ -104,7 +105,7 @@ pub fn start<'a, W: Write>(
 }
 
 /// `message_events`' bookmark, when a served stream follows activity.
-fn events_bookmark(spec: &Spec, bookmarks: &[Option<DateTime<Utc>>]) -> Option<DateTime<Utc>> {
+fn events_bookmark(spec: &ReadsSpec, bookmarks: &[Option<DateTime<Utc>>]) -> Option<DateTime<Utc>> {
     spec.serves
         .iter()
         .zip(bookmarks)
@@ -131,7 +132,7 @@ struct ActivityRange {
 /// that has none yet; with neither, every message is read whole this run, so the activity
 /// starts at the end (and the cursor is kept there).
 fn activity_ranges(
-    spec: &Spec,
+    spec: &ReadsSpec,
     kept: &mut Kept,
     events_bookmark: Option<DateTime<Utc>>,
     end: DateTime<Utc>,
@@ -143,7 +144,7 @@ fn activity_ranges(
         .iter()
         .enumerate()
         .map(|(i, a)| (Some(i), a.name))
-        .chain([(None, SUPPRESSIONS.name)]);
+        .chain([(None, SUPPRESSION_ACTIVITY.name)]);
     let mut ranges = Vec::new();
     for (source, name) in named {
         let cursor = kept.activity.get(name).and_then(|t| parse_timestamp(t));
@@ -161,7 +162,7 @@ fn activity_ranges(
     ranges
 }
 
-impl<'a> Task<'a> {
+impl<'a> ReadsTask<'a> {
     /// Adds a search of new records or of activity over `[from, to)` that keeps a trail of what
     /// it finds (when its records carry a time) and, with `check`, the check of the hour before
     /// `from` (what the previous run saw of it, and whether it is only recorded).
@@ -171,7 +172,7 @@ impl<'a> Task<'a> {
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         check: Option<(Option<String>, bool)>,
         start: DateTime<Utc>,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         let owner = self.add_source(role, (from, to), None, requests)?;
         let timed = self.sources[owner].reader.part().spec.time_field.is_some();
@@ -184,7 +185,7 @@ impl<'a> Task<'a> {
         };
         let hour = ((from - late::hour()).max(start).min(from), from);
         let index = self.add_source(Role::Late(owner), hour, None, requests)?;
-        self.sources[index].check = Some(Check {
+        self.sources[index].check = Some(HourCheck {
             owner,
             to: from,
             saved,
@@ -207,7 +208,7 @@ impl<'a> Task<'a> {
         role: Role,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         filter: Option<(&'static str, String)>,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<usize, Error> {
         let spec = &self.spec;
         let searched = match role {
@@ -253,7 +254,7 @@ impl<'a> Task<'a> {
             trail: None,
             check: None,
         });
-        requests.extend(pages.into_iter().map(|page| Request::Page {
+        requests.extend(pages.into_iter().map(|page| ReadsAsk::Page {
             source: index,
             page,
         }));
@@ -261,12 +262,12 @@ impl<'a> Task<'a> {
     }
 
     /// The suppression dump of `[from, end)`, if the range is not empty.
-    fn ask_dump(&mut self, from: DateTime<Utc>, requests: &mut Vec<Request<'a>>) {
+    fn ask_dump(&mut self, from: DateTime<Utc>, requests: &mut Vec<ReadsAsk<'a>>) {
         if from >= self.end {
             return;
         }
         self.dump = Some(Dump { answered: false });
-        requests.push(Request::Dump(super::suppressions::DumpRequest {
+        requests.push(ReadsAsk::Dump(super::suppressions::DumpRequest {
             spec: Arc::clone(&self.spec),
             from,
             to: self.end,
@@ -275,7 +276,7 @@ impl<'a> Task<'a> {
 
     /// Asks for the pending records due now; a queued message waits for the search of the
     /// queued messages (where Postmark has one); the overflow range, when due, is searched.
-    fn ask_pending(&mut self, requests: &mut Vec<Request<'a>>) -> Result<(), Error> {
+    fn ask_pending(&mut self, requests: &mut Vec<ReadsAsk<'a>>) -> Result<(), Error> {
         let lists_queued = self.spec.expand.lists_queued();
         let mut oldest_queued: Option<DateTime<Utc>> = None;
         let entries: Vec<_> = self.kept.pending.clone();

@@ -3,13 +3,13 @@
 
 use super::super::servers::Server;
 use crate::client::Counters;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::streams::Expand;
 use std::sync::Arc;
 
 /// What a task's requests share: the server and partition, the request made per record, and
 /// the streams its answer serves.
-pub struct Spec<'a> {
+pub struct ReadsSpec<'a> {
     pub server: Arc<Server>,
     /// The message stream (or inbound stream) read.
     pub id: String,
@@ -22,7 +22,7 @@ pub struct Spec<'a> {
     pub tally: Arc<Counters>,
 }
 
-impl Spec<'_> {
+impl ReadsSpec<'_> {
     pub fn name(&self) -> &'static str {
         self.serves[0].def.name
     }

@@ -2,10 +2,11 @@
 //! suppressed in a range of time (by `CreatedAt`) for a reason no bounce shows (an unsubscribe
 //! for one), whose messages are then found by the outbound search by recipient.
 
-use super::spec::Spec;
+use super::spec::ReadsSpec;
 use crate::client::path_segment;
 use crate::client::Client;
 use crate::error::Error;
+use crate::streams::SUPPRESSIONS;
 use crate::timefmt::{eastern_date, parse_timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -18,7 +19,7 @@ const SHOWN_BY_BOUNCES: &[&str] = &["HardBounce", "SpamComplaint"];
 /// The dump of the partition's suppressions created in `[from, to)`.
 #[derive(Clone)]
 pub struct DumpRequest<'a> {
-    pub spec: Arc<Spec<'a>>,
+    pub spec: Arc<ReadsSpec<'a>>,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
@@ -30,7 +31,8 @@ pub struct Suppressed {
     pub created: DateTime<Utc>,
 }
 
-const ENDPOINT: &str = "/message-streams/{id}/suppressions/dump";
+/// The dump's path, from the suppressions stream's row.
+const ENDPOINT: &str = SUPPRESSIONS.path;
 
 /// Reads the dump of the days the range covers (Postmark filters it by Eastern date) and keeps
 /// the addresses suppressed within the range for a reason no bounce shows.

@@ -2,19 +2,23 @@
 //! answer is handled: a search page's records ask for reads (each record read once per run),
 //! a read's lines are written and its record's settledness kept.
 
-use super::late::{Check, Trail};
+use super::late::{HourCheck, Trail};
 use super::pending;
 use super::read::{self, Emit, ReadRequest};
-use super::spec::{Spec, Why};
+use super::spec::{ReadsSpec, Why};
 use super::suppressions::{DumpRequest, Suppressed};
+use crate::client::{Client, Counters};
 use crate::error::Error;
 use crate::log;
 use crate::singer::state::Kept;
 use crate::streams::{Expand, ACTIVITY};
 use crate::sync::context::Ctx;
+use crate::sync::context::ReadCounts;
 use crate::sync::digest::KeyMap;
+use crate::sync::engine::{Engine, Outcome};
 use crate::sync::search::fetch::{self, MessageRef, PageRequest};
 use crate::sync::search::Reader;
+use crate::sync::servers::Server;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::io::Write;
@@ -22,7 +26,7 @@ use std::sync::Arc;
 
 /// A request of a task.
 #[derive(Clone)]
-pub enum Request<'a> {
+pub enum ReadsAsk<'a> {
     Page {
         source: usize,
         page: PageRequest<'a>,
@@ -31,10 +35,39 @@ pub enum Request<'a> {
     Dump(DumpRequest<'a>),
 }
 
-pub enum Answer {
-    Page(fetch::Fetched),
-    Read(read::Fetched),
-    Dump(Vec<Suppressed>),
+/// A request of a task with its answer, as a worker fetched it.
+pub enum ReadsDone<'a> {
+    Page {
+        source: usize,
+        page: PageRequest<'a>,
+        answer: fetch::PageAnswer,
+    },
+    Read(ReadRequest<'a>, read::ReadAnswer),
+    Dump(DumpRequest<'a>, Vec<Suppressed>),
+}
+
+impl<'a> ReadsAsk<'a> {
+    /// Fetches the request's answer (on a worker thread).
+    pub fn fetch(&self, client: &Client) -> Result<ReadsDone<'a>, Error> {
+        Ok(match self {
+            ReadsAsk::Page { source, page } => ReadsDone::Page {
+                source: *source,
+                page: page.clone(),
+                answer: fetch::fetch(client, page)?,
+            },
+            ReadsAsk::Read(r) => ReadsDone::Read(r.clone(), read::fetch(client, r)?),
+            ReadsAsk::Dump(d) => ReadsDone::Dump(d.clone(), super::suppressions::fetch(client, d)?),
+        })
+    }
+
+    /// The server it reads.
+    pub fn server(&self) -> &Server {
+        match self {
+            ReadsAsk::Page { page, .. } => &page.part.server,
+            ReadsAsk::Read(r) => &r.spec.server,
+            ReadsAsk::Dump(d) => &d.spec.server,
+        }
+    }
 }
 
 /// What a source of reads is.
@@ -70,26 +103,7 @@ pub(super) struct Source<'a> {
     /// What a search checked for late records found, by instant.
     pub(super) trail: Option<Trail>,
     /// The check of a search's hour, for a [`Role::Late`] source.
-    pub(super) check: Option<Check>,
-}
-
-/// Reads asked for, by why.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Counts {
-    pub new: u64,
-    /// New records that reached their search late.
-    pub late: u64,
-    pub activity: u64,
-    pub pending: u64,
-    pub expired: u64,
-    /// Unsettled records given up past the horizon.
-    pub given_up: u64,
-}
-
-impl Counts {
-    pub fn reads(&self) -> u64 {
-        self.new + self.late + self.activity + self.pending
-    }
+    pub(super) check: Option<HourCheck>,
 }
 
 /// The suppression dump as a source: whether its answer is in.
@@ -98,8 +112,8 @@ pub(super) struct Dump {
 }
 
 /// One server and partition's per-record reads: the write side, on the main thread.
-pub struct Task<'a> {
-    pub(super) spec: Arc<Spec<'a>>,
+pub struct ReadsTask<'a> {
+    pub(super) spec: Arc<ReadsSpec<'a>>,
     pub(super) sources: Vec<Source<'a>>,
     pub(super) kept: Kept,
     pub(super) kept_changed: bool,
@@ -121,38 +135,69 @@ pub struct Task<'a> {
     pub(super) overflow: Option<bool>,
     pub(super) end: DateTime<Utc>,
     pub(super) now: DateTime<Utc>,
-    pub counts: Counts,
+    pub(super) counts: ReadCounts,
     /// Records written per served stream.
-    pub written: Vec<u64>,
+    pub(super) written: Vec<u64>,
     pub(super) finished: bool,
 }
 
-impl<'a> Task<'a> {
-    pub fn done(&self) -> bool {
+impl<'a> Engine<'a> for ReadsTask<'a> {
+    type Ask = ReadsAsk<'a>;
+    type Done = ReadsDone<'a>;
+
+    fn fetch(client: &Client, ask: &ReadsAsk<'a>) -> Result<ReadsDone<'a>, Error> {
+        ask.fetch(client)
+    }
+
+    fn server<'r>(ask: &'r ReadsAsk<'a>) -> Option<&'r Server> {
+        Some(ask.server())
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        done: ReadsDone<'a>,
+        asked: &mut Vec<ReadsAsk<'a>>,
+    ) -> Result<(), Error> {
+        self.handle_done(ctx, done, asked)
+    }
+
+    fn done(&self) -> bool {
         self.finished
     }
 
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            written: self.written.clone(),
+            reads: self.counts,
+        }
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.spec.tally
+    }
+}
+
+impl<'a> ReadsTask<'a> {
     pub(super) fn group(&self) -> &'static str {
         self.spec.expand.group()
     }
 
     /// Handles an answer, in the order the requests were made.
-    pub fn handle<W: Write>(
+    fn handle_done<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
-        request: Request<'a>,
-        answer: Answer,
-        requests: &mut Vec<Request<'a>>,
+        done: ReadsDone<'a>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
-        match (request, answer) {
-            (Request::Page { source, page }, Answer::Page(fetched)) => {
-                self.handle_page(ctx, source, page, fetched, requests)?
-            }
-            (Request::Read(req), Answer::Read(fetched)) => self.handle_read(ctx, &req, fetched)?,
-            (Request::Dump(req), Answer::Dump(list)) => {
-                self.handle_dump(ctx, &req, list, requests)?
-            }
-            _ => return Err(Error::Internal("an answer of another kind".into())),
+        match done {
+            ReadsDone::Page {
+                source,
+                page,
+                answer,
+            } => self.handle_page(ctx, source, page, answer, requests)?,
+            ReadsDone::Read(req, answer) => self.handle_read(ctx, &req, answer)?,
+            ReadsDone::Dump(req, list) => self.handle_dump(ctx, &req, list, requests)?,
         }
         self.complete(ctx)
     }
@@ -162,8 +207,8 @@ impl<'a> Task<'a> {
         ctx: &mut Ctx<'_, W>,
         index: usize,
         page: PageRequest<'a>,
-        fetched: fetch::Fetched,
-        requests: &mut Vec<Request<'a>>,
+        fetched: fetch::PageAnswer,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> Result<(), Error> {
         let mut pages = Vec::new();
         let mut found = Vec::new();
@@ -172,7 +217,7 @@ impl<'a> Task<'a> {
             .reader
             .handle(ctx, page, fetched, &mut pages, &mut found)?;
         let role = source.role;
-        requests.extend(pages.into_iter().map(|page| Request::Page {
+        requests.extend(pages.into_iter().map(|page| ReadsAsk::Page {
             source: index,
             page,
         }));
@@ -207,7 +252,7 @@ impl<'a> Task<'a> {
         &mut self,
         message: MessageRef,
         why: Why,
-        requests: &mut Vec<Request<'a>>,
+        requests: &mut Vec<ReadsAsk<'a>>,
     ) -> u64 {
         if let Some(seen) = &mut self.seen {
             let key = message_key(&message.id);
@@ -224,7 +269,7 @@ impl<'a> Task<'a> {
             Why::Pending | Why::Overflow => self.counts.pending += 1,
         }
         let emit = self.emit(&message, why);
-        requests.push(Request::Read(ReadRequest {
+        requests.push(ReadsAsk::Read(ReadRequest {
             spec: Arc::clone(&self.spec),
             message,
             seq: self.asked,
@@ -264,7 +309,7 @@ impl<'a> Task<'a> {
         &mut self,
         ctx: &mut Ctx<'_, W>,
         req: &ReadRequest<'a>,
-        fetched: read::Fetched,
+        fetched: read::ReadAnswer,
     ) -> Result<(), Error> {
         if req.seq <= self.handled {
             return Err(Error::Internal("a read handled out of order".into()));
@@ -272,7 +317,7 @@ impl<'a> Task<'a> {
         self.handled = req.seq;
         let id = &req.message.id;
         let (found, unsettled) = match fetched {
-            read::Fetched::Lines {
+            read::ReadAnswer::Lines {
                 lines,
                 settled,
                 found,
@@ -283,7 +328,7 @@ impl<'a> Task<'a> {
                 }
                 (found, self.unsettled(settled))
             }
-            read::Fetched::Expired => {
+            read::ReadAnswer::Expired => {
                 self.counts.expired += 1;
                 log::debug(&format!(
                     "{}: {id} expired before it was read",

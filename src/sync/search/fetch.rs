@@ -12,8 +12,8 @@ use crate::record::drift::Event;
 use crate::record::line::RecordWriter;
 use crate::record::page::{self, Record, Records};
 use crate::record::Members;
+use crate::record::Selected;
 use crate::record::Stamps;
-use crate::singer::catalog::Selected;
 use crate::streams::{Partitions, Search, CEILING, PAGE_SIZE};
 use crate::sync::context::extracted_now;
 use crate::timefmt::{format_filter, format_utc, parse_timestamp, wall_range};
@@ -37,7 +37,7 @@ pub struct Partition<'a> {
     /// Filters sent beside the window and the message stream (`recipient`, `status`).
     pub filters: Vec<(&'static str, String)>,
     /// A field every record is expected to hold with this value (any case), as a filter
-    /// asked for: records that do not are counted ([`Page::unexpected`]).
+    /// asked for: records that do not are counted ([`ShapedPage::unexpected`]).
     pub expect: Option<(&'static str, &'static str)>,
 }
 
@@ -76,13 +76,13 @@ pub struct PageRequest<'a> {
 }
 
 /// A fetched page, already shaped.
-pub enum Fetched {
+pub enum PageAnswer {
     /// More records than paging can reach (first pages only): nothing was shaped.
     TooBig(u64),
-    Page(Page),
+    ShapedPage(ShapedPage),
 }
 
-pub struct Page {
+pub struct ShapedPage {
     pub total: u64,
     /// Records Postmark returned (before the window filter).
     pub got: u64,
@@ -117,7 +117,7 @@ pub struct MessageRef {
 }
 
 /// Fetches one page and shapes its records.
-pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
+pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
     let part = &*req.part;
     let (from, to) = wall_range(req.window.start, req.window.end);
     let path = part.sel.def.path;
@@ -146,7 +146,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
         Some(&part.tally),
         |body: Vec<u8>| {
             // The records' lines take about as much room as the page they come from.
-            let mut kept = Kept::default();
+            let mut kept = PageKept::default();
             kept.lines.buf.reserve(body.len());
             let parsed = page::parse(&body, envelope, &mut |so_far, record| {
                 if first && so_far.total.is_some_and(|t| t > CEILING) {
@@ -166,13 +166,13 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
         Err(CallError::Postmark {
             status: 422, code, ..
         }) if code == part.spec.ceiling_error_code && first => {
-            return Ok(Fetched::TooBig(CEILING + 1));
+            return Ok(PageAnswer::TooBig(CEILING + 1));
         }
         Err(e) => return Err(e.into_error(path)),
     };
     let total = page.total.count(path)?;
     if first && total > CEILING {
-        return Ok(Fetched::TooBig(total));
+        return Ok(PageAnswer::TooBig(total));
     }
     let got = match page.records {
         Records::List(n) => n,
@@ -183,7 +183,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
             )))
         }
     };
-    Ok(Fetched::Page(Page {
+    Ok(PageAnswer::ShapedPage(ShapedPage {
         total,
         got,
         ids: kept.ids,
@@ -195,7 +195,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<Fetched, Error> {
 
 /// What a page's records came to.
 #[derive(Default)]
-struct Kept {
+struct PageKept {
     ids: Vec<Key>,
     lines: Lines,
     messages: Vec<(Key, MessageRef)>,
@@ -210,7 +210,7 @@ fn keep(
     writer: &RecordWriter,
     clean: bool,
     record: Record,
-    kept: &mut Kept,
+    kept: &mut PageKept,
 ) -> Result<(), Error> {
     static NO_MEMBERS: Members<'static> = Members::EMPTY;
     let fields = match &record {

@@ -23,14 +23,17 @@ pub mod start;
 
 use super::context::Ctx;
 use super::digest::Key;
+use super::engine::{Engine, Outcome};
+use super::servers::Server;
 use super::windows::{Planner, Window};
+use crate::client::{Client, Counters};
 use crate::error::Error;
 use crate::log;
 use crate::streams::{CEILING, PAGE_SIZE};
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Utc};
-use fetch::{Fetched, Lines, MessageRef, Page, PageRequest, Partition};
-use open::{Check, Reading};
+use fetch::{Lines, MessageRef, PageAnswer, PageRequest, Partition, ShapedPage};
+use open::{Reading, WindowCheck};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -127,7 +130,7 @@ impl<'a> Reader<'a> {
         &mut self,
         ctx: &mut Ctx<'_, W>,
         req: PageRequest<'a>,
-        fetched: Fetched,
+        fetched: PageAnswer,
         requests: &mut Vec<PageRequest<'a>>,
         found: &mut Vec<FoundRef>,
     ) -> Result<(), Error> {
@@ -136,8 +139,8 @@ impl<'a> Reader<'a> {
             self.planning = false;
         }
         let page = match (req.offset, req.attempt, fetched) {
-            (0, 0, Fetched::TooBig(total)) => return self.split(window, total, requests),
-            (0, _, Fetched::TooBig(total)) => {
+            (0, 0, PageAnswer::TooBig(total)) => return self.split(window, total, requests),
+            (0, _, PageAnswer::TooBig(total)) => {
                 return Err(Error::Ceiling(format!(
                     "{}: {}: the window {} – {} grew to {total} records while it was read, past what paging reaches",
                     self.name(),
@@ -146,7 +149,7 @@ impl<'a> Reader<'a> {
                     format_utc(window.end)
                 )))
             }
-            (_, _, Fetched::TooBig(total)) => Page {
+            (_, _, PageAnswer::TooBig(total)) => ShapedPage {
                 total,
                 got: 0,
                 ids: Vec::new(),
@@ -154,7 +157,7 @@ impl<'a> Reader<'a> {
                 messages: Vec::new(),
                 unexpected: 0,
             },
-            (_, _, Fetched::Page(page)) => page,
+            (_, _, PageAnswer::ShapedPage(page)) => page,
         };
         if req.offset == 0 {
             self.first_page(window, req.attempt, &page, requests);
@@ -197,7 +200,7 @@ impl<'a> Reader<'a> {
         &mut self,
         window: Window,
         attempt: u32,
-        page: &Page,
+        page: &ShapedPage,
         requests: &mut Vec<PageRequest<'a>>,
     ) {
         let offsets: Vec<u64> = (PAGE_SIZE..page.total.min(CEILING))
@@ -261,7 +264,7 @@ impl<'a> Reader<'a> {
         let name = self.name();
         let label = self.part.label();
         let open = self.reading.get(window)?;
-        let Check::Changed {
+        let WindowCheck::Changed {
             total,
             received,
             distinct,
@@ -293,21 +296,65 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A page request of a search stream with its answer, as a worker fetched it.
+pub struct SearchDone<'a> {
+    pub ask: PageRequest<'a>,
+    pub answer: PageAnswer,
+}
+
+impl<'a> Engine<'a> for SearchTask<'a> {
+    type Ask = PageRequest<'a>;
+    type Done = SearchDone<'a>;
+
+    fn fetch(client: &Client, ask: &PageRequest<'a>) -> Result<SearchDone<'a>, Error> {
+        let answer = fetch::fetch(client, ask)?;
+        Ok(SearchDone {
+            ask: ask.clone(),
+            answer,
+        })
+    }
+
+    fn server<'r>(ask: &'r PageRequest<'a>) -> Option<&'r Server> {
+        Some(&ask.part.server)
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        done: SearchDone<'a>,
+        asked: &mut Vec<PageRequest<'a>>,
+    ) -> Result<(), Error> {
+        self.handle_page(ctx, done.ask, done.answer, asked)
+    }
+
+    fn done(&self) -> bool {
+        self.reader.done()
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome::single(self.reader.written)
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.reader.part().tally
+    }
+}
+
 /// A search stream on one partition: reads from its bookmark (less its lookback) to the end
 /// of searches, moving the bookmark and writing a STATE as each window completes.
-pub struct Task<'a> {
+pub struct SearchTask<'a> {
     reader: Reader<'a>,
     bookmark: Option<DateTime<Utc>>,
     started: Instant,
 }
 
-impl<'a> Task<'a> {
+impl<'a> SearchTask<'a> {
     /// Plans the partition from its bookmark; gives the first request, if there is anything to
     /// read.
     pub fn start<W: Write>(
         ctx: &mut Ctx<'_, W>,
         part: Arc<Partition<'a>>,
-    ) -> Result<(Task<'a>, Vec<PageRequest<'a>>), Error> {
+    ) -> Result<(SearchTask<'a>, Vec<PageRequest<'a>>), Error> {
         let (bookmark, start) = start::from_bookmark(ctx, (part.server.id, &part.id), part.sel)?;
         ctx.warn_past_retention(part.name(), start);
         let end = ctx.search_end;
@@ -322,7 +369,7 @@ impl<'a> Task<'a> {
         }
         let mut requests = Vec::new();
         let reader = Reader::new(part, start, end, &mut requests);
-        let task = Task {
+        let task = SearchTask {
             reader,
             bookmark,
             started: Instant::now(),
@@ -330,21 +377,13 @@ impl<'a> Task<'a> {
         Ok((task, requests))
     }
 
-    pub fn done(&self) -> bool {
-        self.reader.done()
-    }
-
-    pub fn written(&self) -> u64 {
-        self.reader.written
-    }
-
     /// Handles a page; completes the windows read whole, oldest first: moves the bookmark to
     /// their end and writes a STATE.
-    pub fn handle<W: Write>(
+    fn handle_page<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
         req: PageRequest<'a>,
-        fetched: Fetched,
+        fetched: PageAnswer,
         requests: &mut Vec<PageRequest<'a>>,
     ) -> Result<(), Error> {
         let mut found = Vec::new();
@@ -365,7 +404,7 @@ impl<'a> Task<'a> {
     fn progress<W: Write>(&self, ctx: &mut Ctx<'_, W>, window: Window) {
         let part = self.reader.part();
         let covered = self.reader.covered(window.end);
-        let (requests, _) = part.tally.snapshot();
+        let requests = part.tally.snapshot().requests;
         let written = self.reader.written;
         let rate = written as f64 / self.started.elapsed().as_secs_f64().max(0.001);
         let windows = self.reader.windows_done;

@@ -1,7 +1,7 @@
 //! A window being read: what its pages announced and held, which records it has written, and
 //! whether it is whole.
 
-use super::fetch::Page;
+use super::fetch::ShapedPage;
 use crate::error::Error;
 use crate::sync::digest::{Key, KeyMap, KeySet};
 use crate::sync::windows::Window;
@@ -30,7 +30,7 @@ pub struct Open {
 }
 
 /// What a read of a window came to, once all its pages are in.
-pub enum Check {
+pub enum WindowCheck {
     /// Pages are still to come, or the window was found whole before.
     Waiting,
     Whole,
@@ -44,7 +44,7 @@ pub enum Check {
 
 impl Open {
     /// A window whose first page (of `pages` in all) is in.
-    pub fn new(window: Window, attempt: u32, first: &Page, pages: u64) -> Open {
+    pub fn new(window: Window, attempt: u32, first: &ShapedPage, pages: u64) -> Open {
         Open {
             window,
             attempt,
@@ -61,7 +61,7 @@ impl Open {
 
     /// A new read of the window, its first page in: what was written stays written, the
     /// reads asked for are still awaited.
-    pub fn reread(&mut self, first: &Page, pages: u64) {
+    pub fn reread(&mut self, first: &ShapedPage, pages: u64) {
         let seen = std::mem::take(&mut self.seen);
         *self = Open {
             seen,
@@ -71,7 +71,7 @@ impl Open {
     }
 
     /// A further page.
-    pub fn add(&mut self, page: &Page) {
+    pub fn add(&mut self, page: &ShapedPage) {
         self.consistent &= Some(page.total) == self.total;
         self.received += page.got;
         self.pages_left -= 1;
@@ -79,17 +79,17 @@ impl Open {
     }
 
     /// Whether the read is whole, once every page is in.
-    pub fn check(&mut self) -> Check {
+    pub fn check(&mut self) -> WindowCheck {
         if self.pages_left > 0 || self.verified {
-            return Check::Waiting;
+            return WindowCheck::Waiting;
         }
         let total = self.total.unwrap_or(0);
         let distinct = self.distinct.len() as u64;
         if self.consistent && self.received == total && distinct == total {
             self.verified = true;
-            return Check::Whole;
+            return WindowCheck::Whole;
         }
-        Check::Changed {
+        WindowCheck::Changed {
             total,
             received: self.received,
             distinct,
@@ -133,7 +133,7 @@ impl Reading {
     }
 
     /// The window's read (the first, or a new one) starts with its first page.
-    pub fn first_page(&mut self, window: Window, attempt: u32, page: &Page, pages: u64) {
+    pub fn first_page(&mut self, window: Window, attempt: u32, page: &ShapedPage, pages: u64) {
         match self.open.iter_mut().find(|o| o.window == window) {
             Some(open) => open.reread(page, pages),
             None => self.open.push_back(Open::new(window, attempt, page, pages)),

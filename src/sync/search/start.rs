@@ -2,7 +2,7 @@
 
 use super::super::context::Ctx;
 use crate::error::Error;
-use crate::singer::catalog::Selected;
+use crate::record::Selected;
 use crate::timefmt::{floor_second, parse_timestamp};
 use chrono::{DateTime, Utc};
 use std::io::Write;
