@@ -7,7 +7,7 @@ use super::config::SimConfig;
 use super::eastern::{TICKS_PER_DAY, TICKS_PER_HOUR};
 use super::ids;
 use super::late;
-use super::model::{Deleted, Domain, Model, Sender, Server, Stream, Template, Webhook};
+use super::model::{BodyKnobs, Deleted, Domain, Model, Sender, Server, Stream, Template, Webhook};
 use super::names;
 use super::stream_type::StreamType;
 
@@ -264,7 +264,7 @@ pub fn account(cfg: &SimConfig, anchor: i64) -> Model {
         last_live: anchor,
         reactivated: HashMap::new(),
         deleted: Deleted::default(),
-        body: super::body::BodyKnobs {
+        body: BodyKnobs {
             scale: cfg.body_size_scale,
             large_rate: cfg.large_body_rate,
         },

@@ -7,25 +7,8 @@ use std::fmt::Write;
 
 use super::copy::{self, vocab, Phrase};
 use super::ids;
+use super::model::BodyKnobs;
 use super::names;
-
-/// The body-size knobs of `SimConfig`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BodyKnobs {
-    /// Multiplies every drawn size (large bodies excepted).
-    pub scale: f64,
-    /// Fraction of messages whose body is drawn in `LARGE_MIN..=LARGE_MAX` instead.
-    pub large_rate: f64,
-}
-
-impl Default for BodyKnobs {
-    fn default() -> BodyKnobs {
-        BodyKnobs {
-            scale: 1.0,
-            large_rate: 0.0,
-        }
-    }
-}
 
 const KIB: f64 = 1024.0;
 /// The default distribution: (per mille, low KiB, high KiB), log-uniform within each band.

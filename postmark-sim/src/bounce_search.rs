@@ -1,5 +1,7 @@
-//! The bounce search (`GET /bounces`): the window's bounces newest first, filtered by type,
-//! `inactive`, recipient address, tag or message when the query asks.
+//! The bounce endpoints that list: the bounce search (`GET /bounces`: the window's bounces
+//! newest first, filtered by type, `inactive`, recipient address, tag or message when the query
+//! asks) and the delivery stats (`GET /deliverystats`: the retained, arrived bounces counted by
+//! type, and how many are inactive). One bounce and its dump are per-ID endpoints (`details`).
 
 use serde_json::{json, Value};
 
@@ -8,9 +10,9 @@ use super::events;
 use super::facts::{self, MsgFacts};
 use super::ids::MessageKey;
 use super::model::{Bounce, BOUNCE_BASE};
-use super::names;
+use super::names::{self, BOUNCE_TYPES};
 use super::query::{paging, window_since, ApiError, ApiResult};
-use super::search::{page, ranges_by, BOUNCES};
+use super::search::{desc, page, ranges_by, BOUNCES};
 use super::visible;
 
 /// `GET /bounces`.
@@ -139,4 +141,56 @@ impl BounceFilter {
                 .as_ref()
                 .is_none_or(|t| t.eq_ignore_ascii_case(tag_name))
     }
+}
+
+/// Counts of the server's bounces by type index (retained and arrived ones only), and how many
+/// of them are inactive at the clock's now.
+fn bounce_counts(env: &Env) -> ([u64; 10], u64) {
+    let mut counts = [0u64; 10];
+    let mut inactive = 0;
+    let cutoff = env.cutoff();
+    for (k, st) in env.server().streams.iter().enumerate() {
+        let ranges = visible::hide(
+            ranges_by(
+                &st.bounces,
+                |&b| env.m.bounces[b as usize].at,
+                &[(cutoff, i64::MAX)],
+            ),
+            &visible::bounces_shown(&env.view(k).ctx, st, &env.m.bounces, env.now),
+        );
+        for i in desc(&ranges) {
+            let pos = st.bounces[i];
+            counts[usize::from(env.m.bounces[pos as usize].kind)] += 1;
+            inactive += u64::from(visible::bounce_flags(env.m, pos, env.now).0);
+        }
+    }
+    (counts, inactive)
+}
+
+/// One `/deliverystats` entry: (Name, Type, Count).
+pub type DeliveryEntry = (&'static str, Option<&'static str>, u64);
+
+/// The `Bounces` entries of `/deliverystats` as (Name, Type, Count); "All" first.
+pub fn delivery_entries(env: &Env) -> (u64, Vec<DeliveryEntry>) {
+    let (counts, inactive) = bounce_counts(env);
+    let mut out = vec![("All", None, counts.iter().sum())];
+    for (i, b) in BOUNCE_TYPES.iter().enumerate() {
+        if counts[i] > 0 {
+            out.push((b.name, Some(b.key), counts[i]));
+        }
+    }
+    (inactive, out)
+}
+
+/// `GET /deliverystats`.
+pub fn delivery_stats(env: &Env) -> ApiResult {
+    let (inactive, entries) = delivery_entries(env);
+    let bounces: Vec<Value> = entries
+        .into_iter()
+        .map(|(name, kind, n)| match kind {
+            None => json!({"Name": name, "Count": n}),
+            Some(t) => json!({"Type": t, "Name": name, "Count": n}),
+        })
+        .collect();
+    Ok(json!({"InactiveMails": inactive, "Bounces": bounces}))
 }

@@ -3,11 +3,12 @@
 //! its raw source, and the details record that joins them to the search record and the
 //! message's events.
 
-use super::body::{self, BodyKnobs, Layout, Letter};
+use super::body::{self, Layout, Letter};
 use super::events;
 use super::facts::MsgFacts;
 use super::ids;
 use super::messages::{self, Details, Outbound};
+use super::model::BodyKnobs;
 use super::source;
 use super::stream_type::StreamType;
 use super::view::StreamView;

@@ -12,8 +12,8 @@ use super::facts::{self, MsgFacts};
 use super::ids::{self, KIND_INBOUND, KIND_OUTBOUND};
 use super::inbound;
 use super::inbound_details;
-use super::model::{Model, BOUNCE_BASE};
-use super::query::{paging, ApiError, ApiResult, Query};
+use super::model::BOUNCE_BASE;
+use super::query::{paging, ApiError, ApiResult};
 use super::search::MESSAGES;
 use super::stream_type::StreamType;
 use super::visible;
@@ -180,35 +180,6 @@ pub fn bounce_dump(env: &Env) -> ApiResult {
         String::new()
     };
     Ok(json!({"Body": body}))
-}
-
-/// The answer the endpoint behind tap stream `stream` gives for `key` on server `server_id` at
-/// clock `now`: `/messages/outbound/{key}/details`, `/messages/inbound/{key}/details` or
-/// `/bounces/{key}/dump`, rendered by the same handler; `None` when it answers not-found, or for
-/// an unknown server or stream.
-pub fn expected_answer(
-    m: &Model,
-    now: i64,
-    server_id: u64,
-    stream: &str,
-    key: &str,
-) -> Option<Value> {
-    let s = m.servers.iter().position(|x| x.id == server_id)?;
-    let q = Query::default();
-    let env = Env {
-        m,
-        s,
-        q: &q,
-        now,
-        id: key,
-    };
-    let answer = match stream {
-        "messages_outbound_details" => outbound_details(&env),
-        "messages_inbound_details" => inbound_details(&env),
-        "bounce_dumps" => bounce_dump(&env),
-        _ => return None,
-    };
-    answer.ok()
 }
 
 #[cfg(test)]

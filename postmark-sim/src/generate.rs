@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use super::account;
 use super::config::SimConfig;
+use super::day_counters::{self, StatsMap};
 use super::eastern::{
     day_start, eastern_day, offset_secs, TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_SEC,
 };
@@ -17,7 +18,6 @@ use super::ids;
 use super::late;
 use super::model::{self, Bounce, FutureStats, Hit, Model, Suppression};
 use super::names;
-use super::stats;
 use super::stream_type::StreamType;
 
 /// Relative hourly volume by Eastern hour (sums to 24).
@@ -36,12 +36,10 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
     );
     let mut bounces: Vec<Bounce> = Vec::new();
     for s in 0..m.servers.len() {
-        let server = &mut m.servers[s];
-        let per_day = f64::from(cfg.messages_per_day) * cfg.scale * server.volume;
-        let pool = server.pool;
-        let mut future = stats::StatsMap::new();
-        for k in 0..server.streams.len() {
-            let st = &mut server.streams[k];
+        let per_day = f64::from(cfg.messages_per_day) * cfg.scale * m.servers[s].volume;
+        let mut future = StatsMap::new();
+        for k in 0..m.servers[s].streams.len() {
+            let st = &m.servers[s].streams[k];
             if st.kind == StreamType::Inbound {
                 continue;
             }
@@ -58,52 +56,16 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
                 }
             }
             times.sort_unstable();
-            st.generated = times.len();
-            st.messages = times;
-            let ctx = Ctx {
-                seed: cfg.seed,
-                server: s,
-                stream: k,
-                kind: st.kind,
-                pool,
-                horizon,
-                late: m.late,
-                late_rate: m.late_arrival_rate,
-                max_arrival: m.max_arrival,
+            let traffic = Traffic {
+                future: &mut future,
+                bounces: &mut bounces,
             };
-            let mut suppressed: HashSet<u32> = HashSet::new();
-            for i in 0..st.messages.len() {
-                let f = facts::message(&ctx, i, st.messages[i], false);
-                index_message(st, &mut server.stats, k, &f);
-                stats::record_after(&mut future, k, &f, anchor);
-                if let Some(b) = f.bounce {
-                    bounces.push(Bounce {
-                        at: b.at,
-                        server: s as u16,
-                        stream: k as u8,
-                        kind: b.kind as u8,
-                        msg: i as u32,
-                        slot: b.slot,
-                    });
-                }
-                if let Some(t) = f.unsubscribed {
-                    if suppressed.insert(f.recipients[0]) {
-                        st.suppressions.push(Suppression {
-                            email: facts::email(cfg.seed, s, f.recipients[0]),
-                            reason: "ManualSuppression",
-                            origin: "Recipient",
-                            at: t,
-                            until: None,
-                        });
-                    }
-                }
-            }
-            st.opens.sort_unstable_by_key(|h| (h.at, h.msg, h.n));
-            st.clicks.sort_unstable_by_key(|h| (h.at, h.msg, h.n));
+            stream_traffic(&mut m, (s, k), times, traffic);
         }
         let mut r = ids::rng(cfg.seed, &[11, s as u64]);
         let mut inbound = times_between(&mut r, start, horizon, per_day * 0.1);
         inbound.sort_unstable();
+        let server = &mut m.servers[s];
         server.inbound = inbound;
         server.future = Mutex::new(FutureStats {
             at: anchor,
@@ -113,6 +75,54 @@ pub fn build(cfg: &SimConfig, anchor: i64) -> Model {
     index_bounces(&mut m, bounces);
     add_manual_suppressions(&mut m, cfg.seed);
     m
+}
+
+/// What a stream's traffic adds to beyond the stream itself: the server's statistics stamped
+/// after the anchor, and the account's bounces.
+struct Traffic<'a> {
+    future: &'a mut StatsMap,
+    bounces: &'a mut Vec<Bounce>,
+}
+
+/// Fills stream `k` of server `s` with the messages sent at `times` (sorted): their opens,
+/// clicks and unsubscribes in the stream's indexes, their statistics in the server's, their
+/// bounces in `traffic`.
+fn stream_traffic(m: &mut Model, (s, k): (usize, usize), times: Vec<i64>, traffic: Traffic) {
+    let ctx = ctx_of(m, s, k);
+    let (seed, anchor) = (m.seed, m.anchor);
+    let server = &mut m.servers[s];
+    let st = &mut server.streams[k];
+    st.generated = times.len();
+    st.messages = times;
+    let mut suppressed: HashSet<u32> = HashSet::new();
+    for i in 0..st.messages.len() {
+        let f = facts::message(&ctx, i, st.messages[i], false);
+        index_message(st, &mut server.stats, k, &f);
+        day_counters::record_after(traffic.future, k, &f, anchor);
+        if let Some(b) = f.bounce {
+            traffic.bounces.push(Bounce {
+                at: b.at,
+                server: s as u16,
+                stream: k as u8,
+                kind: b.kind as u8,
+                msg: i as u32,
+                slot: b.slot,
+            });
+        }
+        if let Some(t) = f.unsubscribed {
+            if suppressed.insert(f.recipients[0]) {
+                st.suppressions.push(Suppression {
+                    email: facts::email(seed, s, f.recipients[0]),
+                    reason: "ManualSuppression",
+                    origin: "Recipient",
+                    at: t,
+                    until: None,
+                });
+            }
+        }
+    }
+    st.opens.sort_unstable_by_key(|h| (h.at, h.msg, h.n));
+    st.clicks.sort_unstable_by_key(|h| (h.at, h.msg, h.n));
 }
 
 /// Sorts the account's bounces (their IDs follow), files them under their streams and adds the
@@ -169,12 +179,7 @@ pub fn ctx_of(m: &Model, server: usize, stream: usize) -> Ctx {
     }
 }
 
-fn index_message(
-    st: &mut model::Stream,
-    stats_map: &mut stats::StatsMap,
-    k: usize,
-    f: &facts::MsgFacts,
-) {
+fn index_message(st: &mut model::Stream, stats_map: &mut StatsMap, k: usize, f: &facts::MsgFacts) {
     for (n, o) in f.opens.iter().enumerate() {
         st.opens.push(Hit {
             at: o.at,
@@ -189,7 +194,7 @@ fn index_message(
             n: n as u16,
         });
     }
-    stats::record(stats_map, k, f);
+    day_counters::record(stats_map, k, f);
 }
 
 /// Random send times in `[start, end)` with `per_day` expected per day, shaped by hour of day

@@ -6,12 +6,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::body::{self, BodyKnobs, Layout, Writer};
+use super::body::{self, Layout, Writer};
 use super::copy::{self, vocab, SIGNATURES};
 use super::eastern::{TICKS_PER_HOUR, TICKS_PER_SEC};
 use super::ids;
 use super::inbound::{self, InboundFacts, INBOUND_STREAM};
 use super::mime;
+use super::model::BodyKnobs;
 use super::names;
 
 /// What the content of one inbound message depends on.

@@ -16,11 +16,13 @@ mod changes;
 mod config;
 mod content;
 mod copy;
+mod day_counters;
 mod detail;
 mod dsn;
 mod eastern;
 mod env;
 mod events;
+mod expected_answer;
 mod facts;
 mod faults;
 mod generate;
@@ -31,20 +33,21 @@ mod inbound_details;
 mod late;
 mod lift;
 mod log;
+mod message_streams;
 mod messages;
 mod mime;
 mod model;
 mod names;
 mod pending;
+mod pipeline;
 mod query;
 mod resources;
 mod routes;
 mod search;
+mod shared;
 mod source;
-mod state;
-mod stats;
+mod statistics;
 mod stream_type;
-mod streams;
 mod truth;
 mod view;
 mod visible;
@@ -88,7 +91,7 @@ const LATE_ARRIVAL_RATE: &str = "SimConfig::late_arrival_rate (--late-arrival-ra
 
 /// A running simulator; stops on [`Simulator::stop`] or drop.
 pub struct Simulator {
-    shared: Arc<state::Shared>,
+    shared: Arc<shared::Shared>,
     server: http::HttpServer,
 }
 
@@ -126,7 +129,7 @@ impl Simulator {
         }
         let anchor = eastern::to_ticks(config.now.unwrap_or_else(Utc::now));
         let model = generate::build(&config, anchor);
-        let shared = Arc::new(state::Shared::new(
+        let shared = Arc::new(shared::Shared::new(
             model,
             config.faults.clone(),
             config.clock_runs,
@@ -253,7 +256,7 @@ impl Simulator {
     ) -> Option<serde_json::Value> {
         let now = self.shared.now_ticks();
         let m = self.shared.model_read();
-        detail::expected_answer(&m, now, server_id, stream, key)
+        expected_answer::expected_answer(&m, now, server_id, stream, key)
     }
 
     /// The MessageIDs of server `server_id`'s outbound messages that changed in `[from, to)`:

@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 
 use super::facts;
 use super::generate;
+use super::message_streams::stream_not_found;
 use super::model::Model;
 use super::names::{BOUNCE_TYPES, HARD_BOUNCE, SPAM_COMPLAINT};
 use super::query::{ApiError, ApiResult};
-use super::streams::stream_not_found;
 use super::visible;
 
 /// Most addresses one request may carry.

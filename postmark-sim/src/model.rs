@@ -5,8 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use super::body::BodyKnobs;
-use super::stats::DayStats;
+use super::day_counters::DayStats;
 use super::stream_type::StreamType;
 
 /// First bounce ID (bounce IDs are sequential over the account, in `BouncedAt` order).
@@ -208,4 +207,22 @@ pub struct Model {
     pub deleted: Deleted,
     /// Body sizes (`SimConfig::body_size_scale`, `large_body_rate`).
     pub body: BodyKnobs,
+}
+
+/// The body-size knobs of `SimConfig`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BodyKnobs {
+    /// Multiplies every drawn size (large bodies excepted).
+    pub scale: f64,
+    /// Fraction of messages whose body is drawn in `LARGE_MIN..=LARGE_MAX` instead.
+    pub large_rate: f64,
+}
+
+impl Default for BodyKnobs {
+    fn default() -> BodyKnobs {
+        BodyKnobs {
+            scale: 1.0,
+            large_rate: 0.0,
+        }
+    }
 }

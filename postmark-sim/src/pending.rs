@@ -6,10 +6,10 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use super::day_counters::{self, StatsMap};
 use super::env::Env;
 use super::facts::{self, Ctx};
 use super::model::{FutureStats, Stream};
-use super::stats::{self, StatsMap};
 use super::stream_type::StreamType;
 use super::visible;
 
@@ -27,7 +27,7 @@ pub fn pending_stats(env: &Env) -> StatsMap {
         let ctx = env.view(k).ctx;
         let facts_of = |i: usize| facts::message(&ctx, i, st.messages[i], i >= st.generated);
         for i in visible::messages_shown(&ctx, st, env.now).hidden {
-            stats::record_send(&mut out, k, &facts_of(i));
+            day_counters::record_send(&mut out, k, &facts_of(i));
         }
         for clicks in [false, true] {
             for i in visible::hits_shown(&ctx, st, clicks, env.now).hidden {
@@ -36,7 +36,7 @@ pub fn pending_stats(env: &Env) -> StatsMap {
         }
         for i in visible::bounces_shown(&ctx, st, &env.m.bounces, env.now).hidden {
             let f = facts_of(env.m.bounces[st.bounces[i] as usize].msg as usize);
-            stats::record_bounce(&mut out, k, &f);
+            day_counters::record_bounce(&mut out, k, &f);
         }
     }
     out
@@ -58,8 +58,8 @@ fn record_hit(out: &mut StatsMap, (k, ctx, st): (usize, &Ctx, &Stream), clicks: 
     let f = facts::message(ctx, msg, st.messages[msg], msg >= st.generated);
     let n = usize::from(h.n);
     match (clicks, f.opens.get(n), f.clicks.get(n)) {
-        (false, Some(o), _) => stats::record_open(out, k, &f, o),
-        (true, _, Some(c)) => stats::record_click(out, k, &f, c),
+        (false, Some(o), _) => day_counters::record_open(out, k, &f, o),
+        (true, _, Some(c)) => day_counters::record_click(out, k, &f, c),
         _ => {}
     }
 }
@@ -92,7 +92,7 @@ fn stamped_between(env: &Env, lo: i64, hi: i64) -> StatsMap {
         let ctx = env.view(k).ctx;
         let facts_of = |i: usize| facts::message(&ctx, i, st.messages[i], false);
         for i in positions(&st.messages, |t| *t, lo, hi) {
-            stats::record_send(&mut out, k, &facts_of(i));
+            day_counters::record_send(&mut out, k, &facts_of(i));
         }
         for clicks in [false, true] {
             let list = if clicks { &st.clicks } else { &st.opens };
@@ -103,7 +103,7 @@ fn stamped_between(env: &Env, lo: i64, hi: i64) -> StatsMap {
         let all = &env.m.bounces;
         for i in positions(&st.bounces, |&b| all[b as usize].at, lo, hi) {
             let f = facts_of(all[st.bounces[i] as usize].msg as usize);
-            stats::record_bounce(&mut out, k, &f);
+            day_counters::record_bounce(&mut out, k, &f);
         }
     }
     out

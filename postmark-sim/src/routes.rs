@@ -1,17 +1,20 @@
 //! Routing: path matching (case-insensitive, trailing slash tolerated), the methods each route
 //! takes (405 with `Allow` before auth), token checks (server vs account), which routes are
-//! searches and paged lists, and the dispatch of GETs to their handlers.
+//! searches and paged lists, and the dispatch of GETs to their handlers and of writes to theirs.
 
 use serde_json::json;
 
 use super::bounce_search;
 use super::detail;
 use super::env::Env;
+use super::lift;
+use super::message_streams;
 use super::model::Model;
 use super::query::{percent_decode, ApiError, ApiResult};
 use super::resources;
 use super::search;
-use super::streams;
+use super::statistics;
+use super::writes;
 
 /// Which token a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +58,7 @@ pub enum Route {
     InboundRule,
     /// `/message-streams/{id}/suppressions/delete` (POST only).
     SuppressionsDelete,
-    /// `/stats/outbound` (empty) or one of `stats::ENDPOINTS`.
+    /// `/stats/outbound` (empty) or one of `statistics::ENDPOINTS`.
     Stats(&'static str),
 }
 
@@ -153,7 +156,7 @@ pub fn resolve(path: &str) -> Option<(Route, String)> {
         ["stats", "outbound"] => (Route::Stats(""), String::new()),
         ["stats", "outbound", rest @ ..] => {
             let joined = rest.join("/");
-            let ep = super::stats::ENDPOINTS.iter().find(|e| **e == joined)?;
+            let ep = statistics::ENDPOINTS.iter().find(|e| **e == joined)?;
             (Route::Stats(ep), String::new())
         }
         _ => return None,
@@ -246,6 +249,35 @@ pub fn dispatch(route: Route, env: &Env) -> Answer {
     }
 }
 
+/// What an admitted write request carries besides its route.
+pub struct Write<'a> {
+    /// Index of the authenticated server (0 for account routes).
+    pub s: usize,
+    /// The path's ID segment.
+    pub id: &'a str,
+    pub body: &'a [u8],
+    /// The simulator clock (ticks).
+    pub now: i64,
+}
+
+/// Applies an admitted write request (a route's non-GET method) to the model.
+pub fn apply_write(route: Route, m: &mut Model, w: &Write) -> ApiResult {
+    match route {
+        Route::Template => writes::delete_template(m, w.s, w.id),
+        Route::Webhook => writes::delete_webhook(m, w.s, w.id),
+        Route::InboundRule => writes::delete_inbound_rule(m, w.s, w.id),
+        Route::Domain => writes::delete_domain(m, w.id),
+        Route::Sender => writes::delete_sender(m, w.id),
+        Route::SuppressionsDelete => lift::delete(m, w.s, w.id, w.body, w.now),
+        // `admit` lets no other method than GET through to the other routes.
+        _ => Err(ApiError {
+            status: 405,
+            code: 0,
+            message: String::new(),
+        }),
+    }
+}
+
 /// 404 for a path the simulator does not serve.
 pub fn not_found() -> Answer {
     Answer::json(
@@ -290,11 +322,11 @@ fn handle(route: Route, env: &Env) -> ApiResult {
         Route::InboundDetails => detail::inbound_details(env),
         Route::Bounce => detail::bounce(env),
         Route::BounceDump => detail::bounce_dump(env),
-        Route::DeliveryStats => streams::delivery_stats(env),
-        Route::Streams => streams::list(env),
-        Route::Stream => streams::one(env),
-        Route::Suppressions => streams::suppressions(env),
-        Route::Stats(ep) => streams::stats(env, ep),
+        Route::DeliveryStats => bounce_search::delivery_stats(env),
+        Route::Streams => message_streams::list(env),
+        Route::Stream => message_streams::one(env),
+        Route::Suppressions => message_streams::suppressions(env),
+        Route::Stats(ep) => statistics::stats(env, ep),
         Route::Templates => resources::templates(env),
         Route::Template => resources::template(env),
         Route::Servers => resources::servers(env),

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use super::bounce_search;
+use super::day_counters;
 use super::eastern::{day_string, eastern_day, format_normalised};
 use super::env::Env;
 use super::events;
@@ -14,9 +16,8 @@ use super::model::{Model, Stream, BOUNCE_BASE};
 use super::pending;
 use super::query::Query;
 use super::search::{desc, ranges_by};
-use super::stats;
+use super::statistics;
 use super::stream_type::StreamType;
-use super::streams;
 use super::view;
 use super::visible;
 
@@ -137,9 +138,10 @@ fn stats_keys(env: &Env, ep: &str, pivot: bool, from: i64, to: i64) -> Keys {
             out.extend((first..=last).map(|d| vec![id.clone(), day_string(d)]));
             continue;
         }
-        let days = stats::per_day(&server.stats, &pending, &[k], None, Some(first), Some(last));
+        let days =
+            day_counters::per_day(&server.stats, &pending, &[k], None, Some(first), Some(last));
         for (day, d) in days {
-            let row = stats::row(ep, &d);
+            let row = statistics::row(ep, &d);
             if pivot {
                 out.extend(
                     row.iter()
@@ -195,7 +197,7 @@ fn config_keys(env: &Env, stream: &str) -> Keys {
             }
         }
         "delivery_stats" => out.extend(
-            streams::delivery_entries(env)
+            bounce_search::delivery_entries(env)
                 .1
                 .into_iter()
                 .map(|(name, _, _)| one(name.to_string())),
