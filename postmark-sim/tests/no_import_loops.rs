@@ -1,33 +1,29 @@
-//! The simulator's modules import one another without loops: reads `src/lib.rs` and the module
-//! files it declares, builds the graph of module uses (`super::x`, `crate::x`, and in `lib.rs`
-//! the bare `x::` paths; a name that is not a module stands for the crate root, `lib`), and fails
-//! on any cycle, naming the line of every use along it. `main.rs`, the program, is a crate of
-//! its own and stays out of the graph.
+//! The simulator's modules import one another without loops: reads `src/lib.rs` and, module
+//! by module, every module file it declares (`mod x;` → `x.rs` or `x/mod.rs`, down any depth of
+//! folders), builds the graph of module uses on full module paths (`crate::a::b`, `super::x`,
+//! `self::x`, a child module's bare `x::`, `{…}` groups at any depth; a path reaches the deepest
+//! module it names, and a name that is not a module stands for the module holding it, `lib`
+//! for the crate root), and fails on any cycle, naming the line of every use along it.
+//!
+//! A module with items of its own (functions, types, constants, inline modules) also depends on
+//! the children it declares, so a child that imports such a parent's items closes a loop; a
+//! parent that only declares its children and re-exports (`mod`, `use`, `pub use`) does not.
+//! `main.rs`, the program, is a crate of its own and stays out of the graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module name (`lib` for the crate root) → source text.
+/// Module path (`lib` for the crate root, `a`, `a::b` below it) → source text.
 type Sources = BTreeMap<String, String>;
 
-/// (user, used) → `file:line` of the first use.
+/// (user, used) → `file:line` and how (`uses`, or `declares` for a parent with items).
 type Edges = BTreeMap<(String, String), String>;
 
 const ROOT: &str = "lib";
 
 #[test]
 fn simulator_modules_import_each_other_without_loops() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let read = |file: &str| {
-        std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("src/{file}: {e}"))
-    };
-    let mut sources = Sources::new();
-    let lib = read("lib.rs");
-    for name in declared_modules(&tokens(&code_only(&lib))) {
-        let text = read(&format!("{name}.rs"));
-        sources.insert(name, text);
-    }
-    sources.insert(ROOT.to_string(), lib);
+    let sources = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     let edges = graph(&sources);
     assert!(
         edges.len() >= sources.len(),
@@ -35,6 +31,32 @@ fn simulator_modules_import_each_other_without_loops() {
     );
     let loops: Vec<String> = cycles(&edges).iter().map(|c| describe(c, &edges)).collect();
     assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
+}
+
+/// `lib.rs` and every module file below it, by module path.
+fn load(src: &Path) -> Sources {
+    let read = |file: &str| {
+        std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("src/{file}: {e}"))
+    };
+    let mut sources = Sources::new();
+    let mut todo = vec![(ROOT.to_string(), read("lib.rs"))];
+    while let Some((module, text)) = todo.pop() {
+        for name in declared_modules(&tokens(&code_only(&text))) {
+            let child = if module == ROOT {
+                name
+            } else {
+                format!("{module}::{name}")
+            };
+            let dir = child.replace("::", "/");
+            let file = [format!("{dir}.rs"), format!("{dir}/mod.rs")]
+                .into_iter()
+                .find(|f| src.join(f).is_file())
+                .unwrap_or_else(|| panic!("module {child}: neither {dir}.rs nor {dir}/mod.rs"));
+            todo.push((child, read(&file)));
+        }
+        sources.insert(module, text);
+    }
+    sources
 }
 
 #[test]
@@ -62,15 +84,7 @@ mod tests {
 "#,
         ),
     ];
-    let sources: Sources = files
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let edges = graph(&sources);
-    let found: BTreeSet<(&str, &str)> = edges
-        .keys()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let edges = graph(&sources_of(&files));
     let expected = [
         ("a", "b"),
         ("b", "c"),
@@ -79,10 +93,69 @@ mod tests {
         ("c", "b"),
         (ROOT, "a"),
     ];
-    assert_eq!(found, expected.into_iter().collect());
+    assert_eq!(edge_set(&edges), expected.into_iter().collect());
     let loops = cycles(&edges);
     assert_eq!(loops.len(), 1, "{loops:?}");
     assert!(describe(&loops[0], &edges).contains("a.rs:2 uses b"));
+}
+
+#[test]
+fn the_checker_follows_nested_modules() {
+    let files = [
+        // A root with items of its own depends on what it declares.
+        (ROOT, "mod g;\nmod h;\nmod k;\npub fn f() {}\n"),
+        // So does `g`: its child `g::x` importing `helper` closes a loop.
+        ("g", "mod x;\nmod y;\npub fn helper() {}\n"),
+        ("g::x", "use super::helper;\nuse super::y::{self, Z};\n"),
+        (
+            "g::y",
+            "use crate::h::W;\nfn q() { crate::h::z::W; }\n#[cfg(test)]\nmod tests {\n    use super::super::x;\n}\n",
+        ),
+        // `h` only declares and re-exports: `h::z2` importing through it is no loop.
+        ("h", "mod z;\nmod z2;\npub use z::W;\n"),
+        ("h::z", "pub struct W;\nuse super::super::k::V;\n"),
+        ("h::z2", "use super::W;\nfn q() { crate::k::V::new(); }\n"),
+        ("k", "pub struct V;\n"),
+    ];
+    let edges = graph(&sources_of(&files));
+    let expected = [
+        (ROOT, "g"),
+        (ROOT, "h"),
+        (ROOT, "k"),
+        ("g", "g::x"),
+        ("g", "g::y"),
+        ("g::x", "g"),
+        ("g::x", "g::y"),
+        ("g::y", "h"),
+        ("g::y", "h::z"),
+        ("g::y", "g::x"),
+        ("h", "h::z"),
+        ("h::z", "k"),
+        ("h::z2", "h"),
+        ("h::z2", "k"),
+    ];
+    assert_eq!(edge_set(&edges), expected.into_iter().collect());
+    let loops = cycles(&edges);
+    assert_eq!(loops.len(), 1, "{loops:?}");
+    let text = describe(&loops[0], &edges);
+    assert!(text.starts_with("g -> g::x -> g "), "{text}");
+    assert!(text.contains("g/mod.rs:1 declares g::x"), "{text}");
+    assert!(text.contains("g/x.rs:1 uses g"), "{text}");
+    assert!(text.ends_with("in the same knot: g::y"), "{text}");
+}
+
+fn sources_of(files: &[(&str, &str)]) -> Sources {
+    files
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn edge_set(edges: &Edges) -> BTreeSet<(&str, &str)> {
+    edges
+        .keys()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
 }
 
 /// The source with comments and string and character literals blanked (lines kept).
@@ -210,51 +283,152 @@ fn ident(t: Option<&(Tok, usize)>) -> Option<&str> {
 
 /// The out-of-line modules a file declares (`mod x;`).
 fn declared_modules(toks: &[(Tok, usize)]) -> Vec<String> {
-    toks.windows(3)
-        .filter(|w| ident(Some(&w[0])) == Some("mod") && w[2].0 == Tok::Char(';'))
-        .filter_map(|w| ident(Some(&w[1])).map(str::to_string))
+    declarations(toks)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 
-/// Every module use of every file.
+/// The out-of-line modules a file declares, with the line of each declaration.
+fn declarations(toks: &[(Tok, usize)]) -> Vec<(String, usize)> {
+    toks.windows(3)
+        .filter(|w| ident(Some(&w[0])) == Some("mod") && w[2].0 == Tok::Char(';'))
+        .filter_map(|w| ident(Some(&w[1])).map(|n| (n.to_string(), w[1].1)))
+        .collect()
+}
+
+/// Whether a file holds items of its own: anything at its top level but attributes, `mod x;`
+/// declarations and `use` declarations (re-exports included).
+fn holds_items(toks: &[(Tok, usize)]) -> bool {
+    let mut i = 0;
+    while i < toks.len() {
+        match (&toks[i].0, ident(toks.get(i + 1))) {
+            (Tok::Char('#'), _) => {
+                let open = (i..toks.len()).find(|&j| toks[j].0 == Tok::Char('['));
+                i = open.map_or(toks.len(), |j| group_end(toks, j));
+            }
+            (Tok::Ident(p), _) if p == "pub" => {
+                i += 1;
+                if toks.get(i).map(|t| &t.0) == Some(&Tok::Char('(')) {
+                    i = group_end(toks, i);
+                }
+            }
+            (Tok::Ident(m), Some(_)) if m == "mod" => {
+                if toks.get(i + 2).map(|t| &t.0) != Some(&Tok::Char(';')) {
+                    return true;
+                }
+                i += 3;
+            }
+            (Tok::Ident(u), _) if u == "use" => {
+                let (mut depth, mut j) = (0usize, i);
+                while j < toks.len() && !(depth == 0 && toks[j].0 == Tok::Char(';')) {
+                    match toks[j].0 {
+                        Tok::Char('{') => depth += 1,
+                        Tok::Char('}') => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+            }
+            _ => return true,
+        }
+    }
+    false
+}
+
+/// Index just past the bracket closing the group (`[`, `(` or `{`) that opens at `open`.
+fn group_end(toks: &[(Tok, usize)], open: usize) -> usize {
+    let mut depth = 0usize;
+    for (j, (t, _)) in toks.iter().enumerate().skip(open) {
+        match t {
+            Tok::Char('[' | '(' | '{') => depth += 1,
+            Tok::Char(']' | ')' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return j + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    toks.len()
+}
+
+/// A module's path as segments (none for the crate root).
+fn segments(module: &str) -> Vec<String> {
+    if module == ROOT {
+        Vec::new()
+    } else {
+        module.split("::").map(str::to_string).collect()
+    }
+}
+
+/// The module path of segments (`lib` for none).
+fn joined(path: &[String]) -> String {
+    if path.is_empty() {
+        ROOT.to_string()
+    } else {
+        path.join("::")
+    }
+}
+
+/// The file a module's source comes from: `lib.rs`, `a/mod.rs` for a module with children,
+/// `a/b.rs` for one without.
+fn file_of(module: &str, modules: &BTreeSet<&str>) -> String {
+    let prefix = format!("{module}::");
+    if module == ROOT {
+        "lib.rs".to_string()
+    } else if modules.iter().any(|m| m.starts_with(&prefix)) {
+        format!("{}/mod.rs", module.replace("::", "/"))
+    } else {
+        format!("{}.rs", module.replace("::", "/"))
+    }
+}
+
+/// Every module use of every file, and the declarations of the modules with items.
 fn graph(sources: &Sources) -> Edges {
     let modules: BTreeSet<&str> = sources.keys().map(String::as_str).collect();
     let mut edges = Edges::new();
     for (name, text) in sources {
         let toks = tokens(&code_only(text));
-        if name != ROOT {
-            let nested = declared_modules(&toks);
-            assert!(
-                nested.is_empty(),
-                "{name}.rs declares module files {nested:?}: teach this checker nested modules"
-            );
-        }
+        let file = file_of(name, &modules);
         for (used, line) in uses(name, &toks, &modules) {
             if used != *name {
                 edges
                     .entry((name.clone(), used))
-                    .or_insert_with(|| format!("{name}.rs:{line}"));
+                    .or_insert_with(|| format!("{file}:{line} uses"));
+            }
+        }
+        if holds_items(&toks) {
+            for (child, line) in declarations(&toks) {
+                let mut path = segments(name);
+                path.push(child);
+                edges
+                    .entry((name.clone(), joined(&path)))
+                    .or_insert_with(|| format!("{file}:{line} declares"));
             }
         }
     }
     edges
 }
 
-/// The crate-root names a file's paths reach: (module used or `lib`, line).
+/// The modules a file's paths reach: (module path, line).
 fn uses(file: &str, toks: &[(Tok, usize)], modules: &BTreeSet<&str>) -> Vec<(String, usize)> {
-    let file_depth = usize::from(file != ROOT);
-    let (mut braces, mut inline_mods, mut out) = (0usize, Vec::<usize>::new(), Vec::new());
+    let here = segments(file);
+    let (mut braces, mut inline_mods) = (0usize, Vec::<(usize, String)>::new());
+    let mut out = Vec::new();
     for i in 0..toks.len() {
         match &toks[i].0 {
             Tok::Char('{') => {
                 braces += 1;
                 let head = i.checked_sub(2).map(|h| ident(toks.get(h)));
-                if head == Some(Some("mod")) && ident(toks.get(i - 1)).is_some() {
-                    inline_mods.push(braces);
+                if let (Some(Some("mod")), Some(name)) = (head, ident(toks.get(i - 1))) {
+                    inline_mods.push((braces, name.to_string()));
                 }
             }
             Tok::Char('}') => {
-                if inline_mods.last() == Some(&braces) {
+                if inline_mods.last().is_some_and(|(b, _)| *b == braces) {
                     inline_mods.pop();
                 }
                 braces = braces.saturating_sub(1);
@@ -265,31 +439,43 @@ fn uses(file: &str, toks: &[(Tok, usize)], modules: &BTreeSet<&str>) -> Vec<(Str
         if !starts_path || toks.get(i + 1).map(|t| &t.0) != Some(&Tok::Path) {
             continue;
         }
-        let depth = file_depth + inline_mods.len();
-        let (target_depth, rest) = match ident(toks.get(i)) {
-            Some("crate") => (Some(0), i + 2),
-            Some("self") => (Some(depth), i + 2),
+        let mut current = here.clone();
+        current.extend(inline_mods.iter().map(|(_, n)| n.clone()));
+        let (base, rest) = match ident(toks.get(i)) {
+            Some("crate") => (Vec::new(), i + 2),
+            Some("self") => (current, i + 2),
             Some("super") => {
                 let supers = supers_from(toks, i);
-                (depth.checked_sub(supers), i + 2 * supers)
+                let keep = current.len().checked_sub(supers).unwrap_or_else(|| {
+                    panic!("{file}: line {}: path above the crate root", toks[i].1)
+                });
+                current.truncate(keep);
+                (current, i + 2 * supers)
             }
-            Some(m) if file == ROOT && modules.contains(m) => (Some(0), i),
+            Some(m) if inline_mods.is_empty() && is_child(&here, m, modules) => (here.clone(), i),
             _ => continue,
         };
-        let target_depth = target_depth
-            .unwrap_or_else(|| panic!("{file}.rs:{}: path above the crate root", toks[i].1));
-        if target_depth == 0 {
-            for name in root_names(toks, rest) {
-                let used = if modules.contains(name.as_str()) {
-                    name
-                } else {
-                    ROOT.to_string()
-                };
-                out.push((used, toks[i].1));
-            }
+        for target in reached(toks, rest, base, modules) {
+            out.push((known_prefix(&target, modules), toks[i].1));
         }
     }
     out
+}
+
+/// Whether `name` is a module declared by the module at `path`.
+fn is_child(path: &[String], name: &str, modules: &BTreeSet<&str>) -> bool {
+    let mut child = path.to_vec();
+    child.push(name.to_string());
+    modules.contains(joined(&child).as_str())
+}
+
+/// The longest prefix of `path` that is a module file (an inline module counts as its file).
+fn known_prefix(path: &[String], modules: &BTreeSet<&str>) -> String {
+    (0..=path.len())
+        .rev()
+        .map(|n| joined(&path[..n]))
+        .find(|m| modules.contains(m.as_str()))
+        .unwrap_or_else(|| ROOT.to_string())
 }
 
 /// How many `super::` open the path at `i`.
@@ -302,33 +488,44 @@ fn supers_from(toks: &[(Tok, usize)], i: usize) -> usize {
         .count()
 }
 
-/// The first segment(s) after a root prefix: one name, or each branch of a `{…}` group (`*` and
-/// `self` stand for the root itself).
-fn root_names(toks: &[(Tok, usize)], at: usize) -> Vec<String> {
+/// The modules the rest of a path at `at` reaches from module `base`: it goes down while its
+/// segments name modules, and each branch of a `{…}` group goes its own way (`self` and `*`
+/// stand for the module reached so far, and so does any other item).
+fn reached(
+    toks: &[(Tok, usize)],
+    at: usize,
+    base: Vec<String>,
+    modules: &BTreeSet<&str>,
+) -> Vec<Vec<String>> {
     match toks.get(at).map(|t| &t.0) {
-        Some(Tok::Ident(name)) => vec![name.clone()],
+        Some(Tok::Ident(name)) if is_child(&base, name, modules) => {
+            let mut next = base;
+            next.push(name.clone());
+            if toks.get(at + 1).map(|t| &t.0) == Some(&Tok::Path) {
+                reached(toks, at + 2, next, modules)
+            } else {
+                vec![next]
+            }
+        }
         Some(Tok::Char('{')) => {
-            let (mut depth, mut names, mut expect) = (0, Vec::new(), true);
-            for (t, _) in &toks[at..] {
+            let end = group_end(toks, at) - 1;
+            let mut starts = vec![at + 1];
+            let mut depth = 0usize;
+            for (j, (t, _)) in toks.iter().enumerate().take(end).skip(at + 1) {
                 match t {
                     Tok::Char('{') => depth += 1,
-                    Tok::Char('}') if depth == 1 => break,
                     Tok::Char('}') => depth -= 1,
-                    Tok::Char(',') if depth == 1 => expect = true,
-                    Tok::Ident(n) if depth == 1 && expect => {
-                        names.push(n.clone());
-                        expect = false;
-                    }
-                    Tok::Char('*') if depth == 1 && expect => {
-                        names.push("*".to_string());
-                        expect = false;
-                    }
+                    Tok::Char(',') if depth == 0 => starts.push(j + 1),
                     _ => {}
                 }
             }
-            names
+            starts
+                .into_iter()
+                .filter(|&j| j < end)
+                .flat_map(|j| reached(toks, j, base.clone(), modules))
+                .collect()
         }
-        _ => vec!["*".to_string()],
+        _ => vec![base],
     }
 }
 
@@ -412,7 +609,7 @@ fn describe(l: &Loop, edges: &Edges) -> String {
     let hops: Vec<String> = (0..c.len())
         .map(|k| {
             let (a, b) = (&c[k], &c[(k + 1) % c.len()]);
-            format!("{} uses {b}", edges[&(a.clone(), b.clone())])
+            format!("{} {b}", edges[&(a.clone(), b.clone())])
         })
         .collect();
     let mut text = format!("{} -> {} ({})", c.join(" -> "), c[0], hops.join(", "));
