@@ -24,6 +24,11 @@ const ROOT: &str = "lib";
 #[test]
 fn simulator_modules_import_each_other_without_loops() {
     let sources = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(
+        sources.keys().any(|m| m.contains("::")),
+        "no module below a folder found: {:?}",
+        sources.keys()
+    );
     let edges = graph(&sources);
     assert!(
         edges.len() >= sources.len(),
