@@ -7,8 +7,7 @@ use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{get_all, get_json, ACCOUNT, SERVER};
+use crate::common::{self, get_all, get_json, ACCOUNT, SERVER};
 
 type Keys = BTreeSet<Vec<String>>;
 

@@ -6,8 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{agent, get, sget, Resp, ACCOUNT, SERVER};
+use crate::common::{agent, get, sget, Resp, ACCOUNT, SERVER};
 
 fn anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 11, 20, 15, 0, 0).unwrap()

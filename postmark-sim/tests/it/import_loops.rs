@@ -8,7 +8,7 @@
 //! A module with items of its own (functions, types, constants, inline modules) also depends on
 //! the children it declares, so a child that imports such a parent's items closes a loop; a
 //! parent that only declares its children and re-exports (`mod`, `use`, `pub use`) does not.
-//! `main.rs`, the program, is a crate of its own and stays out of the graph.
+//! `src/main.rs`, the program, is a crate of its own and stays out of the graph.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -3,8 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-mod common;
-use common::{agent, SERVER};
+use crate::common::{agent, SERVER};
 
 #[test]
 fn binary_prints_credentials_and_serves() {

@@ -5,10 +5,8 @@ use chrono::{TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::json;
 
-mod common;
-use common::sget;
-
-use common::STATS_ENDPOINTS as ENDPOINTS;
+use crate::common::sget;
+use crate::common::STATS_ENDPOINTS as ENDPOINTS;
 
 const OVERVIEW_KEYS: &[&str] = &[
     "Sent",

@@ -7,8 +7,7 @@ use chrono::Duration;
 use postmark_sim::Simulator;
 use serde_json::{json, Value};
 
-mod common;
-use common::{anchor, get, get_json, send, small_at_anchor as sim, SERVER};
+use crate::common::{anchor, get, get_json, send, small_at_anchor as sim, SERVER};
 
 const PATH: &str = "/message-streams/outbound/suppressions/delete";
 

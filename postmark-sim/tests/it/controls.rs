@@ -5,8 +5,7 @@ use chrono::{TimeZone, Utc};
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
 
-mod common;
-use common::{get, send, SERVER};
+use crate::common::{get, send, SERVER};
 
 fn sim() -> Simulator {
     Simulator::start(SimConfig {

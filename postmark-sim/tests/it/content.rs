@@ -9,8 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{get, get_json, sget, SERVER};
+use crate::common::{get, get_json, sget, SERVER};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()

@@ -11,8 +11,7 @@ use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{get, sget, SERVER};
+use crate::common::{get, sget, SERVER};
 
 fn anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 5, 14, 15, 30, 0).unwrap()

@@ -10,8 +10,7 @@ use chrono::Duration;
 use postmark_sim::Simulator;
 use serde_json::{json, Value};
 
-mod common;
-use common::{anchor, get, get_json, send, small_at_anchor as sim, Resp, ACCOUNT, SERVER};
+use crate::common::{anchor, get, get_json, send, small_at_anchor as sim, Resp, ACCOUNT, SERVER};
 
 /// The ground-truth keys of `stream` for `server`, one column.
 fn truth(sim: &Simulator, server: u64, stream: &str) -> BTreeSet<String> {

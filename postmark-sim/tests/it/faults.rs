@@ -6,8 +6,7 @@ use chrono::{TimeZone, Utc};
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{get, get_json, try_get, Resp, ACCOUNT, SERVER};
+use crate::common::{get, get_json, try_get, Resp, ACCOUNT, SERVER};
 
 fn sim() -> Simulator {
     let now = Utc.with_ymd_and_hms(2024, 6, 12, 14, 0, 0).unwrap();

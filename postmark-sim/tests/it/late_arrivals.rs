@@ -14,8 +14,7 @@ use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-mod common;
-use common::{get, get_all, get_json, SERVER};
+use crate::common::{self, get, get_all, get_json, SERVER};
 
 type Keys = BTreeSet<Vec<String>>;
 

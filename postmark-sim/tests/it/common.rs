@@ -2,9 +2,6 @@
 //! GETs with credentials (any answer, or a 200 and its JSON), requests of any method with a
 //! body, and the credential headers.
 
-// Each test file is its own crate and uses only some of these.
-#![allow(dead_code)]
-
 use chrono::{DateTime, TimeZone, Utc};
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
