@@ -778,7 +778,7 @@ fn live_arrivals_and_traffic_ahead_do_not_go_together() {
 }
 
 /// Release timing of statistics requests and searches with and without traffic ahead:
-/// `cargo test --release -p postmark-sim --test sim_ahead timing -- --ignored --nocapture`.
+/// `cargo test --release -p postmark-sim --test it ahead::timing -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn timing() {

@@ -563,7 +563,7 @@ fn a_rate_outside_zero_to_one_is_refused() {
 /// Release timing of statistics requests and search pages with and without late arrivals
 /// (traffic ahead 24 h, 2 servers, 30 days, 3,000 messages a day; one client that keeps its
 /// connection):
-/// `cargo test --release -p postmark-sim --test sim_late_arrivals timing -- --ignored
+/// `cargo test --release -p postmark-sim --test it late_arrivals::timing -- --ignored
 /// --nocapture`.
 #[test]
 #[ignore]
