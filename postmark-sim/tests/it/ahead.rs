@@ -181,88 +181,100 @@ fn the_future_keeps_the_daily_rate_and_stays_hidden() {
     later.advance(Duration::hours(2));
     let counts = sim.generated_counts();
     for server in 0..2 {
-        let c = Client::new(&sim, server);
-        assert_nothing_past_the_clock(&sim, &c, start() - Duration::days(1));
-        let ahead = c.every_stream(
-            "/messages/outbound",
-            "Messages",
-            &format!("fromdate={}", wall(start())),
-        );
-        assert!(
-            ahead.is_empty(),
-            "nothing stamped at or after the start shows yet"
-        );
-        // What the later clock shows is unknown at the start.
-        let l = Client::new(&later, server);
-        let fresh = l.all(
-            &format!(
-                "/messages/outbound?{}",
-                window(start() + Duration::hours(1), start() + Duration::hours(2))
-            ),
-            "Messages",
-        );
-        assert!(!fresh.is_empty());
-        for m in fresh.iter().take(20) {
-            let id = text(&m["MessageID"]);
-            for p in [
-                format!("/messages/outbound/{id}/details"),
-                format!("/messages/outbound/{id}/dump"),
-            ] {
-                let (status, body) = c.raw(&p);
-                assert_eq!(
-                    (status, body.contains("\"ErrorCode\":701")),
-                    (422, true),
-                    "{p}"
-                );
-            }
-        }
-        let bounces = l.all(
-            &format!(
-                "/bounces?{}",
-                window(
-                    start() + Duration::minutes(10),
-                    start() + Duration::hours(2)
-                )
-            ),
-            "Bounces",
-        );
-        for b in bounces.iter().take(5) {
-            assert_eq!(c.raw(&format!("/bounces/{}", b["ID"])).0, 422);
-        }
+        future_stays_hidden(&sim, &later, server);
     }
     // The day after the start has the day before's volume and hourly curve.
     sim.set_now(start() + Duration::hours(24) + Duration::minutes(5));
     assert!(sim.generated_counts().messages > counts.messages * 5 / 4);
     for server in 0..2 {
-        let c = Client::new(&sim, server);
-        for hours in [(0, 24), (0, 6), (6, 12), (12, 18), (18, 24)] {
-            let span = |base: DateTime<Utc>| {
-                let q = window(
-                    base + Duration::hours(hours.0),
-                    base + Duration::hours(hours.1),
-                );
-                c.every_stream("/messages/outbound", "Messages", &q).len() as f64
-            };
-            let (before, after) = (span(start() - Duration::days(1)), span(start()));
-            let tolerance = if hours == (0, 24) { 0.08 } else { 0.25 };
-            assert!(
-                (after / before - 1.0).abs() < tolerance,
-                "server {server} hours {hours:?}: {before} before, {after} after"
+        next_day_keeps_the_rate(&sim, server);
+    }
+}
+
+/// At the start, server `server` shows nothing stamped at or after it: not the messages, nor
+/// the details, dumps and bounces, that `later` (the same account two hours on) shows.
+fn future_stays_hidden(sim: &Simulator, later: &Simulator, server: usize) {
+    let c = Client::new(sim, server);
+    assert_nothing_past_the_clock(sim, &c, start() - Duration::days(1));
+    let ahead = c.every_stream(
+        "/messages/outbound",
+        "Messages",
+        &format!("fromdate={}", wall(start())),
+    );
+    assert!(
+        ahead.is_empty(),
+        "nothing stamped at or after the start shows yet"
+    );
+    // What the later clock shows is unknown at the start.
+    let l = Client::new(later, server);
+    let fresh = l.all(
+        &format!(
+            "/messages/outbound?{}",
+            window(start() + Duration::hours(1), start() + Duration::hours(2))
+        ),
+        "Messages",
+    );
+    assert!(!fresh.is_empty());
+    for m in fresh.iter().take(20) {
+        let id = text(&m["MessageID"]);
+        for p in [
+            format!("/messages/outbound/{id}/details"),
+            format!("/messages/outbound/{id}/dump"),
+        ] {
+            let (status, body) = c.raw(&p);
+            assert_eq!(
+                (status, body.contains("\"ErrorCode\":701")),
+                (422, true),
+                "{p}"
             );
         }
-        let inbound = |a: DateTime<Utc>| {
-            c.all(
-                &format!("/messages/inbound?{}", window(a, a + Duration::days(1))),
-                "InboundMessages",
+    }
+    let bounces = l.all(
+        &format!(
+            "/bounces?{}",
+            window(
+                start() + Duration::minutes(10),
+                start() + Duration::hours(2)
             )
-            .len() as f64
+        ),
+        "Bounces",
+    );
+    for b in bounces.iter().take(5) {
+        assert_eq!(c.raw(&format!("/bounces/{}", b["ID"])).0, 422);
+    }
+}
+
+/// Once the clock is a day past the start, server `server`'s day after the start has the day
+/// before's volume and hourly curve, and its inbound volume.
+fn next_day_keeps_the_rate(sim: &Simulator, server: usize) {
+    let c = Client::new(sim, server);
+    for hours in [(0, 24), (0, 6), (6, 12), (12, 18), (18, 24)] {
+        let span = |base: DateTime<Utc>| {
+            let q = window(
+                base + Duration::hours(hours.0),
+                base + Duration::hours(hours.1),
+            );
+            c.every_stream("/messages/outbound", "Messages", &q).len() as f64
         };
-        let (before, after) = (inbound(start() - Duration::days(1)), inbound(start()));
+        let (before, after) = (span(start() - Duration::days(1)), span(start()));
+        let tolerance = if hours == (0, 24) { 0.08 } else { 0.25 };
         assert!(
-            (after / before - 1.0).abs() < 0.3,
-            "inbound {before} → {after}"
+            (after / before - 1.0).abs() < tolerance,
+            "server {server} hours {hours:?}: {before} before, {after} after"
         );
     }
+    let inbound = |a: DateTime<Utc>| {
+        c.all(
+            &format!("/messages/inbound?{}", window(a, a + Duration::days(1))),
+            "InboundMessages",
+        )
+        .len() as f64
+    };
+    let (before, after) = (inbound(start() - Duration::days(1)), inbound(start()));
+    assert!(
+        (after / before - 1.0).abs() < 0.3,
+        "inbound {before} → {after}"
+    );
 }
 
 /// What one server's searches and suppression dumps showed so far.

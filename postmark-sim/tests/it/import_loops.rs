@@ -114,7 +114,13 @@ fn the_checker_follows_nested_modules() {
         ("g::x", "use super::helper;\nuse super::y::{self, Z};\n"),
         (
             "g::y",
-            "use crate::h::W;\nfn q() { crate::h::z::W; }\n#[cfg(test)]\nmod tests {\n    use super::super::x;\n}\n",
+            r#"use crate::h::W;
+fn q() { crate::h::z::W; }
+#[cfg(test)]
+mod tests {
+    use super::super::x;
+}
+"#,
         ),
         // `h` only declares and re-exports: `h::z2` importing through it is no loop.
         ("h", "mod z;\nmod z2;\npub use z::W;\n"),

@@ -348,18 +348,7 @@ fn bounce_flags_change_hours_later() {
     let sim = busy(true);
     let token = sim.servers()[0].token.clone();
     let mut flags = bounce_flags(&sim);
-    let suppressed = |sim: &Simulator| -> BTreeSet<String> {
-        sget(
-            sim,
-            "/message-streams/outbound/suppressions/dump?SuppressionReason=HardBounce",
-        )["Suppressions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["EmailAddress"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let supp_start = suppressed(&sim);
+    let supp_start = hard_bounce_suppressions(&sim);
     let (mut reactivated, mut deactivated) = (0, 0);
     for _ in 0..16 {
         sim.advance(Duration::hours(3));
@@ -371,28 +360,16 @@ fn bounce_flags_change_hours_later() {
             if (before.2, before.3) == (*inactive, *can) {
                 continue;
             }
-            let age = sim.now() - *at;
-            match kind.as_str() {
-                "HardBounce" => {
-                    assert_eq!(
-                        (before.2, before.3, *inactive, *can),
-                        (true, true, false, false)
-                    );
-                    assert!(
-                        age >= Duration::hours(2) && age <= Duration::hours(51),
-                        "{id}"
-                    );
-                    reactivated += 1;
-                }
-                "SoftBounce" => {
-                    assert_eq!((before.2, *inactive, *can), (false, true, true));
-                    assert!(
-                        age >= Duration::hours(1) && age <= Duration::hours(27),
-                        "{id}"
-                    );
-                    deactivated += 1;
-                }
-                other => panic!("{other} bounce {id} changed flags"),
+            match flag_change(
+                &sim,
+                *id,
+                kind,
+                *at,
+                (before.2, before.3),
+                (*inactive, *can),
+            ) {
+                Change::Reactivated => reactivated += 1,
+                Change::Deactivated => deactivated += 1,
             }
             let one = sget(&sim, &format!("/bounces/{id}"));
             assert_eq!(
@@ -419,7 +396,7 @@ fn bounce_flags_change_hours_later() {
         reactivated > 0 && deactivated > 0,
         "{reactivated} reactivated, {deactivated} deactivated"
     );
-    let supp_end = suppressed(&sim);
+    let supp_end = hard_bounce_suppressions(&sim);
     assert!(
         supp_end.is_subset(&supp_start) && supp_end.len() < supp_start.len(),
         "reactivated hard bounces leave the suppression list"
@@ -434,6 +411,61 @@ fn bounce_flags_change_hours_later() {
     assert!(
         supp_end.is_subset(&truth) && supp_start.difference(&supp_end).all(|e| !truth.contains(e))
     );
+}
+
+/// The addresses on the first server's `outbound` hard-bounce suppression list.
+fn hard_bounce_suppressions(sim: &Simulator) -> BTreeSet<String> {
+    sget(
+        sim,
+        "/message-streams/outbound/suppressions/dump?SuppressionReason=HardBounce",
+    )["Suppressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["EmailAddress"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// How a bounce's `(Inactive, CanActivate)` flags changed.
+enum Change {
+    Reactivated,
+    Deactivated,
+}
+
+/// Checks that bounce `id` of type `kind`, bounced `at`, changed its flags from `before` to
+/// `after` as its type does and within its time after `at` (at the clock's now).
+fn flag_change(
+    sim: &Simulator,
+    id: u64,
+    kind: &str,
+    at: DateTime<Utc>,
+    before: (bool, bool),
+    after: (bool, bool),
+) -> Change {
+    let (inactive, can) = after;
+    let age = sim.now() - at;
+    match kind {
+        "HardBounce" => {
+            assert_eq!(
+                (before.0, before.1, inactive, can),
+                (true, true, false, false)
+            );
+            assert!(
+                age >= Duration::hours(2) && age <= Duration::hours(51),
+                "{id}"
+            );
+            Change::Reactivated
+        }
+        "SoftBounce" => {
+            assert_eq!((before.0, inactive, can), (false, true, true));
+            assert!(
+                age >= Duration::hours(1) && age <= Duration::hours(27),
+                "{id}"
+            );
+            Change::Deactivated
+        }
+        other => panic!("{other} bounce {id} changed flags"),
+    }
 }
 
 /// Today's statistics count what has arrived: they agree with the searches at each step and grow

@@ -383,6 +383,25 @@ fn newest_first_across_pages_and_default_stream() {
             assert!(seen.insert(m["MessageID"].as_str().unwrap().to_string()));
         }
     }
+    other_searches_are_newest_first(&sim);
+    let total_outbound = sget(&sim, "/messages/outbound?count=1&offset=0")["TotalCount"]
+        .as_u64()
+        .unwrap();
+    let all = sim
+        .ground_truth(
+            sim.servers()[0].id,
+            "messages_outbound",
+            anchor() - chrono::Duration::days(60),
+            anchor() + chrono::Duration::days(1),
+        )
+        .unwrap();
+    assert!(all.len() as u64 > total_outbound);
+    unknown_streams_are_refused(&sim);
+}
+
+/// Opens, clicks, bounces and a broadcast stream's messages come newest first, from the
+/// `outbound` stream when `messagestream` is omitted.
+fn other_searches_are_newest_first(sim: &Simulator) {
     for path in [
         "/messages/outbound/opens",
         "/messages/outbound/clicks",
@@ -390,7 +409,7 @@ fn newest_first_across_pages_and_default_stream() {
         "/messages/outbound?messagestream=broadcast",
     ] {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let v = sget(&sim, &format!("{path}{sep}count=200&offset=0"));
+        let v = sget(sim, &format!("{path}{sep}count=200&offset=0"));
         let key = ["Opens", "Clicks", "Bounces", "Messages"]
             .into_iter()
             .find(|k| v.get(*k).is_some())
@@ -417,18 +436,10 @@ fn newest_first_across_pages_and_default_stream() {
         };
         assert!(items.iter().all(|x| x["MessageStream"] == want), "{path}");
     }
-    let total_outbound = sget(&sim, "/messages/outbound?count=1&offset=0")["TotalCount"]
-        .as_u64()
-        .unwrap();
-    let all = sim
-        .ground_truth(
-            sim.servers()[0].id,
-            "messages_outbound",
-            anchor() - chrono::Duration::days(60),
-            anchor() + chrono::Duration::days(1),
-        )
-        .unwrap();
-    assert!(all.len() as u64 > total_outbound);
+}
+
+/// 422/1235 for an unknown `messagestream` on the searches and the statistics.
+fn unknown_streams_are_refused(sim: &Simulator) {
     let token = sim.servers()[0].token.clone();
     for p in [
         "/messages/outbound",
@@ -438,7 +449,7 @@ fn newest_first_across_pages_and_default_stream() {
         "/stats/outbound/sends",
     ] {
         let r = get(
-            &sim,
+            sim,
             &format!("{p}?count=1&offset=0&messagestream=nope"),
             &[(SERVER, &token)],
         );
@@ -459,9 +470,23 @@ fn per_message_endpoints_and_not_found() {
     let sim = small();
     let token0 = sim.servers()[0].token.clone();
     let token1 = sim.servers()[1].token.clone();
-    let v = sget(&sim, "/messages/outbound/opens?count=1&offset=0");
+    let id = outbound_message_endpoints(&sim);
+    messages_not_found(&sim, &id, (&token0, &token1));
+    message_without_opens_not_found(&sim, &token0);
+    inbound_details_and_not_found(&sim, &token1);
+    other_per_id_endpoints_and_not_found(&sim, (&token0, &token1));
+}
+
+/// 701, as the per-message endpoints answer a message they do not find.
+fn message_not_found() -> (u16, i64, String) {
+    (422, 701, "This message was not found.".to_string())
+}
+
+/// The details, dump and opens of an opened outbound message of the first server; its ID.
+fn outbound_message_endpoints(sim: &Simulator) -> String {
+    let v = sget(sim, "/messages/outbound/opens?count=1&offset=0");
     let id = v["Opens"][0]["MessageID"].as_str().unwrap().to_string();
-    let d = sget(&sim, &format!("/messages/outbound/{id}/details"));
+    let d = sget(sim, &format!("/messages/outbound/{id}/details"));
     assert_eq!(d["MessageID"], id.as_str());
     assert!(d["MessageEvents"]
         .as_array()
@@ -477,23 +502,29 @@ fn per_message_endpoints_and_not_found() {
             .unwrap()
             .values()
             .all(Value::is_string)));
-    assert!(sget(&sim, &format!("/messages/outbound/{id}/dump"))["Body"]
+    assert!(sget(sim, &format!("/messages/outbound/{id}/dump"))["Body"]
         .as_str()
         .unwrap()
         .contains("Subject:"));
     let opens = sget(
-        &sim,
+        sim,
         &format!("/messages/outbound/opens/{id}?count=10&offset=0"),
     );
     assert!(opens["TotalCount"].as_u64().unwrap() >= 1);
-    let not_found = (422, 701, "This message was not found.".to_string());
+    id
+}
+
+/// The message `id` of the first server is not found with the second server's token, and
+/// forged IDs are not found at all.
+fn messages_not_found(sim: &Simulator, id: &str, (token0, token1): (&str, &str)) {
+    let not_found = message_not_found();
     for path in [
         format!("/messages/outbound/{id}/details"),
         format!("/messages/outbound/{id}/dump"),
         format!("/messages/outbound/opens/{id}?count=10&offset=0"),
     ] {
         assert_eq!(
-            error(&get(&sim, &path, &[(SERVER, &token1)])),
+            error(&get(sim, &path, &[(SERVER, token1)])),
             not_found,
             "other server: {path}"
         );
@@ -508,23 +539,27 @@ fn per_message_endpoints_and_not_found() {
         }
         assert_eq!(
             error(&get(
-                &sim,
+                sim,
                 &format!("/messages/outbound/{bad}/details"),
-                &[(SERVER, &token0)]
+                &[(SERVER, token0)]
             )),
             not_found
         );
         assert_eq!(
             error(&get(
-                &sim,
+                sim,
                 &format!("/messages/inbound/{bad}/details"),
-                &[(SERVER, &token0)]
+                &[(SERVER, token0)]
             )),
             not_found
         );
     }
-    // A message without opens: 701 on its opens.
-    let msgs = sget(&sim, "/messages/outbound?count=200&offset=0");
+}
+
+/// A message without opens: 701 on its opens and clicks.
+fn message_without_opens_not_found(sim: &Simulator, token0: &str) {
+    let not_found = message_not_found();
+    let msgs = sget(sim, "/messages/outbound?count=200&offset=0");
     let quiet = msgs["Messages"]
         .as_array()
         .unwrap()
@@ -536,63 +571,68 @@ fn per_message_endpoints_and_not_found() {
         .to_string();
     assert_eq!(
         error(&get(
-            &sim,
+            sim,
             &format!("/messages/outbound/opens/{quiet}?count=10&offset=0"),
-            &[(SERVER, &token0)]
+            &[(SERVER, token0)]
         )),
         not_found
     );
     assert_eq!(
         error(&get(
-            &sim,
+            sim,
             &format!("/messages/outbound/clicks/{quiet}?count=10&offset=0"),
-            &[(SERVER, &token0)]
+            &[(SERVER, token0)]
         )),
         not_found
     );
-    // Inbound details.
-    let inbound = sget(&sim, "/messages/inbound?count=1&offset=0");
+}
+
+/// Inbound details, and 701 for another server's inbound message.
+fn inbound_details_and_not_found(sim: &Simulator, token1: &str) {
+    let not_found = message_not_found();
+    let inbound = sget(sim, "/messages/inbound?count=1&offset=0");
     let iid = inbound["InboundMessages"][0]["MessageID"].as_str().unwrap();
     assert!(inbound["InboundMessages"][0]["Date"]
         .as_str()
         .unwrap()
         .contains(", "));
-    assert!(sget(&sim, &format!("/messages/inbound/{iid}/details"))["Headers"].is_array());
+    assert!(sget(sim, &format!("/messages/inbound/{iid}/details"))["Headers"].is_array());
     assert_eq!(
         error(&get(
-            &sim,
+            sim,
             &format!("/messages/inbound/{iid}/details"),
-            &[(SERVER, &token1)]
+            &[(SERVER, token1)]
         )),
         not_found
     );
-    // Bounces, templates, streams.
-    let b = sget(&sim, "/bounces?count=1&offset=0");
+}
+
+/// One bounce and its dump, a template by alias, and the not-found codes of bounces (1001),
+/// templates (1101) and streams (1226).
+fn other_per_id_endpoints_and_not_found(sim: &Simulator, (token0, token1): (&str, &str)) {
+    let b = sget(sim, "/bounces?count=1&offset=0");
     let bid = b["Bounces"][0]["ID"].as_u64().unwrap();
-    assert_eq!(sget(&sim, &format!("/bounces/{bid}"))["ID"], bid);
-    assert!(sget(&sim, &format!("/bounces/{bid}/dump"))["Body"].is_string());
+    assert_eq!(sget(sim, &format!("/bounces/{bid}"))["ID"], bid);
+    assert!(sget(sim, &format!("/bounces/{bid}/dump"))["Body"].is_string());
     assert_eq!(
-        error(&get(&sim, &format!("/bounces/{bid}"), &[(SERVER, &token1)])).1,
+        error(&get(sim, &format!("/bounces/{bid}"), &[(SERVER, token1)])).1,
         1001
     );
+    assert_eq!(error(&get(sim, "/bounces/12", &[(SERVER, token0)])).1, 1001);
+    assert_eq!(sget(sim, "/templates/welcome")["Alias"], "welcome");
     assert_eq!(
-        error(&get(&sim, "/bounces/12", &[(SERVER, &token0)])).1,
-        1001
-    );
-    assert_eq!(sget(&sim, "/templates/welcome")["Alias"], "welcome");
-    assert_eq!(
-        error(&get(&sim, "/templates/999", &[(SERVER, &token0)])).1,
+        error(&get(sim, "/templates/999", &[(SERVER, token0)])).1,
         1101
     );
     assert_eq!(
-        error(&get(&sim, "/message-streams/nope", &[(SERVER, &token0)])).1,
+        error(&get(sim, "/message-streams/nope", &[(SERVER, token0)])).1,
         1226
     );
     assert_eq!(
         error(&get(
-            &sim,
+            sim,
             "/message-streams/nope/suppressions/dump",
-            &[(SERVER, &token0)]
+            &[(SERVER, token0)]
         ))
         .1,
         1226

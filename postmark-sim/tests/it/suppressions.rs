@@ -77,8 +77,6 @@ fn lifting_answers_per_address_and_the_dump_and_truth_follow() {
     ];
     let r = send(&sim, "POST", PATH, &[(SERVER, t)], &body(&addresses));
     assert_eq!(r.status, 200, "{}", r.text);
-    let deleted = |a: &str| json!({"EmailAddress": a, "Status": "Deleted", "Message": null});
-    let failed = |a: &str, m: &str| json!({"EmailAddress": a, "Status": "Failed", "Message": m});
     let authority = "You do not have the required authority to change this suppression.";
     let expected = json!({"Suppressions": [
         deleted(&shouted),
@@ -96,21 +94,7 @@ fn lifting_answers_per_address_and_the_dump_and_truth_follow() {
     assert_eq!(now.len(), outbound - 2);
     let listed = |a: &str| now.iter().any(|x| x["EmailAddress"] == a);
     assert!(!listed(bounced) && !listed(blocked) && listed(complained));
-    let truth = sim
-        .ground_truth(
-            s0.id,
-            "suppressions",
-            anchor() - Duration::days(9),
-            anchor(),
-        )
-        .unwrap();
-    let key = |a: &str| vec!["outbound".to_string(), a.to_string()];
-    assert!(!truth.contains(&key(bounced)) && !truth.contains(&key(blocked)));
-    assert!(truth.contains(&key(complained)));
-    assert_eq!(
-        truth.iter().filter(|k| k[0] == "outbound").count(),
-        now.len()
-    );
+    truth_follows(&sim, s0.id, [bounced, blocked], complained, now.len());
     // Other streams and servers keep theirs; the hard bounces are active again.
     assert_eq!(whole(t, "broadcast"), broadcast);
     assert_eq!(whole(&s1.token, "outbound"), other_server);
@@ -129,6 +113,33 @@ fn lifting_answers_per_address_and_the_dump_and_truth_follow() {
             .len(),
         outbound - 2
     );
+}
+
+/// A `Deleted` item of the suppressions delete's answer.
+fn deleted(a: &str) -> Value {
+    json!({"EmailAddress": a, "Status": "Deleted", "Message": null})
+}
+
+/// A `Failed` item of the suppressions delete's answer.
+fn failed(a: &str, m: &str) -> Value {
+    json!({"EmailAddress": a, "Status": "Failed", "Message": m})
+}
+
+/// The ground truth of server `server_id`'s suppressions leaves out the `lifted` addresses of
+/// its `outbound` stream, keeps `kept`, and lists as many of that stream's as its dump (`listed`).
+fn truth_follows(sim: &Simulator, server_id: u64, lifted: [&str; 2], kept: &str, listed: usize) {
+    let truth = sim
+        .ground_truth(
+            server_id,
+            "suppressions",
+            anchor() - Duration::days(9),
+            anchor(),
+        )
+        .unwrap();
+    let key = |a: &str| vec!["outbound".to_string(), a.to_string()];
+    assert!(!truth.contains(&key(lifted[0])) && !truth.contains(&key(lifted[1])));
+    assert!(truth.contains(&key(kept)));
+    assert_eq!(truth.iter().filter(|k| k[0] == "outbound").count(), listed);
 }
 
 #[test]
