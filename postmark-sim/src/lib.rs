@@ -8,55 +8,27 @@
 //! println!("{} {}", sim.base_url(), sim.servers()[0].token);
 //! ```
 
-mod account;
-mod admin;
-mod body;
-mod bounce_search;
-mod changes;
-mod config;
 mod content;
-mod copy;
-mod detail;
-mod dsn;
-mod eastern;
-mod env;
-mod events;
-mod facts;
-mod faults;
+mod endpoints;
 mod generate;
-mod http;
-mod ids;
-mod inbound;
-mod inbound_details;
-mod late;
-mod lift;
-mod log;
-mod messages;
-mod mime;
-mod model;
-mod names;
-mod pending;
-mod query;
-mod resources;
-mod routes;
-mod search;
-mod source;
-mod state;
-mod stats;
-mod stream_type;
-mod streams;
+mod knobs;
+mod render;
+mod serve;
 mod truth;
-mod view;
-mod visible;
-mod writes;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use config::{Faults, SimConfig};
-pub use log::RequestLogEntry;
+use generate::eastern::{duration_ticks, from_ticks, to_ticks};
+use generate::visible::due_count;
+use serve::http::{HttpServer, Request};
+use serve::shared::Shared;
+use truth::{changed_messages, expected_answer, ground_truth};
+
+pub use knobs::{Faults, SimConfig};
+pub use serve::request_log::RequestLogEntry;
 
 /// A server of the generated account.
 #[derive(Clone, Debug)]
@@ -88,8 +60,8 @@ const LATE_ARRIVAL_RATE: &str = "SimConfig::late_arrival_rate (--late-arrival-ra
 
 /// A running simulator; stops on [`Simulator::stop`] or drop.
 pub struct Simulator {
-    shared: Arc<state::Shared>,
-    server: http::HttpServer,
+    shared: Arc<Shared>,
+    server: HttpServer,
 }
 
 impl Simulator {
@@ -124,17 +96,13 @@ impl Simulator {
         if !config.large_body_rate.is_finite() {
             config.large_body_rate = 0.0;
         }
-        let anchor = eastern::to_ticks(config.now.unwrap_or_else(Utc::now));
-        let model = generate::build(&config, anchor);
-        let shared = Arc::new(state::Shared::new(
-            model,
-            config.faults.clone(),
-            config.clock_runs,
-        ));
+        let anchor = to_ticks(config.now.unwrap_or_else(Utc::now));
+        let model = generate::traffic::build(&config, anchor);
+        let shared = Arc::new(Shared::new(model, config.faults.clone(), config.clock_runs));
         let handler_state = shared.clone();
-        let server = http::HttpServer::start(
+        let server = HttpServer::start(
             addr,
-            Arc::new(move |req: &http::Request| handler_state.serve(req)),
+            Arc::new(move |req: &Request| handler_state.serve(req)),
         )?;
         Ok(Simulator { shared, server })
     }
@@ -167,19 +135,19 @@ impl Simulator {
     /// when `SimConfig::clock_runs`, plus every move forward ([`Simulator::advance`],
     /// [`Simulator::set_now`], live arrivals).
     pub fn now(&self) -> DateTime<Utc> {
-        eastern::from_ticks(self.shared.now_ticks())
+        from_ticks(self.shared.now_ticks())
     }
 
     /// Moves the clock forward by `d` (a negative `d` does nothing: the clock never goes back).
     /// Records that arrive (traffic generated ahead of the clock included), statuses and flags
     /// that change, and statistics that grow in that time show from the next request on.
     pub fn advance(&self, d: Duration) {
-        self.shared.advance(eastern::duration_ticks(d));
+        self.shared.advance(duration_ticks(d));
     }
 
     /// Moves the clock forward to `t`; an earlier `t` does nothing.
     pub fn set_now(&self, t: DateTime<Utc>) {
-        self.shared.advance_to(eastern::to_ticks(t));
+        self.shared.advance_to(to_ticks(t));
     }
 
     /// Revokes (or restores) a server's token: requests carrying it get 401, while `/servers`
@@ -229,14 +197,7 @@ impl Simulator {
     ) -> Option<BTreeSet<Vec<String>>> {
         let now = self.shared.now_ticks();
         let m = self.shared.model_read();
-        truth::ground_truth(
-            &m,
-            now,
-            server_id,
-            stream,
-            eastern::to_ticks(from),
-            eastern::to_ticks(to),
-        )
+        ground_truth::ground_truth(&m, now, server_id, stream, to_ticks(from), to_ticks(to))
     }
 
     /// The JSON answer of the endpoint tap stream `stream` reads for `key` on `server_id`, as
@@ -253,7 +214,7 @@ impl Simulator {
     ) -> Option<serde_json::Value> {
         let now = self.shared.now_ticks();
         let m = self.shared.model_read();
-        detail::expected_answer(&m, now, server_id, stream, key)
+        expected_answer::expected_answer(&m, now, server_id, stream, key)
     }
 
     /// The MessageIDs of server `server_id`'s outbound messages that changed in `[from, to)`:
@@ -270,8 +231,8 @@ impl Simulator {
     ) -> BTreeSet<String> {
         let now = self.shared.now_ticks();
         let m = self.shared.model_read();
-        let (from, to) = (eastern::to_ticks(from), eastern::to_ticks(to));
-        changes::changed_messages(&m, now, server_id, from, to)
+        let (from, to) = (to_ticks(from), to_ticks(to));
+        changed_messages::changed_messages(&m, now, server_id, from, to)
     }
 
     /// Every request answered so far.
@@ -292,15 +253,15 @@ impl Simulator {
         let m = self.shared.model_read();
         let count = |n: usize| n as u64;
         let mut c = GeneratedCounts {
-            bounces: count(visible::due_count(&m.bounces, |b| b.at, m.horizon, now)),
+            bounces: count(due_count(&m.bounces, |b| b.at, m.horizon, now)),
             ..GeneratedCounts::default()
         };
         for s in &m.servers {
-            c.inbound += count(visible::due_count(&s.inbound, |t| *t, m.horizon, now));
+            c.inbound += count(due_count(&s.inbound, |t| *t, m.horizon, now));
             for st in &s.streams {
-                c.messages += count(visible::due_count(&st.messages, |t| *t, m.horizon, now));
-                c.opens += count(visible::due_count(&st.opens, |h| h.at, m.horizon, now));
-                c.clicks += count(visible::due_count(&st.clicks, |h| h.at, m.horizon, now));
+                c.messages += count(due_count(&st.messages, |t| *t, m.horizon, now));
+                c.opens += count(due_count(&st.opens, |h| h.at, m.horizon, now));
+                c.clicks += count(due_count(&st.clicks, |h| h.at, m.horizon, now));
             }
         }
         c
