@@ -206,9 +206,11 @@ impl Settings<'_> {
         self.value(k).and_then(integer).unwrap_or_default()
     }
 
+    /// A number of seconds; a value too large for a duration (which the schema reports, and the
+    /// checks after it still compare) reads as the longest one.
     fn seconds(&self, k: &str) -> std::time::Duration {
         let secs = self.value(k).and_then(Value::as_f64).unwrap_or_default();
-        std::time::Duration::from_secs_f64(secs.max(0.0))
+        std::time::Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(std::time::Duration::MAX)
     }
 
     fn config(&self, start: DateTime<Utc>, end: Option<DateTime<Utc>>, base_url: String) -> Config {
@@ -337,6 +339,18 @@ mod tests {
 
     fn def(name: &str) -> &'static StreamDef {
         STREAMS.iter().find(|d| d.name == name).unwrap()
+    }
+
+    /// Regression: a number of seconds too large for a duration was a panic, not an error.
+    #[test]
+    fn seconds_too_large_for_a_duration_are_an_error() {
+        let err = parse(
+            &json!({"postmark_server_token": "t", "retry_max_delay_seconds": 1.2e220}),
+            now(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("retry_max_delay_seconds"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! only for a subject none covers). Start the simulator with `common::sim` and run the tap with
 //! `common::Tap` (`Scratch::tap`, or `Tap::bare` for a run without a config). A test whose full
 //! strength takes minutes runs a smaller case by default and the full one when
-//! `TAP_POSTMARK_FULL_TESTS=1` (`common::full`; the README lists them). Data the tests read stays
+//! `TAP_POSTMARK_FULL_TESTS=1` (`common::cases`; the README lists them). Data the tests read stays
 //! outside this folder: `tests/fixtures/` (recorded Postmark answers) and `tests/snapshots/`
 //! (insta's pinned outputs, named `it__<module>__<name>.snap`).
 
@@ -22,6 +22,7 @@ mod crash;
 mod faults;
 mod fixtures;
 mod hostile;
+mod import_loops;
 mod metrics;
 mod plugin_definition;
 mod prop_drift;

@@ -6,6 +6,8 @@
 //!   the details of at most 1.2 times the messages that changed (the floor). One run is killed
 //!   midway and resumed.
 //! - Live mail arriving while a run reads: what a target that upserts holds equals a full sync.
+//! - Runs of the steady schedules and of live mail: 3 or 4 by default, 6 or 8 with
+//!   `TAP_POSTMARK_FULL_TESTS=1` (CI).
 //! - Ignored (`--ignored`, release): the figures of BENCHMARKS.md's schedule table, and a
 //!   simulated day of 96 runs with faults and kills.
 //!
@@ -255,12 +257,12 @@ fn steady(account: bool, runs: usize, kill: Option<usize>) {
 
 #[test]
 fn a_steady_schedule_reads_what_changed_in_server_mode() {
-    steady(false, 6, None);
+    steady(false, cases(3, 6), None);
 }
 
 #[test]
 fn a_steady_schedule_reads_what_changed_in_account_mode_and_resumes_a_killed_run() {
-    steady(true, 6, Some(3));
+    steady(true, cases(4, 6), Some(3));
 }
 
 /// Records that reach the searches later than the 5 minutes every search leaves (2 % of them,
@@ -301,7 +303,7 @@ fn mail_arriving_while_runs_read_is_caught_by_the_next() {
         live_arrivals_per_request: 1,
         ..Faults::default()
     });
-    for run in 1..=8 {
+    for run in 1..=cases(4, 8) {
         let previous = s.step();
         let floor = s.floor(previous);
         s.run();

@@ -13,6 +13,7 @@
 //! - `hostile`: a hostile or broken Postmark on loopback.
 //! - `replay`: recorded and documented Postmark answers served on loopback.
 //! - `schedule`: a schedule of runs as a target that upserts sees it.
+//! - `tier`: how much of the slow tests runs ([`full`], [`cases`]).
 
 pub mod hostile;
 pub mod props;
@@ -23,8 +24,9 @@ pub mod schedule;
 pub mod setup;
 pub mod singer;
 pub mod table;
+pub mod tier;
 pub mod time;
 pub mod truth;
 
 // What most tests use, at `common::`.
-pub use {run::*, setup::*, singer::*, truth::*};
+pub use {run::*, setup::*, singer::*, tier::*, truth::*};

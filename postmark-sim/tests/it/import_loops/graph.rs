@@ -1,8 +1,10 @@
 //! The import-loop checker's graph: the modules each module's paths reach (on full module
 //! paths, `{…}` groups and inline modules followed), the declarations of the modules with items
-//! of their own, and the loops of the graph, each described by the lines along it.
+//! of their own, and the loops of the graph, each described by the lines along it; and a crate's
+//! module files, read from its `src` folder. The tap's tests use it too.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use super::lexer::{code_only, ident, tokens, Tok};
 
@@ -350,4 +352,30 @@ pub fn describe(l: &Loop, edges: &Edges) -> String {
         text.push_str(&format!("; in the same knot: {}", l.rest.join(", ")));
     }
     text
+}
+
+/// `lib.rs` of the crate folder `src` and every module file below it, by module path.
+pub fn load(src: &Path) -> Sources {
+    let read = |file: &str| {
+        std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("src/{file}: {e}"))
+    };
+    let mut sources = Sources::new();
+    let mut todo = vec![(ROOT.to_string(), read("lib.rs"))];
+    while let Some((module, text)) = todo.pop() {
+        for name in declared_modules(&tokens(&code_only(&text))) {
+            let child = if module == ROOT {
+                name
+            } else {
+                format!("{module}::{name}")
+            };
+            let dir = child.replace("::", "/");
+            let file = [format!("{dir}.rs"), format!("{dir}/mod.rs")]
+                .into_iter()
+                .find(|f| src.join(f).is_file())
+                .unwrap_or_else(|| panic!("module {child}: neither {dir}.rs nor {dir}/mod.rs"));
+            todo.push((child, read(&file)));
+        }
+        sources.insert(module, text);
+    }
+    sources
 }

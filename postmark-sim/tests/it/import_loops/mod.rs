@@ -16,8 +16,7 @@ mod lexer;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use graph::{cycles, declared_modules, describe, graph, Edges, Sources, ROOT};
-use lexer::{code_only, tokens};
+use graph::{cycles, describe, graph, load, Edges, Sources, ROOT};
 
 #[test]
 fn simulator_modules_import_each_other_without_loops() {
@@ -34,32 +33,6 @@ fn simulator_modules_import_each_other_without_loops() {
     );
     let loops: Vec<String> = cycles(&edges).iter().map(|c| describe(c, &edges)).collect();
     assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
-}
-
-/// `lib.rs` and every module file below it, by module path.
-fn load(src: &Path) -> Sources {
-    let read = |file: &str| {
-        std::fs::read_to_string(src.join(file)).unwrap_or_else(|e| panic!("src/{file}: {e}"))
-    };
-    let mut sources = Sources::new();
-    let mut todo = vec![(ROOT.to_string(), read("lib.rs"))];
-    while let Some((module, text)) = todo.pop() {
-        for name in declared_modules(&tokens(&code_only(&text))) {
-            let child = if module == ROOT {
-                name
-            } else {
-                format!("{module}::{name}")
-            };
-            let dir = child.replace("::", "/");
-            let file = [format!("{dir}.rs"), format!("{dir}/mod.rs")]
-                .into_iter()
-                .find(|f| src.join(f).is_file())
-                .unwrap_or_else(|| panic!("module {child}: neither {dir}.rs nor {dir}/mod.rs"));
-            todo.push((child, read(&file)));
-        }
-        sources.insert(module, text);
-    }
-    sources
 }
 
 #[test]
