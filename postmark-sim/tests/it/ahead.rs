@@ -11,7 +11,7 @@ use chrono_tz::America::New_York;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 
-use crate::common::{self, get, get_all, get_json, SERVER};
+use crate::common::{self, get, get_all, get_json, instant, norm, text, wall, window, SERVER};
 
 type Keys = BTreeSet<Vec<String>>;
 
@@ -36,37 +36,6 @@ fn config(late_changes: bool) -> SimConfig {
 
 fn ahead_sim() -> Simulator {
     Simulator::start(config(true)).unwrap()
-}
-
-fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-/// The tap's form of a time: UTC, six fractional digits, `Z`.
-fn norm(s: &str) -> String {
-    instant(s).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-fn wall(t: DateTime<Utc>) -> String {
-    t.with_timezone(&New_York)
-        .format("%Y-%m-%dT%H:%M:%S")
-        .to_string()
-}
-
-/// `fromdate`/`todate` covering `[a, b)` (whole seconds).
-fn window(a: DateTime<Utc>, b: DateTime<Utc>) -> String {
-    format!(
-        "fromdate={}&todate={}.9999999",
-        wall(a),
-        wall(b - Duration::seconds(1))
-    )
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// One server's view through HTTP.

@@ -1,8 +1,9 @@
 //! What the simulator's HTTP tests share: a client that hands back every status as an answer,
 //! GETs with credentials (any answer, or a 200 and its JSON), requests of any method with a
-//! body, and the credential headers.
+//! body, the credential headers, and times as answers and filters write them.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
@@ -180,4 +181,38 @@ pub const STATS_ENDPOINTS: &[&str] = &[
 /// [`get_json`] with the first server's token.
 pub fn sget(sim: &Simulator, path: &str) -> Value {
     get_json(sim, path, SERVER, &sim.servers()[0].token)
+}
+
+/// An RFC 3339 instant of an answer.
+pub fn instant(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// The tap's form of a time: UTC, six fractional digits, `Z`.
+pub fn norm(s: &str) -> String {
+    instant(s).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An instant as Postmark's filters write it: Eastern wall time, whole seconds.
+pub fn wall(t: DateTime<Utc>) -> String {
+    t.with_timezone(&New_York)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+/// `fromdate`/`todate` covering `[a, b)` (whole seconds).
+pub fn window(a: DateTime<Utc>, b: DateTime<Utc>) -> String {
+    format!(
+        "fromdate={}&todate={}.9999999",
+        wall(a),
+        wall(b - Duration::seconds(1))
+    )
+}
+
+/// A JSON value as text: a string as is, anything else as JSON.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
