@@ -11,7 +11,9 @@ use chrono_tz::America::New_York;
 use postmark_sim::{Faults, SimConfig, Simulator};
 use serde_json::Value;
 
-use crate::common::{self, get, get_all, get_json, instant, norm, text, wall, window, SERVER};
+use crate::common::{
+    self, assert_stats_agree, get_all, instant, norm, text, wall, window, Client, SERVER,
+};
 
 type Keys = BTreeSet<Vec<String>>;
 
@@ -38,47 +40,17 @@ fn ahead_sim() -> Simulator {
     Simulator::start(config(true)).unwrap()
 }
 
-/// One server's view through HTTP.
-struct Client<'a> {
-    sim: &'a Simulator,
-    id: u64,
-    token: String,
-}
-
-impl<'a> Client<'a> {
-    fn new(sim: &'a Simulator, server: usize) -> Client<'a> {
-        let s = &sim.servers()[server];
-        Client {
-            sim,
-            id: s.id,
-            token: s.token.clone(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        get_json(self.sim, path, SERVER, &self.token)
-    }
-
-    /// The answer's status and text, whatever the status.
-    fn raw(&self, path: &str) -> (u16, String) {
-        let r = get(self.sim, path, &[(SERVER, &self.token)]);
-        (r.status, r.text)
-    }
-
+/// What these tests read of a server beyond [`Client`]'s own.
+impl Client<'_> {
     /// Every item of a paged search.
     fn all(&self, path: &str, key: &str) -> Vec<Value> {
         get_all(self.sim, path, key, SERVER, &self.token)
     }
 
-    /// The server's sending streams (archived ones included).
-    fn streams(&self) -> Vec<String> {
-        common::sending_streams(self.sim, &self.token)
-    }
-
     /// Every record of one search over every sending stream, with `query` (a window).
     fn every_stream(&self, path: &str, key: &str, query: &str) -> Vec<Value> {
         let mut out = Vec::new();
-        for st in self.streams() {
+        for st in &self.streams {
             out.extend(self.all(&format!("{path}?messagestream={st}&{query}"), key));
         }
         out
@@ -121,7 +93,7 @@ fn assert_nothing_past_the_clock(sim: &Simulator, c: &Client, since: DateTime<Ut
     }
     let inbound = c.all(&format!("/messages/inbound?{q}"), "InboundMessages");
     assert!(!inbound.is_empty());
-    for st in c.streams() {
+    for st in &c.streams {
         let dump = c.get(&format!("/message-streams/{st}/suppressions/dump"));
         for s in dump["Suppressions"].as_array().unwrap() {
             assert!(instant(s["CreatedAt"].as_str().unwrap()) <= now, "{s}");
@@ -297,7 +269,7 @@ impl Seen {
                 news.bounces.push((id, time(&b["BouncedAt"]), kind));
             }
         }
-        for st in c.streams() {
+        for st in &c.streams {
             let dump = c.get(&format!("/message-streams/{st}/suppressions/dump"));
             for s in dump["Suppressions"].as_array().unwrap() {
                 let email = text(&s["EmailAddress"]);
@@ -478,7 +450,7 @@ fn answers(sim: &Simulator) -> Vec<(String, u16, String)> {
     for server in 0..2 {
         let c = Client::new(sim, server);
         let mut paths: Vec<String> = Vec::new();
-        for st in c.streams() {
+        for st in &c.streams {
             for p in [
                 "/messages/outbound",
                 "/messages/outbound/opens",
@@ -537,39 +509,6 @@ fn one_move_answers_as_many_small_ones() {
     }
 }
 
-/// The statistics of one query (a stream and a day) count what its searches list.
-fn assert_stats_agree(c: &Client, q: &str) {
-    let total = |p: &str| c.get(&format!("{p}?count=1&offset=0&{q}"))["TotalCount"].as_u64();
-    let stat = |ep: &str, key: &str| c.get(&format!("/stats/outbound/{ep}?{q}"))[key].as_u64();
-    let sent = stat("sends", "Sent").unwrap_or(0);
-    assert_eq!(Some(sent), total("/messages/outbound"), "{q}: sends");
-    let opens = stat("opens", "Opens").unwrap_or(0);
-    assert_eq!(Some(opens), total("/messages/outbound/opens"), "{q}: opens");
-    let clicks = stat("clicks", "Clicks").unwrap_or(0);
-    assert_eq!(
-        Some(clicks),
-        total("/messages/outbound/clicks"),
-        "{q}: clicks"
-    );
-    let by_type = c.get(&format!("/stats/outbound/bounces?{q}"));
-    let counts = by_type
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| *k != "Days");
-    let bounced: u64 = counts.map(|(_, n)| n.as_u64().unwrap()).sum();
-    let spam = stat("spam", "SpamComplaint").unwrap_or(0);
-    assert_eq!(Some(bounced + spam), total("/bounces"), "{q}: bounces");
-    let overview = c.get(&format!("/stats/outbound?{q}"));
-    assert_eq!(overview["Sent"].as_u64(), Some(sent), "{q}: overview");
-    assert_eq!(overview["Opens"].as_u64(), Some(opens), "{q}: overview");
-    assert_eq!(
-        overview["SpamComplaints"].as_u64(),
-        Some(spam),
-        "{q}: overview"
-    );
-}
-
 #[test]
 fn statistics_count_what_the_searches_show() {
     let sim = ahead_sim();
@@ -580,7 +519,7 @@ fn statistics_count_what_the_searches_show() {
         for server in 0..2 {
             let c = Client::new(&sim, server);
             let mut bounced = 0;
-            for st in c.streams() {
+            for st in &c.streams {
                 for day in [today - Duration::days(1), today] {
                     assert_stats_agree(
                         &c,

@@ -1,6 +1,7 @@
 //! What the simulator's HTTP tests share: a client that hands back every status as an answer,
 //! GETs with credentials (any answer, or a 200 and its JSON), requests of any method with a
-//! body, the credential headers, and times as answers and filters write them.
+//! body, the credential headers, times as answers and filters write them, one server's view
+//! ([`Client`]) and the check that its statistics count what its searches list.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::America::New_York;
@@ -215,4 +216,68 @@ pub fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// One server's view through HTTP: its id, its token and its sending streams (archived ones
+/// included).
+pub struct Client<'a> {
+    pub sim: &'a Simulator,
+    pub id: u64,
+    pub token: String,
+    pub streams: Vec<String>,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(sim: &'a Simulator, server: usize) -> Client<'a> {
+        let s = &sim.servers()[server];
+        Client {
+            sim,
+            id: s.id,
+            token: s.token.clone(),
+            streams: sending_streams(sim, &s.token),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        get_json(self.sim, path, SERVER, &self.token)
+    }
+
+    /// The answer's status and text, whatever the status.
+    pub fn raw(&self, path: &str) -> (u16, String) {
+        let r = get(self.sim, path, &[(SERVER, &self.token)]);
+        (r.status, r.text)
+    }
+}
+
+/// The statistics of one query (a stream and a day) count what its searches list.
+pub fn assert_stats_agree(c: &Client, q: &str) {
+    let total = |p: &str| c.get(&format!("{p}?count=1&offset=0&{q}"))["TotalCount"].as_u64();
+    let stat = |ep: &str, key: &str| c.get(&format!("/stats/outbound/{ep}?{q}"))[key].as_u64();
+    let sent = stat("sends", "Sent").unwrap_or(0);
+    assert_eq!(Some(sent), total("/messages/outbound"), "{q}: sends");
+    let opens = stat("opens", "Opens").unwrap_or(0);
+    assert_eq!(Some(opens), total("/messages/outbound/opens"), "{q}: opens");
+    let clicks = stat("clicks", "Clicks").unwrap_or(0);
+    assert_eq!(
+        Some(clicks),
+        total("/messages/outbound/clicks"),
+        "{q}: clicks"
+    );
+    let by_type = c.get(&format!("/stats/outbound/bounces?{q}"));
+    let counts = by_type
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "Days");
+    let bounced: u64 = counts.map(|(_, n)| n.as_u64().unwrap()).sum();
+    let spam = stat("spam", "SpamComplaint").unwrap_or(0);
+    assert_eq!(Some(bounced + spam), total("/bounces"), "{q}: bounces");
+    let overview = c.get(&format!("/stats/outbound?{q}"));
+    assert_eq!(overview["Sent"].as_u64(), Some(sent), "{q}: overview");
+    assert_eq!(overview["Opens"].as_u64(), Some(opens), "{q}: overview");
+    assert_eq!(
+        overview["SpamComplaints"].as_u64(),
+        Some(spam),
+        "{q}: overview"
+    );
 }

@@ -14,7 +14,9 @@ use chrono_tz::America::New_York;
 use postmark_sim::{SimConfig, Simulator};
 use serde_json::Value;
 
-use crate::common::{self, get, get_all, get_json, instant, norm, text, window, SERVER};
+use crate::common::{
+    self, assert_stats_agree, get_all, instant, norm, text, window, Client, SERVER,
+};
 
 type Keys = BTreeSet<Vec<String>>;
 
@@ -41,34 +43,8 @@ fn sim(late_arrival_rate: f64) -> Simulator {
     Simulator::start(config(late_arrival_rate)).unwrap()
 }
 
-/// One server's view through HTTP.
-struct Client<'a> {
-    sim: &'a Simulator,
-    id: u64,
-    token: String,
-    streams: Vec<String>,
-}
-
-impl<'a> Client<'a> {
-    fn new(sim: &'a Simulator, server: usize) -> Client<'a> {
-        let s = &sim.servers()[server];
-        Client {
-            sim,
-            id: s.id,
-            token: s.token.clone(),
-            streams: common::sending_streams(sim, &s.token),
-        }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        get_json(self.sim, path, SERVER, &self.token)
-    }
-
-    fn raw(&self, path: &str) -> (u16, String) {
-        let r = get(self.sim, path, &[(SERVER, &self.token)]);
-        (r.status, r.text)
-    }
-
+/// What these tests read of a server beyond [`Client`]'s own.
+impl Client<'_> {
     /// Every record of one search with `query`, over every sending stream (inbound: the
     /// server's).
     fn search(&self, s: &Search, query: &str) -> Vec<Value> {
@@ -389,30 +365,6 @@ fn changed_messages_bound_what_http_shows_changing() {
         assert!(missed.is_empty(), "{missed:?}");
     }
     assert!(beyond_four > 0, "no change showed more than 4 minutes late");
-}
-
-/// The statistics of one query (a stream and a day) count what its searches list.
-fn assert_stats_agree(c: &Client, q: &str) {
-    let total = |p: &str| c.get(&format!("{p}?count=1&offset=0&{q}"))["TotalCount"].as_u64();
-    let stat = |ep: &str, key: &str| c.get(&format!("/stats/outbound/{ep}?{q}"))[key].as_u64();
-    let sent = stat("sends", "Sent").unwrap_or(0);
-    assert_eq!(Some(sent), total("/messages/outbound"), "{q}: sends");
-    let opens = stat("opens", "Opens").unwrap_or(0);
-    assert_eq!(Some(opens), total("/messages/outbound/opens"), "{q}: opens");
-    let clicks = stat("clicks", "Clicks").unwrap_or(0);
-    let listed_clicks = total("/messages/outbound/clicks");
-    assert_eq!(Some(clicks), listed_clicks, "{q}: clicks");
-    let by_type = c.get(&format!("/stats/outbound/bounces?{q}"));
-    let counts = by_type.as_object().unwrap().iter();
-    let bounced: u64 = counts
-        .filter(|(k, _)| *k != "Days")
-        .map(|(_, n)| n.as_u64().unwrap())
-        .sum();
-    let spam = stat("spam", "SpamComplaint").unwrap_or(0);
-    assert_eq!(Some(bounced + spam), total("/bounces"), "{q}: bounces");
-    let overview = c.get(&format!("/stats/outbound?{q}"));
-    assert_eq!(overview["Sent"].as_u64(), Some(sent), "{q}: overview");
-    assert_eq!(overview["Opens"].as_u64(), Some(opens), "{q}: overview");
 }
 
 #[test]
