@@ -48,6 +48,11 @@ pub fn record_key(record: &Members, fields: &[&str]) -> Key {
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
+/// A digest of a record key that fits a `u64` (for sums over sets of records).
+pub fn fold(key: Key) -> u64 {
+    (key as u64) ^ ((key >> 64) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,37 +245,25 @@ fn hits(env: &Env, clicks: bool) -> ApiResult {
     let mut pred = |i: usize| {
         let f = facts_of(i);
         let n = usize::from(list[i].n);
-        if clicks {
-            let Some(c) = f.clicks.get(n) else {
-                return false;
-            };
-            let b = names::BROWSERS[usize::from(c.browser)];
-            let os = names::OSES[usize::from(c.os)];
-            filter.matches(
-                env,
-                &f,
-                c.slot,
-                (b.1, b.0),
-                (os.0, os.2),
-                names::CLICK_PLATFORMS[usize::from(c.platform)],
-                c.place,
-            )
+        // A click's agent is its browser, an open's its mail client.
+        let hit = if clicks {
+            f.clicks.get(n).map(|c| {
+                let b = names::BROWSERS[usize::from(c.browser)];
+                let platform = names::CLICK_PLATFORMS[usize::from(c.platform)];
+                (c.slot, (b.1, b.0), c.os, platform, c.place)
+            })
         } else {
-            let Some(o) = f.opens.get(n) else {
-                return false;
-            };
-            let cl = names::CLIENTS[usize::from(o.client)];
-            let os = names::OSES[usize::from(o.os)];
-            filter.matches(
-                env,
-                &f,
-                o.slot,
-                (cl.0, cl.2),
-                (os.0, os.2),
-                names::OPEN_PLATFORMS[usize::from(o.platform)],
-                o.place,
-            )
-        }
+            f.opens.get(n).map(|o| {
+                let cl = names::CLIENTS[usize::from(o.client)];
+                let platform = names::OPEN_PLATFORMS[usize::from(o.platform)];
+                (o.slot, (cl.0, cl.2), o.os, platform, o.place)
+            })
+        };
+        let Some((slot, agent, os, platform, place)) = hit else {
+            return false;
+        };
+        let os = names::OSES[usize::from(os)];
+        filter.matches(env, &f, slot, agent, (os.0, os.2), platform, place)
     };
     let (total, idx) = page(
         &ranges,

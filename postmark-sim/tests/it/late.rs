@@ -482,40 +482,22 @@ fn statistics_grow_as_events_arrive() {
     })
     .unwrap();
     let today = anchor().with_timezone(&New_York).date_naive();
-    let sent = |sim: &Simulator| {
+    // A statistic of today, held to its search's TotalCount.
+    let count = |sim: &Simulator, endpoint: &str, key: &str, search: &str| {
+        let day = format!("fromdate={today}&todate={today}");
         let stats = sget(
             sim,
-            &format!(
-                "/stats/outbound/sends?messagestream=outbound&fromdate={today}&todate={today}"
-            ),
+            &format!("/stats/outbound/{endpoint}?messagestream=outbound&{day}"),
         );
-        let search = sget(
-            sim,
-            &format!("/messages/outbound?count=1&offset=0&fromdate={today}&todate={today}"),
-        );
+        let listed = sget(sim, &format!("{search}?count=1&offset=0&{day}"));
         assert_eq!(
-            stats["Sent"], search["TotalCount"],
-            "stats agree with the search"
+            stats[key], listed["TotalCount"],
+            "{endpoint}: stats agree with the search"
         );
-        stats["Sent"].as_u64().unwrap()
+        stats[key].as_u64().unwrap()
     };
-    let opens = |sim: &Simulator| {
-        let stats = sget(
-            sim,
-            &format!(
-                "/stats/outbound/opens?messagestream=outbound&fromdate={today}&todate={today}"
-            ),
-        );
-        let search = sget(
-            sim,
-            &format!("/messages/outbound/opens?count=1&offset=0&fromdate={today}&todate={today}"),
-        );
-        assert_eq!(
-            stats["Opens"], search["TotalCount"],
-            "stats agree with the search"
-        );
-        stats["Opens"].as_u64().unwrap()
-    };
+    let sent = |sim: &Simulator| count(sim, "sends", "Sent", "/messages/outbound");
+    let opens = |sim: &Simulator| count(sim, "opens", "Opens", "/messages/outbound/opens");
     let (s0, o0) = (sent(&sim), opens(&sim));
     sim.advance(Duration::minutes(5));
     let (s1, o1) = (sent(&sim), opens(&sim));

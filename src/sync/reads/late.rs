@@ -6,8 +6,9 @@
 //! that arrives up to an hour after its own time is read once, by the run after it arrived.
 
 use crate::streams::LATE_ARRIVAL_HOURS;
+use crate::sync::digest::fold;
 use crate::sync::digest::Key;
-use crate::sync::search::{fold, FoundRef};
+use crate::sync::search::FoundRef;
 use crate::timefmt::format_utc;
 use chrono::{DateTime, Duration, Utc};
 
