@@ -217,6 +217,15 @@ impl Simulator {
         expected_answer::expected_answer(&m, now, server_id, stream, key)
     }
 
+    /// The `Status` the outbound details of message `id` on server `server_id` give at the
+    /// clock's now (`Queued` or `Sent`), as [`Simulator::expected_answer`] renders it, without
+    /// rendering the rest; `None` when they answer not-found.
+    pub fn outbound_status(&self, server_id: u64, id: &str) -> Option<&'static str> {
+        let now = self.shared.now_ticks();
+        let m = self.shared.model_read();
+        expected_answer::status(&m, now, server_id, id)
+    }
+
     /// The MessageIDs of server `server_id`'s outbound messages that changed in `[from, to)`:
     /// those retained at the clock's now whose `ReceivedAt` lies in it, or that have a
     /// `MessageEvents` entry (any type, as `/details` lists it once it shows) stamped in it, or

@@ -104,8 +104,8 @@ impl Schedule {
         s.end = s.sim.now() - Duration::minutes(5);
         s.config["end_date"] = json!(s.end.to_rfc3339());
         let first = s.full().sync();
-        upsert(&mut s.target, &first.messages);
         s.state = first.last_state().expect("a STATE").clone();
+        upsert(&mut s.target, first.messages);
         s
     }
 
@@ -128,28 +128,27 @@ impl Schedule {
         previous
     }
 
-    /// One run, upserted; gives its messages.
-    fn run(&mut self) -> Vec<Value> {
+    /// One run, upserted.
+    fn run(&mut self) {
         let run = self.tap().sync();
-        self.take(run.messages)
+        self.take(run.messages);
     }
 
     /// One run killed after `after` records of `message_events`, then resumed from the last
     /// STATE it delivered.
-    fn run_killed(&mut self, after: usize) -> Vec<Value> {
+    fn run_killed(&mut self, after: usize) {
         let (messages, killed) = run_killed(&self.tap(), after, Some("message_events"));
         assert!(killed, "the run ended before {after} records");
-        let mut all = self.take(messages);
-        all.extend(self.run());
-        all
+        self.take(messages);
+        self.run();
     }
 
-    fn take(&mut self, messages: Vec<Value>) -> Vec<Value> {
-        upsert(&mut self.target, &messages);
+    /// Upserts a run's messages and keeps its last STATE.
+    fn take(&mut self, messages: Vec<Value>) {
         if let Some(state) = messages.iter().rev().find(|m| m["type"] == "STATE") {
             self.state = state["value"].clone();
         }
-        messages
+        upsert(&mut self.target, messages);
     }
 
     /// The change floor of the run that read up to `previous` before: the messages new or
@@ -175,39 +174,49 @@ impl Schedule {
     /// A full sync now: every row of the per-message streams the target holds equals it
     /// (events later than the run's end aside: the next run's).
     fn assert_equals_full_sync(&self) {
-        let full = self.full().sync();
         let mut truth = Table::new();
-        upsert(&mut truth, &full.messages);
+        upsert(&mut truth, self.full().sync().messages);
         for stream in ["message_events", "messages_outbound_details"] {
             let keep =
                 |r: &Value| stream != "message_events" || instant(&r["ReceivedAt"]) < self.end;
-            let of = |t: &Table| -> BTreeMap<String, Value> {
-                rows(t, stream)
-                    .into_iter()
-                    .filter(|(_, r)| keep(r))
-                    .map(|(k, r)| (k.to_string(), r.clone()))
-                    .collect()
-            };
-            let (held, want) = (of(&self.target), of(&truth));
-            let wrong: Vec<&String> = want
-                .iter()
-                .filter(|(k, v)| held.get(*k) != Some(v))
-                .map(|(k, _)| k)
-                .take(3)
-                .collect();
-            assert!(
-                wrong.is_empty(),
-                "{stream}: {} of {} rows differ from a full sync, e.g. {wrong:?}",
-                want.iter().filter(|(k, v)| held.get(*k) != Some(v)).count(),
-                want.len()
-            );
-            assert_eq!(
-                held.len(),
-                want.len(),
-                "{stream}: rows a full sync does not have"
-            );
+            let (held, want) = (kept(&self.target, stream, keep), kept(&truth, stream, keep));
+            assert_same_rows(stream, &held, &want);
         }
     }
+}
+
+/// The rows of `stream` that `keep` keeps, by key.
+fn kept<'a>(
+    t: &'a Table,
+    stream: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> BTreeMap<&'a str, &'a Value> {
+    rows(t, stream)
+        .iter()
+        .filter(|(_, r)| keep(r))
+        .map(|(k, r)| (k.as_str(), r))
+        .collect()
+}
+
+/// Asserts a stream's rows a target holds equal those of a full sync.
+fn assert_same_rows<'a>(
+    stream: &str,
+    held: &BTreeMap<&'a str, &'a Value>,
+    want: &BTreeMap<&'a str, &'a Value>,
+) {
+    let differ = |(k, v): &(&&str, &&Value)| held.get(**k) != Some(*v);
+    let wrong: Vec<&&str> = want.iter().filter(differ).map(|(k, _)| k).take(3).collect();
+    assert!(
+        wrong.is_empty(),
+        "{stream}: {} of {} rows differ from a full sync, e.g. {wrong:?}",
+        want.iter().filter(differ).count(),
+        want.len()
+    );
+    assert_eq!(
+        held.len(),
+        want.len(),
+        "{stream}: rows a full sync does not have"
+    );
 }
 
 /// A table row of requests by family.
@@ -315,29 +324,18 @@ fn mail_arriving_while_runs_read_is_caught_by_the_next() {
     // One more run once no mail arrives mid-run: what arrived while the last one read is in.
     s.sim.set_faults(Faults::default());
     s.run();
-    let full = s.full().sync();
     let mut truth = Table::new();
-    upsert(&mut truth, &full.messages);
+    upsert(&mut truth, s.full().sync().messages);
     for def in STREAMS
         .iter()
         .filter(|d| d.replication() == Replication::Incremental)
     {
-        let (held, want) = (rows(&s.target, def.name), rows(&truth, def.name));
-        let wrong: Vec<&&str> = want
-            .iter()
-            .filter(|(k, v)| held.get(*k) != Some(*v))
-            .map(|(k, _)| k)
-            .take(3)
-            .collect();
-        assert!(
-            wrong.is_empty(),
-            "{}: {} of {} records differ from a full sync, e.g. {wrong:?}",
-            def.name,
-            want.iter()
-                .filter(|(k, v)| held.get(*k) != Some(*v))
-                .count(),
-            want.len()
+        let every = |_: &Value| true;
+        let (held, want) = (
+            kept(&s.target, def.name, every),
+            kept(&truth, def.name, every),
         );
+        assert_same_rows(def.name, &held, &want);
     }
 }
 

@@ -17,6 +17,7 @@ use crate::generate::stream_type::StreamType;
 use crate::generate::visible;
 use crate::render::events;
 use crate::render::inbound;
+use crate::render::messages;
 
 fn not_found() -> ApiError {
     ApiError::unprocessable(701, "This message was not found.")
@@ -59,6 +60,13 @@ pub fn outbound_details(env: &Env) -> ApiResult {
     let view = env.view(k);
     let d = outbound::details(&view, &f, bounce_id_of(env, k, &f), live, env.m.body);
     Ok(serde_json::to_value(d).unwrap_or(Value::Null))
+}
+
+/// The `Status` the outbound details of the message give, without rendering them; not-found as
+/// [`outbound_details`] answers it.
+pub fn outbound_status(env: &Env) -> Result<&'static str, ApiError> {
+    let (_, f, _) = outbound_message(env)?;
+    Ok(messages::status(&f, env.now))
 }
 
 /// `GET /messages/outbound/{id}/dump`.

@@ -1,12 +1,13 @@
 //! The answer a content stream's endpoint gives for one key at the clock's now
 //! (`Simulator::expected_answer`): the outbound details, the inbound details or the bounce dump,
-//! rendered by the endpoint's own handler, so it equals the HTTP answer.
+//! rendered by the endpoint's own handler, so it equals the HTTP answer; and the outbound
+//! details' `Status` alone (`Simulator::outbound_status`).
 
 use serde_json::Value;
 
-use crate::endpoints::details::{bounce_dump, inbound_details, outbound_details};
+use crate::endpoints::details::{bounce_dump, inbound_details, outbound_details, outbound_status};
 use crate::endpoints::env::Env;
-use crate::endpoints::query::Query;
+use crate::endpoints::query::{ApiError, Query};
 use crate::generate::model::Model;
 
 /// The answer the endpoint behind tap stream `stream` gives for `key` on server `server_id` at
@@ -20,6 +21,30 @@ pub fn expected_answer(
     stream: &str,
     key: &str,
 ) -> Option<Value> {
+    let handler = match stream {
+        "messages_outbound_details" => outbound_details,
+        "messages_inbound_details" => inbound_details,
+        "bounce_dumps" => bounce_dump,
+        _ => return None,
+    };
+    answer(m, now, server_id, key, handler)
+}
+
+/// The `Status` of `/messages/outbound/{id}/details` on server `server_id` at clock `now`, by
+/// the handler's own lookup, without rendering the answer; `None` when it answers not-found.
+pub fn status(m: &Model, now: i64, server_id: u64, id: &str) -> Option<&'static str> {
+    answer(m, now, server_id, id, outbound_status)
+}
+
+/// What `handler` answers for `key` on server `server_id` at clock `now`; `None` for an error
+/// or an unknown server.
+fn answer<T>(
+    m: &Model,
+    now: i64,
+    server_id: u64,
+    key: &str,
+    handler: impl Fn(&Env) -> Result<T, ApiError>,
+) -> Option<T> {
     let s = m.servers.iter().position(|x| x.id == server_id)?;
     let q = Query::default();
     let env = Env {
@@ -29,11 +54,5 @@ pub fn expected_answer(
         now,
         id: key,
     };
-    let answer = match stream {
-        "messages_outbound_details" => outbound_details(&env),
-        "messages_inbound_details" => inbound_details(&env),
-        "bounce_dumps" => bounce_dump(&env),
-        _ => return None,
-    };
-    answer.ok()
+    handler(&env).ok()
 }

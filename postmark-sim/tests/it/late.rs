@@ -235,6 +235,43 @@ fn opens_arrive_late_in_searches_details_and_truth() {
     }
 }
 
+/// `outbound_status` is the `Status` of `expected_answer` (the details answer) for every message
+/// of the last two hours, queued or sent, as the clock moves; `None` where the details answer
+/// not-found.
+#[test]
+fn outbound_status_is_the_status_of_the_details_answer() {
+    let sim = busy(true);
+    let server = sim.servers()[0].id;
+    let since = anchor() - Duration::hours(2);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for _ in 0..3 {
+        let ids = sim
+            .ground_truth(
+                server,
+                "messages_outbound",
+                since,
+                sim.now() + Duration::days(1),
+            )
+            .unwrap();
+        for id in ids.iter().map(|k| k[0].as_str()) {
+            let details = sim
+                .expected_answer(server, "messages_outbound_details", id)
+                .unwrap();
+            let status = sim.outbound_status(server, id);
+            assert_eq!(
+                status.map(Value::from),
+                Some(details["Status"].clone()),
+                "{id}"
+            );
+            *seen.entry(status.unwrap()).or_default() += 1;
+        }
+        sim.advance(Duration::minutes(30));
+    }
+    assert!(seen["Queued"] > 10 && seen["Sent"] > 1000, "{seen:?}");
+    assert_eq!(sim.outbound_status(server, "no-such-message"), None);
+    assert_eq!(sim.outbound_status(server + 1000, "any"), None);
+}
+
 /// Messages held in the queue show `Queued` (search, `status` filter and details, with no
 /// events) until they leave it, at most an hour after `ReceivedAt`, then `Sent` for good.
 #[test]
