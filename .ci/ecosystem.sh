@@ -10,6 +10,7 @@
 # is checked against a plain Python reading of the simulator's API (every stream but statistics)
 # and is what the Rust integration tests prove equal to the simulator's ground truth.
 #
+# `bash .ci/ecosystem.sh --tools` stops once the prerequisites and Python tools are installed.
 # Idempotent; installs what it needs on a clean Debian machine (as root: apt-get for PostgreSQL
 # and python3-venv when missing). Python tools live in venvs under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/tap-postmark-ci and are reused. KEEP_WORK=1 keeps the work dir.
@@ -127,6 +128,9 @@ venv singer-tools "$SINGER_TOOLS_SPEC"
 venv meltano "$MELTANO_SPEC"
 CHECK_TAP="$CACHE/singer-tools/bin/singer-check-tap"
 ok "$("$CACHE/maturin/bin/maturin" --version), singer-tools $("$CACHE/singer-tools/bin/python" -c 'import importlib.metadata as m; print(m.version("singer-tools"))'), meltano $("$CACHE/meltano/bin/python" -c 'import importlib.metadata as m; print(m.version("meltano"))')"
+
+# `--tools`: only the prerequisites and the Python tools (CI fetches them while the tests build).
+[ "${1:-}" != --tools ] || exit 0
 
 step "wheel (maturin build --release) installed in a fresh venv"
 run "$WORK/maturin.log" "$CACHE/maturin/bin/maturin" build --release --locked --out "$WORK/dist"

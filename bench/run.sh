@@ -31,7 +31,9 @@ else
   on_client=()
 fi
 
-cargo build --release --quiet --bins --example floor
+# Every binary of the workspace in one build (the floor's dependencies are the tap's), which is
+# the build the wheels and `cargo run --release` reuse.
+cargo build --release --quiet --locked --workspace --bins
 bin=target/release
 work=$(mktemp -d)
 sim_pid=
@@ -72,7 +74,7 @@ json.dump(c, sys.stdout)' > "$work/catalog.json"
   records=$(( outbound + opens ))
   requests=$(grep -c '^DEBUG GET ' "$work/tap.err")
   probes=$(grep -c 'more than paging reaches; splitting' "$work/tap.err" || true)
-  floor=$("${on_client[@]}" "$bin/examples/floor" "$url" "$token" "$concurrency" "$work/tap.err" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+  floor=$("${on_client[@]}" "$bin/floor" "$url" "$token" "$concurrency" "$work/tap.err" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
   python3 - "$outbound" "$records" "$wall" "$user" "$sys" "$rss_kb" "$requests" "$floor" "$probes" <<'PY'
 import math, sys
 outbound, records, wall, user, sys_, rss, requests, floor, probes = sys.argv[1:]

@@ -2,7 +2,7 @@
 //! with the same concurrency, and throws the bodies away. What the tap spends beyond this is its
 //! own cost.
 //!
-//! `cargo run --release --example floor -- BASE_URL SERVER_TOKEN CONCURRENCY REQUESTS_FILE`
+//! `cargo run --release -p floor -- BASE_URL SERVER_TOKEN CONCURRENCY REQUESTS_FILE`
 //! where REQUESTS_FILE holds the tap's `DEBUG GET /path?query` lines.
 
 use std::io::{BufRead, Read};
