@@ -315,13 +315,21 @@ python3 .ci/count_keys.py values "$WORK/full.jsonl" postgres "$PG_SCHEMA" >"$WOR
     { cat "$WORK/pg-values-2.txt" >&2; die "PostgreSQL values differ from the tap's records after the second run"; }
 ok "$(tail -n 1 "$WORK/pg-2.txt") after both runs, values too (no duplicate rows)"
 
-step "meltano run tap-postmark target-jsonl"
-run "$WORK/run-jsonl.log" meltano run tap-postmark target-jsonl
+step "meltano run tap-postmark target-jsonl (Meltano's log as JSON: the tap's structured lines parsed)"
+meltano_json() { "$CACHE/meltano/bin/meltano" --cwd "$PROJECT" --log-format=json "$@"; }
+run "$WORK/run-jsonl.log" meltano_json run tap-postmark target-jsonl
+# A refused token, on purpose: its error reaches Meltano as a parsed exception.
+if TAP_POSTMARK_POSTMARK_ACCOUNT_TOKEN=refused-on-purpose meltano_json run tap-postmark target-jsonl \
+    >"$WORK/refused.log" 2>&1; then
+    die "a run with a refused token succeeded"
+fi
+python3 .ci/meltano_checks.py logs "$WORK/run-jsonl.log" "$WORK/refused.log" >"$WORK/logs.txt" ||
+    { cat "$WORK/logs.txt" >&2; die "Meltano did not parse the tap's structured log"; }
 python3 .ci/count_keys.py jsonl "$WORK/truth.json" "$WORK/out-jsonl" >"$WORK/jsonl.txt" ||
     { cat "$WORK/jsonl.txt" >&2; die "JSON Lines files differ from the tap's output"; }
 python3 .ci/count_keys.py values "$WORK/full.jsonl" jsonl "$WORK/out-jsonl" >"$WORK/jsonl-values.txt" ||
     { cat "$WORK/jsonl-values.txt" >&2; die "JSON Lines values differ from the tap's records"; }
-ok "$(ls "$WORK/out-jsonl" | wc -l) files; $(tail -n 1 "$WORK/jsonl.txt"); every value too"
+ok "$(ls "$WORK/out-jsonl" | wc -l) files; $(tail -n 1 "$WORK/jsonl.txt"); every value too; $(cat "$WORK/logs.txt")"
 
 step "meltano run tap-postmark target-csv"
 run "$WORK/run-csv.log" meltano run tap-postmark target-csv
@@ -361,8 +369,10 @@ ok "deleted items gone or marked, every other row untouched, a failed server's r
 
 step "target warnings and errors"
 # Meltano re-logs SDK targets' records at their own level and other targets' lines at info.
-TARGET_RE='\[(warning|error|critical) *\] *target-|target-[a-z]+ +(WARNING|ERROR|CRITICAL|Traceback)'
-TAP_RE='\[(warning|error|critical) *\] *tap-postmark|tap-postmark +(WARNING|ERROR|CRITICAL)'
+# A plugin's warning or error in Meltano's uncolored log, or in its JSON log (either key order).
+json_re() { echo "\"level\": ?\"(warning|error|critical)\".*\"name\": ?\"$1|\"name\": ?\"$1.*\"level\": ?\"(warning|error|critical)\""; }
+TARGET_RE="\\[(warning|error|critical) *\\] *target-|target-[a-z]+ +(WARNING|ERROR|CRITICAL|Traceback)|$(json_re target-)"
+TAP_RE="\\[(warning|error|critical) *\\] *tap-postmark|tap-postmark +(WARNING|ERROR|CRITICAL)|$(json_re tap-postmark)"
 grep -hE "$TAP_RE" "$WORK"/run-*.log | sed -E 's/^[^ ]+ //' | sort | uniq -c >"$WORK/tap-warnings.txt" || true
 grep -hE "$TARGET_RE" "$WORK"/run-*.log | sed -E 's/^[^ ]+ //' | sort | uniq -c >"$WORK/target-warnings.txt" || true
 if [ -s "$WORK/tap-warnings.txt" ]; then

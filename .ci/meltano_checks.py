@@ -6,6 +6,7 @@
     meltano_checks.py state STATE_JSON END           # `meltano state get` holds the tap's bookmarks
     meltano_checks.py incremental LOG1 LOG2 END LOOKBACK_HOURS
     meltano_checks.py touched SCHEMA SINCE LOG2 END LOOKBACK_HOURS   # rows the 2nd run upserted
+    meltano_checks.py logs OK_LOG FAILED_LOG      # Meltano parsed every line of the tap's log
 
 LOG1/LOG2 are the logs of two `meltano run`s; the tap's per-stream `summary:` lines and search
 window lines are read from them.
@@ -25,6 +26,11 @@ SEARCH = {  # stream -> replication key (as a PostgreSQL column)
     "bounces": "BouncedAt",
     "message_events": None,  # messages new since the bookmark (less the lookback); events come later than the send
 }
+
+
+# An INFO line of the tap in a Meltano log: `tap-postmark INFO …` as text, or, parsed from the
+# tap's structured log, `[info     ] tap-postmark …`.
+TAP_LINE = r"(?:INFO |\[info\s*\] tap-postmark )"
 
 
 def instant(s):
@@ -88,7 +94,7 @@ def state(state_path, end):
 def summaries(log_path):
     counts = {}
     for line in open(log_path, encoding="utf-8", errors="replace"):
-        m = re.search(r"INFO summary: (\w+): (\d+) records", line)
+        m = re.search(TAP_LINE + r"summary: (\w+): (\d+) records", line)
         if m:
             counts[m[1]] = int(m[2])
     if not counts:
@@ -101,7 +107,7 @@ def incremental(log1, log2, end, lookback):
     expected_start = instant(end) - dt.timedelta(hours=float(lookback))
     windows = 0
     for line in open(log2, encoding="utf-8", errors="replace"):
-        m = re.search(r"INFO (\w+): server (\d+) stream (\S+): (\S+) \u2192 (\S+)", line)
+        m = re.search(TAP_LINE + r"(\w+): server (\d+) stream (\S+): (\S+) \u2192 (\S+)", line)
         if m and m[1] in SEARCH:
             windows += 1
             if instant(m[4]) != expected_start:
@@ -146,10 +152,67 @@ def touched(schema, since, log2, end, lookback):
           + " ".join(parts))
 
 
+def tap_events(path):
+    """The events of Meltano's JSON log (`--log-format=json`) that came from the tap's stderr."""
+    events = []
+    for line in open(path, encoding="utf-8", errors="replace"):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("name") == "tap-postmark":
+            events.append(event)
+    return events
+
+
+def parsed(events, path):
+    """Every tap line reached Meltano parsed by its singer-sdk parser: a line it could not parse
+    (one without a required key, or not JSON) comes through as plain text, without the tap's
+    logger, pid and app name."""
+    if len(events) < 10:
+        fail(f"{path}: {len(events)} lines from the tap")
+    for e in events:
+        if not (e.get("plugin_logger", "").startswith("tap_postmark") and "pid" in e
+                and e.get("app_name") == "tap-postmark"):
+            fail(f"{path}: a tap line Meltano did not parse: {json.dumps(e)[:300]}")
+
+
+def logs(ok_log, failed_log):
+    ok = tap_events(ok_log)
+    parsed(ok, ok_log)
+    counts = [e for e in ok if (e.get("metric_info") or {}).get("metric") == "record_count"]
+    per_stream = [e for e in counts if "server_id" in e["metric_info"]["tags"]]
+    if not per_stream:
+        fail(f"{ok_log}: no record_count metric of a stream on a server")
+    for e in counts:
+        if e.get("stream_name") != e["metric_info"]["tags"]["endpoint"]:
+            fail(f"record_count of {e['metric_info']['tags']} has stream_name {e.get('stream_name')!r}")
+    summaries = {}
+    for e in ok:
+        m = re.match(r"summary: (\w+): ", e.get("event", ""))
+        if m:
+            if e.get("stream_name") != m[1]:
+                fail(f"summary of {m[1]} has stream_name {e.get('stream_name')!r}")
+            summaries[m[1]] = e
+    if len(summaries) < 20:
+        fail(f"{ok_log}: summaries of {len(summaries)} streams")
+    failed = tap_events(failed_log)
+    parsed(failed, failed_log)
+    errors = [e for e in failed if (e.get("plugin_exception") or {}).get("type") == "AuthError"]
+    if not errors or errors[-1].get("level") != "critical":
+        fail(f"{failed_log}: no critical line with an AuthError exception")
+    print(f"{len(ok)} tap lines parsed, {len(summaries)} stream summaries and {len(counts)} "
+          f"record_count metrics with their stream_name; the refused token's line: "
+          f"{errors[-1]['level']} {errors[-1]['plugin_exception']['type']}")
+
+
 def main(argv):
     cmd, args = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
     table = {"select": (select, 2), "about": (about, 2), "state": (state, 2),
-             "incremental": (incremental, 4), "touched": (touched, 5)}
+             "incremental": (incremental, 4), "touched": (touched, 5), "logs": (logs, 2)}
     if cmd not in table or len(args) != table[cmd][1]:
         print(__doc__, file=sys.stderr)
         return 2

@@ -29,7 +29,10 @@ import count_keys  # noqa: E402  (canonical key tuples, shared with ecosystem.sh
 SECTION = "## Try it in five minutes"
 MARK = re.compile(r"^<!-- quickstart: ([a-z0-9-]+) -->$")
 JOB = re.compile(r"Running job with name '([^']+)'")
-SUMMARY = re.compile(r"INFO summary: (\w+): (\d+) records")
+# The tap's summary line in a Meltano log, as text (`INFO summary: …`) or parsed from its
+# structured log (`[info     ] tap-postmark summary: …`).
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SUMMARY = re.compile(r"(?:INFO |\[info\s*\] tap-postmark )summary: (\w+): (\d+) records")
 SEARCH = ["messages_outbound", "messages_opens", "messages_clicks", "messages_inbound", "bounces"]
 JSONL_JOB = "dev:tap-postmark-to-target-jsonl"
 PG_JOB = "dev:tap-postmark-to-target-postgres"
@@ -88,6 +91,7 @@ def jobs(log):
     """[(job name, {stream: records})] of every `meltano run` in LOG, in order."""
     found = []
     for line in open(log, encoding="utf-8", errors="replace"):
+        line = ANSI.sub("", line)  # Meltano's colored log format, when it is used
         m = JOB.search(line)
         if m:
             found.append((m[1], {}))

@@ -14,6 +14,7 @@ pub const CAPABILITIES: &[&str] = &[
     "discover",
     "state",
     "about",
+    "structured-logging",
     "test",
 ];
 

@@ -59,6 +59,8 @@ pub struct Args {
 }
 
 pub fn main() -> ExitCode {
+    // Structured from the first line when Meltano asks for it, argument errors included.
+    log::set_structured(log::sdk_config().is_some_and(|f| f.structured));
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -81,7 +83,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::BrokenPipe) => ExitCode::from(exit::INTERRUPTED),
         Err(e) => {
-            log::critical(&e.to_string());
+            let about = log::About {
+                error: Some(e.kind()),
+                ..log::About::default()
+            };
+            log::log_about(log::Level::Critical, &e.to_string(), about);
             ExitCode::from(e.exit_code())
         }
     }
@@ -138,18 +144,25 @@ fn load_config(path: &Path) -> Result<Config, Error> {
     Ok(config)
 }
 
-/// The log level: `TAP_POSTMARK_LOG_LEVEL` wins over the config's `log_level`.
+/// The log's format and level. Structured (JSON lines) when `SINGER_SDK_LOG_CONFIG` names a
+/// logging config whose formatter is the Singer SDK's structured one (Meltano's, for a plugin
+/// with `structured-logging`). The level: `TAP_POSTMARK_LOG_LEVEL`, else the config's
+/// `log_level`, else that file's level, else info.
 fn apply_log_level(config: Option<&Config>) -> Result<(), Error> {
-    if let Ok(v) = std::env::var("TAP_POSTMARK_LOG_LEVEL") {
-        let level = log::Level::parse(&v).ok_or_else(|| {
+    let file = log::sdk_config();
+    let env = match std::env::var("TAP_POSTMARK_LOG_LEVEL") {
+        Ok(v) => Some(log::Level::parse(&v).ok_or_else(|| {
             Error::Input(format!(
                 "TAP_POSTMARK_LOG_LEVEL={v:?} is not one of debug, info, warning, error, critical"
             ))
-        })?;
-        log::set_level(level);
-    } else if let Some(c) = config {
-        log::set_level(c.log_level);
-    }
+        })?),
+        Err(_) => None,
+    };
+    let level = env
+        .or(config.and_then(|c| c.log_level))
+        .or(file.and_then(|f| f.level))
+        .unwrap_or(log::Level::Info);
+    log::set_level(level);
     Ok(())
 }
 

@@ -68,6 +68,22 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The kind of failure as a type name, for a structured log's `exception`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "InputError",
+            Error::Auth(_) => "AuthError",
+            Error::Api(_) => "ApiError",
+            Error::Ceiling(_) => "CeilingError",
+            Error::Partial(_) => "PartialFailure",
+            Error::BrokenPipe => "BrokenPipe",
+            Error::Interrupted => "Interrupted",
+            Error::Internal(_) => "InternalError",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -5,9 +5,11 @@
 //! stream and server) and the `job_duration` timer of the run are INFO; the
 //! `http_request_duration` timer is DEBUG, because it is one line per request (tens of thousands
 //! in a large run, where the `summary:` lines already give each stream's requests and seconds).
-//! `log_level: debug` prints them, in the same form with `DEBUG` in front.
+//! `log_level: debug` prints them, in the same form with `DEBUG` in front. In a structured log
+//! (Meltano's) each is one JSON line whose `metric_info` is the point and whose `stream_name` is
+//! the stream a `record_count` counts.
 
-use crate::log::{self, Level};
+use crate::log::{self, About, Level};
 use serde_json::{json, Value};
 
 /// The level of the per-request `http_request_duration` timer.
@@ -20,8 +22,9 @@ pub fn http_request(endpoint: &str, status: Option<u16>, seconds: f64, succeeded
     if !log::enabled(HTTP_REQUEST_LEVEL) {
         return;
     }
-    log::log(
+    emit(
         HTTP_REQUEST_LEVEL,
+        None,
         &http_request_line(endpoint, status, seconds, succeeded),
     );
 }
@@ -31,7 +34,11 @@ pub fn record_count(stream: &str, count: u64, tags: Value) {
     if !log::enabled(SUMMARY_LEVEL) {
         return;
     }
-    log::log(SUMMARY_LEVEL, &record_count_line(stream, count, tags));
+    emit(
+        SUMMARY_LEVEL,
+        Some(stream),
+        &record_count_line(stream, count, tags),
+    );
 }
 
 /// A `job_duration` timer (a whole stream, a whole run) (INFO).
@@ -39,13 +46,14 @@ pub fn job_duration(job_type: &str, seconds: f64, succeeded: bool) {
     if !log::enabled(SUMMARY_LEVEL) {
         return;
     }
-    log::log(
+    emit(
         SUMMARY_LEVEL,
+        None,
         &job_duration_line(job_type, seconds, succeeded),
     );
 }
 
-fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) -> String {
+fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) -> Value {
     let mut tags = json!({
         "endpoint": endpoint,
         "status": if succeeded { "succeeded" } else { "failed" },
@@ -61,7 +69,7 @@ fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeede
     )
 }
 
-fn record_count_line(stream: &str, count: u64, tags: Value) -> String {
+fn record_count_line(stream: &str, count: u64, tags: Value) -> Value {
     let mut all = json!({ "endpoint": stream });
     if let (Some(all), Some(extra)) = (all.as_object_mut(), tags.as_object()) {
         for (k, v) in extra {
@@ -71,7 +79,7 @@ fn record_count_line(stream: &str, count: u64, tags: Value) -> String {
     line("counter", "record_count", json!(count), all)
 }
 
-fn job_duration_line(job_type: &str, seconds: f64, succeeded: bool) -> String {
+fn job_duration_line(job_type: &str, seconds: f64, succeeded: bool) -> Value {
     line(
         "timer",
         "job_duration",
@@ -84,10 +92,24 @@ fn round(seconds: f64) -> f64 {
     (seconds * 1_000_000.0).round() / 1_000_000.0
 }
 
+/// A metric point: what singer-python's metric lines and the SDK's `metric_info` hold.
+fn line(kind: &str, metric: &str, value: Value, tags: Value) -> Value {
+    json!({"type": kind, "metric": metric, "value": value, "tags": tags})
+}
+
 /// The message of a metric line: `METRIC: {json}` (the logger puts the level in front).
-fn line(kind: &str, metric: &str, value: Value, tags: Value) -> String {
-    let body = json!({"type": kind, "metric": metric, "value": value, "tags": tags});
-    format!("METRIC: {body}")
+fn message(point: &Value) -> String {
+    format!("METRIC: {point}")
+}
+
+/// Logs a metric point: its message, and the point itself as `metric_info` in a structured log.
+fn emit(level: Level, stream: Option<&str>, point: &Value) {
+    let about = About {
+        stream,
+        metric: Some(point),
+        error: None,
+    };
+    log::log_about(level, &message(point), about);
 }
 
 #[cfg(test)]
@@ -96,7 +118,8 @@ mod tests {
 
     /// What singer-python's `metrics.parse` reads after the level: `METRIC: ` and one JSON
     /// object with `type`, `metric`, `value` and `tags`.
-    fn parse(message: &str) -> Value {
+    fn parse(point: &Value) -> Value {
+        let message = message(point);
         let body = message
             .strip_prefix("METRIC: ")
             .unwrap_or_else(|| panic!("no METRIC prefix: {message}"));

@@ -42,7 +42,7 @@ pub struct Config {
     pub retry_initial_delay: std::time::Duration,
     pub retry_max_delay: std::time::Duration,
     pub user_agent: String,
-    pub log_level: log::Level,
+    pub log_level: Option<log::Level>,
     pub progress_interval: std::time::Duration,
     pub concurrency: usize,
     /// The largest answer accepted (bytes, after decompression).
@@ -251,9 +251,10 @@ impl Settings<'_> {
                 .text("user_agent")
                 .unwrap_or_else(|| format!("tap-postmark/{}", env!("CARGO_PKG_VERSION"))),
             log_level: self
-                .text("log_level")
-                .and_then(|s| log::Level::parse(&s))
-                .unwrap_or(log::Level::Info),
+                .doc
+                .get("log_level")
+                .and_then(Value::as_str)
+                .and_then(log::Level::parse),
             concurrency: self.integer("max_concurrent_requests").clamp(1, 32) as usize,
             rate_limit_wait: self.seconds("max_rate_limit_wait_seconds"),
             max_response_bytes: (self.integer("max_response_mb").clamp(1, 1024) as u64) << 20,

@@ -120,7 +120,7 @@ fn how_to_read() -> Value {
         },
         "log_level": {
             "type": "string", "enum": ["debug", "info", "warning", "error", "critical"], "default": "info",
-            "description": "stderr log level; the TAP_POSTMARK_LOG_LEVEL environment variable overrides it."
+            "description": "stderr log level. Unset: the level of the logging config Meltano passes in SINGER_SDK_LOG_CONFIG (Meltano's own), else info. The TAP_POSTMARK_LOG_LEVEL environment variable overrides it."
         }
     })
 }

@@ -81,9 +81,10 @@ impl Drift {
                 "Postmark sent a record ({key}) without {field}, part of its key; it cannot be loaded and is not written"
             ),
         };
-        log::warn(&format!(
-            "{stream}: {what} (later ones are counted in the summary)"
-        ));
+        log::warn_for(
+            stream,
+            &format!("{stream}: {what} (later ones are counted in the summary)"),
+        );
     }
 
     pub fn counts(&self) -> DriftCounts {

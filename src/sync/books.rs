@@ -163,9 +163,12 @@ impl Books {
             let Some(version) = sel.version else { continue };
             let name = sel.def.name;
             if sel.def.token == TokenKind::Server && any_failed {
-                log::warn(&format!(
+                log::warn_for(
+                    name,
+                    &format!(
                     "{name}: no ACTIVATE_VERSION, as a server failed: its rows stay as they were"
-                ));
+                ),
+                );
             } else if self.stream_complete(name) {
                 ctx.out.activate_version(name, version)?;
             }
@@ -195,7 +198,7 @@ fn stream_done<W: Write>(
     };
     metrics::record_count(stream, t.records, tags);
     if let Some(id) = server {
-        log::info(&format!("{stream}: server {id}: {}", t.describe()));
+        log::info_for(stream, &format!("{stream}: server {id}: {}", t.describe()));
     }
     ctx.report.add(stream, t);
 }

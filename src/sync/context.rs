@@ -48,7 +48,7 @@ impl<W: Write> Ctx<'_, W> {
             return;
         }
         self.report.past_retention.push(stream);
-        log::warn(&format!(
+        log::warn_for(stream, &format!(
             "{stream}: reading from {}, but Postmark keeps messages {} days (retention_days): what lies between then and {} may already be gone. Run more often than the retention period so that no bookmark falls behind it.",
             format_utc(start),
             self.config.retention.num_days(),
@@ -175,9 +175,12 @@ impl Report {
                 .find(|s| s.def.name == *stream)
                 .map(|s| s.drift.counts().describe())
                 .unwrap_or_default();
-            log::info(&format!("summary: {stream}: {}{drift}", t.describe()));
+            log::info_for(
+                stream,
+                &format!("summary: {stream}: {}{drift}", t.describe()),
+            );
             if t.reads.expired * 1000 > t.reads.reads() {
-                log::warn(&format!(
+                log::warn_for(stream, &format!(
                     "{stream}: {} of {} records expired (Postmark's retention) between their search and their read; their content is gone from Postmark. Run more often than the retention period to keep it.",
                     t.reads.expired,
                     t.reads.reads()

@@ -319,10 +319,15 @@ impl<'a> Conductor<'a> {
         };
         let failed = self.books.server(i);
         failed.fail();
-        log::error(&format!(
+        let about = log::About {
+            error: Some(e.kind()),
+            ..log::About::default()
+        };
+        let message = format!(
             "server {}: {e}; continuing with the other servers",
             failed.id
-        ));
+        );
+        log::log_about(log::Level::Error, &message, about);
         self.failed.push(Failure {
             server: failed.id,
             error: e,

@@ -45,10 +45,13 @@ pub fn account_plans<'a>(selection: &'a [Selected], token: Option<&Token>) -> Ve
         .filter(|s| s.def.token == TokenKind::Account)
     {
         let Some(token) = token else {
-            log::warn(&format!(
+            log::warn_for(
+                sel.def.name,
+                &format!(
                 "stream {} needs postmark_account_token, which the config does not have; skipped",
                 sel.def.name
-            ));
+            ),
+            );
             continue;
         };
         let spec = TableSpec {

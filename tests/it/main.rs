@@ -23,6 +23,7 @@ mod faults;
 mod fixtures;
 mod hostile;
 mod import_loops;
+mod logs;
 mod metrics;
 mod plugin_definition;
 mod prop_drift;

@@ -324,3 +324,151 @@ fn meltano_yml_uses_current_kinds_and_holds_no_secret() {
     let def = repo_file("plugin/tap-postmark.json");
     assert!(!def.contains("\"kind\": \"password\""));
 }
+
+/// What the Meltano Hub's extractor schema demands of a definition (meltano/hub
+/// `schemas/plugin_definitions/extractors.schema.json`, with `schemas/common/common.schema.json`,
+/// `extractors_specific.schema.json`, `base_setting.schema.json` and
+/// `plugin_definitions/hub_metadata.schema.json`), restated: the keys it allows and requires,
+/// the setting keys and kinds, the capability and status names.
+fn hub_extractor_rules() -> Value {
+    let setting_keys = [
+        "name",
+        "aliases",
+        "label",
+        "value",
+        "placeholder",
+        "kind",
+        "description",
+        "tooltip",
+        "documentation",
+        "env",
+        "value_processor",
+        "value_post_processor",
+        "oauth",
+        "options",
+        "docs",
+        "hidden",
+        "sensitive",
+    ];
+    let top_keys = [
+        "name",
+        "pip_url",
+        "variant",
+        "namespace",
+        "label",
+        "description",
+        "executable",
+        "settings",
+        "docs",
+        "repo",
+        "logo_url",
+        "hidden",
+        "python",
+        "settings_group_validation",
+        "commands",
+        "capabilities",
+        "metadata",
+        "schema",
+        "select",
+        "maintenance_status",
+        "quality",
+        "domain_url",
+        "keywords",
+        "requires",
+        "definition",
+        "next_steps",
+        "settings_preamble",
+        "usage",
+        "prereq",
+        "supported_python_versions",
+        "log_parser",
+    ];
+    let any = |keys: &[&str]| -> Value {
+        keys.iter()
+            .map(|k| (k.to_string(), serde_json::json!({})))
+            .collect::<serde_json::Map<String, Value>>()
+            .into()
+    };
+    let mut properties = any(&top_keys);
+    properties["settings"] = serde_json::json!({"type": "array", "items": {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": false,
+        "properties": any(&setting_keys),
+    }});
+    properties["settings"]["items"]["properties"]["kind"] = serde_json::json!({"enum": [
+        "oauth", "hidden", "password", "date_iso8601", "file", "email", "integer", "options",
+        "object", "array", "boolean", "string", "decimal"
+    ]});
+    properties["capabilities"] = serde_json::json!({"type": "array", "items": {"enum": [
+        "properties", "catalog", "discover", "state", "about", "stream-maps", "schema-flattening",
+        "activate-version", "batch", "test", "log-based", "structured-logging"
+    ]}});
+    properties["maintenance_status"] =
+        serde_json::json!({"enum": ["active", "beta", "development", "inactive", "unknown"]});
+    properties["quality"] = serde_json::json!({"enum": ["gold", "silver", "bronze", "unknown"]});
+    properties["keywords"] = serde_json::json!({"type": "array", "items": {"type": "string"}});
+    properties["log_parser"] = serde_json::json!({"type": "string"});
+    properties["settings_group_validation"] = serde_json::json!(
+        {"type": "array", "items": {"type": "array", "items": {"type": "string"}}}
+    );
+    for key in [
+        "name",
+        "namespace",
+        "variant",
+        "pip_url",
+        "executable",
+        "label",
+        "description",
+    ] {
+        properties[key] = serde_json::json!({"type": "string"});
+    }
+    serde_json::json!({
+        "type": "object",
+        "required": ["name", "namespace", "variant", "quality"],
+        "additionalProperties": false,
+        "properties": properties,
+    })
+}
+
+#[test]
+fn hub_definition_fits_the_hubs_extractor_schema() {
+    let rules = jsonschema::validator_for(&hub_extractor_rules()).expect("the rules compile");
+    let errors: Vec<String> = rules
+        .iter_errors(&definition())
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The rules catch what they should: an unknown key, a kind the Hub lacks, no quality.
+    for (pointer, bad) in [
+        ("/colour", serde_json::json!("blue")),
+        ("/settings/0/kind", serde_json::json!("number")),
+        ("/settings/0/secret", serde_json::json!(true)),
+        ("/capabilities/0", serde_json::json!("logging")),
+    ] {
+        let mut def = definition();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let target = def.pointer_mut(parent).unwrap();
+        match target {
+            Value::Array(items) => items[key.parse::<usize>().unwrap()] = bad,
+            _ => target[key] = bad,
+        }
+        assert!(!rules.is_valid(&def), "{pointer} passed");
+    }
+    let mut def = definition();
+    def.as_object_mut().unwrap().remove("quality");
+    assert!(!rules.is_valid(&def), "no quality passed");
+}
+
+/// Meltano parses the tap's structured log: the capability is declared with the Singer SDK's
+/// parser, in the Hub definition and in the ready project.
+#[test]
+fn structured_logging_is_declared_with_its_parser() {
+    assert!(strings(&about()["capabilities"]).contains("structured-logging"));
+    assert_eq!(definition()["log_parser"], "singer-sdk");
+    let ext = meltano_extractor();
+    assert!(
+        ext.iter().any(|l| l.trim() == "log_parser: singer-sdk"),
+        "meltano.yml: no log_parser: singer-sdk"
+    );
+}

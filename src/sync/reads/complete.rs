@@ -33,7 +33,7 @@ impl<'a> ReadsTask<'a> {
         }
         let usable = source.reader.unexpected == 0;
         if !usable {
-            log::warn(&format!(
+            log::warn_for(self.spec.name(), &format!(
                 "{}: {}: Postmark's search of queued messages listed messages that are not queued; every queued message is read again on the usual schedule instead",
                 self.spec.name(),
                 self.spec.label()
@@ -218,7 +218,7 @@ impl<'a> ReadsTask<'a> {
         if !changed {
             return Ok(());
         }
-        log::info(&format!(
+        log::info_for(self.spec.name(), &format!(
             "{}: {}: the hour before {} holds records that reached the search after the previous run read it; its {} records are read again",
             self.spec.name(),
             self.spec.label(),

@@ -303,14 +303,17 @@ impl<'a> ReadsTask<'a> {
     }
 
     fn log_range(&self, from: DateTime<Utc>, end: DateTime<Utc>) {
-        log::info(&format!(
-            "{}: {}: {} → {}, {} records pending",
+        log::info_for(
             self.spec.name(),
-            self.spec.label(),
-            format_utc(from),
-            format_utc(end),
-            self.kept.pending.len()
-        ));
+            &format!(
+                "{}: {}: {} → {}, {} records pending",
+                self.spec.name(),
+                self.spec.label(),
+                format_utc(from),
+                format_utc(end),
+                self.kept.pending.len()
+            ),
+        );
     }
 }
 

@@ -330,10 +330,10 @@ impl<'a> ReadsTask<'a> {
             }
             read::ReadAnswer::Expired => {
                 self.counts.expired += 1;
-                log::debug(&format!(
-                    "{}: {id} expired before it was read",
-                    self.spec.name()
-                ));
+                log::debug_for(
+                    self.spec.name(),
+                    &format!("{}: {id} expired before it was read", self.spec.name()),
+                );
                 (None, None)
             }
         };

@@ -101,13 +101,16 @@ impl<'a> SearchTask<'a> {
         ctx.warn_past_retention(part.name(), start);
         let end = ctx.search_end;
         if start < end {
-            log::info(&format!(
-                "{}: {}: {} → {}",
+            log::info_for(
                 part.name(),
-                part.label(),
-                format_utc(start),
-                format_utc(end)
-            ));
+                &format!(
+                    "{}: {}: {} → {}",
+                    part.name(),
+                    part.label(),
+                    format_utc(start),
+                    format_utc(end)
+                ),
+            );
         }
         let mut requests = Vec::new();
         let reader = Reader::new(part, start, end, &mut requests);

@@ -199,12 +199,15 @@ impl<'a> Reader<'a> {
         total: u64,
         requests: &mut Vec<PageRequest<'a>>,
     ) -> Result<(), Error> {
-        log::debug(&format!(
-            "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
+        log::debug_for(
             self.name(),
-            format_utc(window.start),
-            format_utc(window.end)
-        ));
+            &format!(
+                "{}: window {} – {} holds {total} records, more than paging reaches; splitting",
+                self.name(),
+                format_utc(window.start),
+                format_utc(window.end)
+            ),
+        );
         self.planner.too_big(window, total).map_err(|u| {
             Error::Ceiling(format!(
                 "{}: {}: {} records in the one second at {}; Postmark's paging reaches only {CEILING} per query, so they cannot all be read",
@@ -256,7 +259,7 @@ impl<'a> Reader<'a> {
                 format_utc(window.end)
             )));
         }
-        log::warn(&format!(
+        log::warn_for(name, &format!(
             "{name}: window {} – {} changed while it was read ({total} records announced, {received} received, {distinct} distinct); reading it again",
             format_utc(window.start),
             format_utc(window.end),

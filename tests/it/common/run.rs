@@ -189,7 +189,8 @@ impl<'a> Tap<'a> {
         tap
     }
 
-    /// The tap's command: stdin empty, the log level its default unless [`Tap::env`] sets it.
+    /// The tap's command: stdin empty, the log level and format their defaults unless
+    /// [`Tap::env`] sets them.
     /// The binary is the one this build made, or `TAP_POSTMARK_BIN` (to measure another build,
     /// as BENCHMARKS.md's before-and-after figures do).
     fn command(&self) -> Command {
@@ -197,7 +198,8 @@ impl<'a> Tap<'a> {
         let mut cmd = Command::new(tap);
         cmd.args(&self.args)
             .stdin(Stdio::null())
-            .env_remove("TAP_POSTMARK_LOG_LEVEL");
+            .env_remove("TAP_POSTMARK_LOG_LEVEL")
+            .env_remove("SINGER_SDK_LOG_CONFIG");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
