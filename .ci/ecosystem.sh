@@ -23,7 +23,8 @@ chmod 711 "$WORK"
 mkdir -p "$CACHE"
 
 # Versions of the tools (the loaders' versions are whatever meltano/meltano.yml's pip_url gets).
-MATURIN_SPEC='maturin>=1.5,<2'
+# maturin, with zig as the linker of the manylinux2014 wheel and auditwheel to check its tag.
+MATURIN_SPEC='maturin>=1.5,<2 ziglang==0.17.1 auditwheel==6.8.2'
 SINGER_TOOLS_SPEC='singer-tools==0.4.1'
 MELTANO_SPEC='meltano==4.4.1'
 # The simulated account: small, every kind of record, no 10,000-row spike.
@@ -92,13 +93,15 @@ free_port() {
 pg_ctl_path() {
     ls /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1
 }
-# venv NAME SPEC: a cached venv with SPEC installed (rebuilt when SPEC changes).
+# venv NAME SPEC: a cached venv with SPEC's requirements (space-separated) installed (rebuilt
+# when SPEC changes).
 venv() {
-    local dir="$CACHE/$1" spec=$2
+    local dir="$CACHE/$1" spec=$2 reqs
+    read -ra reqs <<<"$spec"
     if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.spec" 2>/dev/null)" != "$spec" ]; then
         rm -rf "$dir"
         python3 -m venv "$dir"
-        run "$WORK/pip-$1.log" "$dir/bin/pip" install --disable-pip-version-check -q "$spec"
+        run "$WORK/pip-$1.log" "$dir/bin/pip" install --disable-pip-version-check -q "${reqs[@]}"
         echo "$spec" >"$dir/.spec"
     fi
 }
@@ -145,6 +148,37 @@ CARGO_VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml"
 [ "$("$TAP" --version)" = "tap-postmark $CARGO_VERSION" ] || die "tap-postmark --version: $("$TAP" --version), Cargo.toml: $CARGO_VERSION"
 "$SIM" --version >/dev/null || die "postmark-sim is not in its wheel"
 ok "$(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB): $("$TAP" --version) and postmark-sim on the venv's PATH"
+
+step "manylinux2014 wheel (maturin --zig): glibc 2.17, in the oldest and newest Python here"
+[ "$(uname -m)" = x86_64 ] || die "the manylinux2014 wheel is built and checked for x86_64 only"
+# zig links against glibc 2.17's symbols, so the wheel installs on any x86_64 Linux of the
+# last decade (Ubuntu 18.04+, Debian 9+, RHEL/CentOS 7+, Amazon Linux 2).
+run "$WORK/maturin-2014.log" env PATH="$CACHE/maturin/bin:$PATH" "$CACHE/maturin/bin/maturin" build \
+    --release --locked --zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu --out "$WORK/dist-2014"
+WHEEL_2014=$(ls "$WORK"/dist-2014/tap_postmark-*.whl)
+run "$WORK/auditwheel.txt" "$CACHE/maturin/bin/auditwheel" show "$WHEEL_2014"
+tr -s ' \n' ' ' <"$WORK/auditwheel.txt" | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"' ||
+    { cat "$WORK/auditwheel.txt" >&2; die "auditwheel does not take $(basename "$WHEEL_2014") for manylinux_2_17_x86_64"; }
+# Every Python 3.8+ with venv on the machine (the PATH's and pyenv's), by version.
+for p in $(compgen -c | grep -E '^python3(\.[0-9]+)?$' | sort -u) "$HOME"/.pyenv/versions/*/bin/python3; do
+    v=$("$p" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 8); print("%d.%02d" % sys.version_info[:2])' 2>/dev/null) &&
+        echo "$v $(command -v "$p")"
+done | sort -u -k1,1 >"$WORK/pythons.txt"
+[ -s "$WORK/pythons.txt" ] || die "no Python 3.8+ with venv on the machine"
+checked=""
+for p in $(head -n 1 "$WORK/pythons.txt" | cut -d' ' -f2) $(tail -n 1 "$WORK/pythons.txt" | cut -d' ' -f2); do
+    v=$("$p" -c 'import platform; print(platform.python_version())')
+    case " $checked " in *" $v "*) continue ;; esac
+    "$p" -m venv "$WORK/py-$v"
+    run "$WORK/pip-2014-$v.log" "$WORK/py-$v/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL_2014"
+    [ "$("$WORK/py-$v/bin/tap-postmark" --about | head -n 1)" = "Name: tap-postmark" ] || die "Python $v: --about failed"
+    "$WORK/py-$v/bin/tap-postmark" --demo >"$WORK/demo-$v.jsonl" 2>"$WORK/demo-$v.err" ||
+        { tail -n 5 "$WORK/demo-$v.err" >&2; die "Python $v: --demo failed"; }
+    records=$(grep -c '^{"type":"RECORD"' "$WORK/demo-$v.jsonl" || true)
+    [ "$records" -gt 1000 ] || die "Python $v: --demo wrote $records records"
+    checked="$checked $v"
+done
+ok "$(basename "$WHEEL_2014") (auditwheel: manylinux_2_17_x86_64); --about and --demo from Python${checked// / and } ($(wc -l <"$WORK/pythons.txt") Python versions here)"
 
 step "simulator"
 "$SIM" --port 0 "${SIM_ARGS[@]}" >"$WORK/sim.out" 2>"$WORK/sim.err" &
