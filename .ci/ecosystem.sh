@@ -178,7 +178,8 @@ for p in $(head -n 1 "$WORK/pythons.txt" | cut -d' ' -f2) $(tail -n 1 "$WORK/pyt
     [ "$records" -gt 1000 ] || die "Python $v: --demo wrote $records records"
     checked="$checked $v"
 done
-ok "$(basename "$WHEEL_2014") (auditwheel: manylinux_2_17_x86_64); --about and --demo from Python${checked// / and } ($(wc -l <"$WORK/pythons.txt") Python versions here)"
+checked=${checked# }
+ok "$(basename "$WHEEL_2014") (auditwheel: manylinux_2_17_x86_64); --about and --demo from Python ${checked// / and } (of $(wc -l <"$WORK/pythons.txt") Python versions here)"
 
 step "simulator"
 "$SIM" --port 0 "${SIM_ARGS[@]}" >"$WORK/sim.out" 2>"$WORK/sim.err" &
