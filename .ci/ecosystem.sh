@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tap-postmark in the real Singer ecosystem, against the Postmark simulator on loopback:
-#   the maturin wheels (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
+#   the manylinux2014 wheel (maturin --zig, auditwheel, the oldest and newest Python here running
+#   --about and --demo), the maturin wheels (tap-postmark and postmark-sim on a venv's PATH), singer-check-tap on a
 #   full sync of every stream and on the resumed one, Meltano (install, config test, select,
 #   invoke --about, run into PostgreSQL, JSON Lines and CSV, incremental state), the `pii`
 #   mapping (meltano-map-transform) into PostgreSQL with no plain address left (.ci/pii_check.py),
@@ -10,13 +11,16 @@
 # is checked against a plain Python reading of the simulator's API (every stream but statistics)
 # and is what the Rust integration tests prove equal to the simulator's ground truth.
 #
-# `bash .ci/ecosystem.sh --tools` stops once the prerequisites and Python tools are installed.
 # Idempotent; installs what it needs on a clean Debian machine (as root: apt-get for PostgreSQL
 # and python3-venv when missing). Python tools live in venvs under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/tap-postmark-ci and are reused. KEEP_WORK=1 keeps the work dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# No argument: every check. --tools: the prerequisites and Python tools only. --manylinux: those
+# and the manylinux2014 wheel only. --no-manylinux: everything else (CI runs the two beside).
+MODE=${1:-}
+case "$MODE" in "" | --tools | --manylinux | --no-manylinux) ;; *) echo "usage: $0 [--tools|--manylinux|--no-manylinux]" >&2; exit 2 ;; esac
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/tap-postmark-ci"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tap-postmark-ecosystem.XXXXXX")
 chmod 711 "$WORK"
@@ -133,27 +137,16 @@ CHECK_TAP="$CACHE/singer-tools/bin/singer-check-tap"
 ok "$("$CACHE/maturin/bin/maturin" --version), singer-tools $("$CACHE/singer-tools/bin/python" -c 'import importlib.metadata as m; print(m.version("singer-tools"))'), meltano $("$CACHE/meltano/bin/python" -c 'import importlib.metadata as m; print(m.version("meltano"))')"
 
 # `--tools`: only the prerequisites and the Python tools (CI fetches them while the tests build).
-[ "${1:-}" != --tools ] || exit 0
+[ "$MODE" != --tools ] || exit 0
 
-step "wheel (maturin build --release) installed in a fresh venv"
-run "$WORK/maturin.log" "$CACHE/maturin/bin/maturin" build --release --locked --out "$WORK/dist"
-run "$WORK/maturin-sim.log" "$CACHE/maturin/bin/maturin" build --release --locked -m postmark-sim/Cargo.toml --out "$WORK/dist"
-WHEEL=$(ls "$WORK"/dist/tap_postmark-*.whl)
-SIM_WHEEL=$(ls "$WORK"/dist/postmark_sim-*.whl)
-python3 -m venv "$WORK/tap-venv"
-run "$WORK/pip-wheel.log" "$WORK/tap-venv/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL" "$SIM_WHEEL"
-TAP="$WORK/tap-venv/bin/tap-postmark"
-SIM="$WORK/tap-venv/bin/postmark-sim"
-CARGO_VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
-[ "$("$TAP" --version)" = "tap-postmark $CARGO_VERSION" ] || die "tap-postmark --version: $("$TAP" --version), Cargo.toml: $CARGO_VERSION"
-"$SIM" --version >/dev/null || die "postmark-sim is not in its wheel"
-ok "$(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB): $("$TAP" --version) and postmark-sim on the venv's PATH"
-
+if [ "$MODE" != --no-manylinux ]; then
 step "manylinux2014 wheel (maturin --zig): glibc 2.17, in the oldest and newest Python here"
 [ "$(uname -m)" = x86_64 ] || die "the manylinux2014 wheel is built and checked for x86_64 only"
 # zig links against glibc 2.17's symbols, so the wheel installs on any x86_64 Linux of the
 # last decade (Ubuntu 18.04+, Debian 9+, RHEL/CentOS 7+, Amazon Linux 2).
-run "$WORK/maturin-2014.log" env PATH="$CACHE/maturin/bin:$PATH" "$CACHE/maturin/bin/maturin" build \
+# Its own target directory: another target's build, which need not wait on the native one's lock.
+run "$WORK/maturin-2014.log" env PATH="$CACHE/maturin/bin:$PATH" CARGO_TARGET_DIR="$ROOT/target/manylinux2014" \
+    "$CACHE/maturin/bin/maturin" build \
     --release --locked --zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu --out "$WORK/dist-2014"
 WHEEL_2014=$(ls "$WORK"/dist-2014/tap_postmark-*.whl)
 run "$WORK/auditwheel.txt" "$CACHE/maturin/bin/auditwheel" show "$WHEEL_2014"
@@ -180,6 +173,22 @@ for p in $(head -n 1 "$WORK/pythons.txt" | cut -d' ' -f2) $(tail -n 1 "$WORK/pyt
 done
 checked=${checked# }
 ok "$(basename "$WHEEL_2014") (auditwheel: manylinux_2_17_x86_64); --about and --demo from Python ${checked// / and } (of $(wc -l <"$WORK/pythons.txt") Python versions here)"
+fi
+[ "$MODE" != --manylinux ] || exit 0
+
+step "wheel (maturin build --release) installed in a fresh venv"
+run "$WORK/maturin.log" "$CACHE/maturin/bin/maturin" build --release --locked --out "$WORK/dist"
+run "$WORK/maturin-sim.log" "$CACHE/maturin/bin/maturin" build --release --locked -m postmark-sim/Cargo.toml --out "$WORK/dist"
+WHEEL=$(ls "$WORK"/dist/tap_postmark-*.whl)
+SIM_WHEEL=$(ls "$WORK"/dist/postmark_sim-*.whl)
+python3 -m venv "$WORK/tap-venv"
+run "$WORK/pip-wheel.log" "$WORK/tap-venv/bin/pip" install --disable-pip-version-check -q --no-index "$WHEEL" "$SIM_WHEEL"
+TAP="$WORK/tap-venv/bin/tap-postmark"
+SIM="$WORK/tap-venv/bin/postmark-sim"
+CARGO_VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["package"]["version"])')
+[ "$("$TAP" --version)" = "tap-postmark $CARGO_VERSION" ] || die "tap-postmark --version: $("$TAP" --version), Cargo.toml: $CARGO_VERSION"
+"$SIM" --version >/dev/null || die "postmark-sim is not in its wheel"
+ok "$(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KiB): $("$TAP" --version) and postmark-sim on the venv's PATH"
 
 step "simulator"
 "$SIM" --port 0 "${SIM_ARGS[@]}" >"$WORK/sim.out" 2>"$WORK/sim.err" &
