@@ -87,8 +87,16 @@ pub fn sdk_config() -> Option<&'static LogConfig> {
     READ.get_or_init(|| {
         let path = std::env::var_os("SINGER_SDK_LOG_CONFIG").filter(|p| !p.is_empty())?;
         let shown = std::path::Path::new(&path).display().to_string();
-        let read = std::fs::read_to_string(&path)
+        // A regular file of at most 1 MiB (a FIFO or device would block or never end).
+        let read = std::fs::metadata(&path)
             .map_err(|e| format!("cannot read {shown}: {e}"))
+            .and_then(|m| match m.is_file() && m.len() <= 1 << 20 {
+                true => Ok(()),
+                false => Err(format!("{shown} is not a regular file of at most 1 MiB")),
+            })
+            .and_then(|()| {
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {shown}: {e}"))
+            })
             .and_then(|text| {
                 serde_json::from_str::<Value>(&text)
                     .map_err(|e| format!("{shown} is not a JSON logging config ({e})"))
