@@ -83,11 +83,11 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::BrokenPipe) => ExitCode::from(exit::INTERRUPTED),
         Err(e) => {
-            let about = log::About {
-                error: Some(e.kind()),
-                ..log::About::default()
-            };
-            log::log_about(log::Level::Critical, &e.to_string(), about);
+            log::log_about(
+                log::Level::Critical,
+                &e.to_string(),
+                log::About::error(e.kind()),
+            );
             ExitCode::from(e.exit_code())
         }
     }

@@ -25,7 +25,7 @@ pub fn http_request(endpoint: &str, status: Option<u16>, seconds: f64, succeeded
     emit(
         HTTP_REQUEST_LEVEL,
         None,
-        &http_request_line(endpoint, status, seconds, succeeded),
+        &http_request_point(endpoint, status, seconds, succeeded),
     );
 }
 
@@ -37,7 +37,7 @@ pub fn record_count(stream: &str, count: u64, tags: Value) {
     emit(
         SUMMARY_LEVEL,
         Some(stream),
-        &record_count_line(stream, count, tags),
+        &record_count_point(stream, count, tags),
     );
 }
 
@@ -49,11 +49,11 @@ pub fn job_duration(job_type: &str, seconds: f64, succeeded: bool) {
     emit(
         SUMMARY_LEVEL,
         None,
-        &job_duration_line(job_type, seconds, succeeded),
+        &job_duration_point(job_type, seconds, succeeded),
     );
 }
 
-fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) -> Value {
+fn http_request_point(endpoint: &str, status: Option<u16>, seconds: f64, succeeded: bool) -> Value {
     let mut tags = json!({
         "endpoint": endpoint,
         "status": if succeeded { "succeeded" } else { "failed" },
@@ -61,7 +61,7 @@ fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeede
     if let Some(code) = status {
         tags["http_status_code"] = json!(code);
     }
-    line(
+    point(
         "timer",
         "http_request_duration",
         json!(round(seconds)),
@@ -69,18 +69,18 @@ fn http_request_line(endpoint: &str, status: Option<u16>, seconds: f64, succeede
     )
 }
 
-fn record_count_line(stream: &str, count: u64, tags: Value) -> Value {
+fn record_count_point(stream: &str, count: u64, tags: Value) -> Value {
     let mut all = json!({ "endpoint": stream });
     if let (Some(all), Some(extra)) = (all.as_object_mut(), tags.as_object()) {
         for (k, v) in extra {
             all.insert(k.clone(), v.clone());
         }
     }
-    line("counter", "record_count", json!(count), all)
+    point("counter", "record_count", json!(count), all)
 }
 
-fn job_duration_line(job_type: &str, seconds: f64, succeeded: bool) -> Value {
-    line(
+fn job_duration_point(job_type: &str, seconds: f64, succeeded: bool) -> Value {
+    point(
         "timer",
         "job_duration",
         json!(round(seconds)),
@@ -93,7 +93,7 @@ fn round(seconds: f64) -> f64 {
 }
 
 /// A metric point: what singer-python's metric lines and the SDK's `metric_info` hold.
-fn line(kind: &str, metric: &str, value: Value, tags: Value) -> Value {
+fn point(kind: &str, metric: &str, value: Value, tags: Value) -> Value {
     json!({"type": kind, "metric": metric, "value": value, "tags": tags})
 }
 
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn http_request_line_has_singer_python_shape() {
-        let v = parse(&http_request_line(
+        let v = parse(&http_request_point(
             "messages_outbound",
             Some(200),
             0.123_456_789,
@@ -150,7 +150,7 @@ mod tests {
             v["tags"],
             json!({"endpoint": "messages_outbound", "status": "succeeded", "http_status_code": 200})
         );
-        let failed = parse(&http_request_line("bounces", None, 2.0, false));
+        let failed = parse(&http_request_point("bounces", None, 2.0, false));
         assert_eq!(
             failed["tags"],
             json!({"endpoint": "bounces", "status": "failed"})
@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn record_count_line_merges_tags() {
-        let v = parse(&record_count_line(
+        let v = parse(&record_count_point(
             "bounces",
             42,
             json!({"server_id": 10001}),
@@ -171,13 +171,13 @@ mod tests {
             v["tags"],
             json!({"endpoint": "bounces", "server_id": 10001})
         );
-        let plain = parse(&record_count_line("servers", 3, json!({})));
+        let plain = parse(&record_count_point("servers", 3, json!({})));
         assert_eq!(plain["tags"], json!({"endpoint": "servers"}));
     }
 
     #[test]
     fn job_duration_line_has_singer_python_shape() {
-        let v = parse(&job_duration_line("sync", 12.5, true));
+        let v = parse(&job_duration_point("sync", 12.5, true));
         assert_eq!(v["type"], "timer");
         assert_eq!(v["metric"], "job_duration");
         assert_eq!(v["value"], json!(12.5));

@@ -319,15 +319,11 @@ impl<'a> Conductor<'a> {
         };
         let failed = self.books.server(i);
         failed.fail();
-        let about = log::About {
-            error: Some(e.kind()),
-            ..log::About::default()
-        };
         let message = format!(
             "server {}: {e}; continuing with the other servers",
             failed.id
         );
-        log::log_about(log::Level::Error, &message, about);
+        log::log_about(log::Level::Error, &message, log::About::error(e.kind()));
         self.failed.push(Failure {
             server: failed.id,
             error: e,

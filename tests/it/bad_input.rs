@@ -237,12 +237,7 @@ fn endless_input_files_are_refused_at_the_size_bound() {
 #[test]
 fn a_fifo_nobody_writes_to_is_refused_instead_of_waited_for() {
     let scratch = Scratch::new();
-    let fifo = scratch.dir.path().join("state.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(made.success());
+    let fifo = scratch.fifo("state.fifo");
     let run = with_input_file("--state", fifo.to_str().unwrap());
     assert_input_error(&run, "nothing readable arrived within 10 s");
 }

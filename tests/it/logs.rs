@@ -208,11 +208,7 @@ fn another_formatter_or_an_unreadable_file_keeps_the_text_form() {
     assert_eq!(warned.len(), 1, "{}", run.stderr);
     assert!(warned[0].ends_with("logging as text"), "{}", warned[0]);
     // A FIFO nobody writes to is refused at once, not waited on.
-    let fifo = scratch
-        .write_text("fifo-dir-marker", "")
-        .with_file_name("logging.fifo");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+    let fifo = scratch.fifo("logging.fifo");
     let run = scratch
         .tap(&config)
         .env("SINGER_SDK_LOG_CONFIG", &fifo.to_string_lossy())

@@ -97,6 +97,17 @@ impl Scratch {
         path
     }
 
+    /// A FIFO named `name` here, which nobody writes to.
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success(), "mkfifo {}", path.display());
+        path
+    }
+
     /// Writes `text` to a file named after `name` that no later write replaces.
     fn write_fresh(&self, name: &str, text: &str) -> String {
         let n = self.files.get() + 1;

@@ -338,6 +338,18 @@ fn shortest_cycle(start: &str, next: &BTreeMap<&str, Vec<&str>>) -> Vec<String> 
     Vec::new()
 }
 
+/// Fails on any import loop among `sources` (naming the line of every use along each), and on a
+/// graph too thin to be believed (fewer uses than modules: the reader missed them).
+pub fn assert_no_loops(sources: &Sources) {
+    let edges = graph(sources);
+    assert!(
+        edges.len() >= sources.len(),
+        "suspiciously few module uses found: {edges:?}"
+    );
+    let loops: Vec<String> = cycles(&edges).iter().map(|c| describe(c, &edges)).collect();
+    assert!(loops.is_empty(), "import loops:\n{}", loops.join("\n"));
+}
+
 /// `a -> b -> a (a.rs:3 uses b, b.rs:7 uses a); in the same knot: c, d`.
 pub fn describe(l: &Loop, edges: &Edges) -> String {
     let c = &l.cycle;
