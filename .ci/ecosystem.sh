@@ -266,6 +266,20 @@ read -r RESUMED_RECORDS _ < <(python3 .ci/singer_util.py records "$WORK/resumed.
 [ "$RESUMED_RECORDS" -lt "$FULL_RECORDS" ] || die "resumed run sent $RESUMED_RECORDS records, the full one $FULL_RECORDS"
 ok "valid: $(sed -n 's/^It contained //p' "$WORK/check-resumed.out") $RESUMED_RECORDS records (full run: $FULL_RECORDS)"
 
+step "singer-check-tap: statistics per tag (stats_tags [\"*\", \"welcome\"])"
+python3 .ci/singer_util.py with-tags "$WORK/config.json" "$WORK/config-tags.json" '*' welcome
+"$TAP" --config "$WORK/config-tags.json" --discover >"$WORK/catalog-tags.json" 2>"$WORK/discover-tags.err" ||
+    { tail -n 30 "$WORK/discover-tags.err" >&2; die "--discover with stats_tags failed"; }
+if ! "$TAP" --config "$WORK/config-tags.json" --catalog "$WORK/catalog-tags.json" 2>"$WORK/tags.err" |
+    tee "$WORK/tags.jsonl" | "$CHECK_TAP" >"$WORK/check-tags.out" 2>&1; then
+    tail -n 30 "$WORK/check-tags.out" "$WORK/tags.err" >&2
+    die "tap or singer-check-tap failed with stats_tags"
+fi
+grep -q '^The output is valid' "$WORK/check-tags.out" || die "singer-check-tap: $(head -n 3 "$WORK/check-tags.out")"
+read -r TAG_ROWS TAGS TAG_STREAMS < <(python3 .ci/singer_util.py tagged-stats "$WORK/tags.jsonl" welcome) ||
+    die "statistics per tag: see above"
+ok "valid: $TAG_ROWS tagged rows of $TAGS tags in $TAG_STREAMS statistics streams, Tag in every key, no key twice"
+
 step "key sets of the tap's own output (the reference for every loader)"
 run "$WORK/truth.log" python3 .ci/count_keys.py truth "$WORK/full.jsonl" "$WORK/truth.json"
 ok "$(tail -n 1 "$WORK/truth.log")"

@@ -11,8 +11,9 @@
 # apt-get, starts the system PostgreSQL and gives its postgres user the password 'postgres'. It
 # refuses to run when 127.0.0.1:5432 or :8025 is already in use, and on exit puts PostgreSQL back
 # as it found it (drops the schema, removes the password, stops the server) and stops the
-# simulator. The clone shares only the cargo target directory of this checkout
-# (CARGO_TARGET_DIR), which saves a cold build; pip's and uv's download caches are the user's.
+# simulator. The clone shares only the cargo target directory of this checkout, or the one
+# QUICKSTART_TARGET_DIR names (CARGO_TARGET_DIR), which saves a cold build; pip's and uv's
+# download caches are the user's.
 # KEEP_WORK=1 keeps the work dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,7 +96,8 @@ echo "   blocks: $(grep -c '^qs_after ' "$WORK/readme-blocks.sh"), $(grep -vc -e
 
 QS_PYTHON=$(command -v python3)
 export QS_PYTHON QS_CHECKS=$CHECKS QS_WORK=$WORK QS_CLONE=$CLONE QS_LOG=$LOG
-export CARGO_TARGET_DIR=$ROOT/target
+# CI gives it a target directory no other build uses at the same time (QUICKSTART_TARGET_DIR).
+export CARGO_TARGET_DIR=${QUICKSTART_TARGET_DIR:-$ROOT/target}
 setsid bash "$WORK/run.sh" 3>&1 >"$LOG" 2>&1 &
 RUN_PID=$!
 if ! wait "$RUN_PID"; then

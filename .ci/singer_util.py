@@ -6,6 +6,10 @@
     singer_util.py last-state TAP_OUTPUT OUT     # value of the last STATE message
     singer_util.py records TAP_OUTPUT            # "<records> <streams-with-records>"
     singer_util.py servers TAP_OUTPUT STREAM     # distinct ServerID values of STREAM's records
+    singer_util.py with-tags CONFIG OUT TAG...   # CONFIG with stats_tags set to the TAGs
+    singer_util.py tagged-stats TAP_OUTPUT TAG   # the stats_* streams per tag: Tag in every
+                                                 # SCHEMA's key and row, no key twice, TAG and
+                                                 # other tags found; "<rows> <tags> <streams>"
 """
 
 import json
@@ -34,6 +38,35 @@ def select(catalog, out, pick):
 def select_all(catalog, out):
     cat = select(catalog, out, lambda _: True)
     print(f"{len(cat['streams'])} streams selected")
+
+
+def tagged_stats(path, listed):
+    """Checks the stats_* streams of a run with stats_tags; returns a problem or a summary."""
+    keys, seen, tags, streams, rows = {}, set(), set(), set(), 0
+    for m in messages(path):
+        stream = m.get("stream", "")
+        if not stream.startswith("stats_"):
+            continue
+        if m["type"] == "SCHEMA":
+            keys[stream] = m["key_properties"]
+            if keys[stream][:3] != ["ServerID", "MessageStream", "Tag"]:
+                return f"{stream}: key {keys[stream]} does not begin ServerID, MessageStream, Tag"
+        elif m["type"] == "RECORD":
+            r = m["record"]
+            if not isinstance(r.get("Tag"), str):
+                return f"{stream}: a row without a string Tag: {r}"
+            key = (stream,) + tuple(json.dumps(r.get(k)) for k in keys[stream])
+            if key in seen:
+                return f"{stream}: key {key} twice"
+            seen.add(key)
+            if r["Tag"]:
+                rows += 1
+                tags.add(r["Tag"])
+                streams.add(stream)
+    if listed not in tags or len(tags) < 2:
+        return f"tags read: {sorted(tags)}; expected {listed!r} and the tags found"
+    print(rows, len(tags), len(streams))
+    return None
 
 
 def main(argv):
@@ -72,6 +105,15 @@ def main(argv):
             if m["type"] == "RECORD" and m["stream"] == argv[3]
         }
         print(" ".join(str(i) for i in sorted(ids, key=str)))
+    elif cmd == "with-tags" and len(argv) >= 5:
+        config = json.load(open(argv[2], encoding="utf-8"))
+        config["stats_tags"] = argv[4:]
+        json.dump(config, open(argv[3], "w", encoding="utf-8"))
+    elif cmd == "tagged-stats" and len(argv) == 4:
+        problem = tagged_stats(argv[2], argv[3])
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     else:
         print(__doc__, file=sys.stderr)
         return 2

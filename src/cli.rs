@@ -181,11 +181,13 @@ pub fn run(args: &Args) -> Result<(), Error> {
         return print_stdout(&text);
     }
     if args.discover {
+        let mut tagged = false;
         if let Some(path) = &args.config {
             let config = load_config(path)?;
             apply_log_level(Some(&config))?;
+            tagged = config.stats_tags.on();
         }
-        let catalog = catalog::discover()?;
+        let catalog = catalog::discover(tagged)?;
         let text =
             serde_json::to_string_pretty(&catalog).map_err(|e| Error::Internal(e.to_string()))?;
         return print_stdout(&(text + "\n"));
@@ -209,6 +211,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
     };
     if config.activate_version {
         catalog::version_full_tables(&mut selection, Utc::now().timestamp_millis());
+    }
+    if config.stats_tags.on() {
+        catalog::tag_stats(&mut selection);
     }
     let mut state = match &args.state {
         Some(p) => State::from_value(read_json(p, "state")?)?,

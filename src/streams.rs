@@ -490,6 +490,9 @@ pub const SERVERS: StreamDef = full(
 .keys(&["ID"], &["ID"])
 .secrets(&[&["ApiTokens"]]);
 
+/// The stream whose records' `Tag`s are the tags `stats_tags: ["*"]` reads statistics for.
+pub const TAGGED_MESSAGES: &str = "messages_outbound";
+
 /// Every stream, in the order they are synced.
 pub static STREAMS: &[StreamDef] = &[
     search(

@@ -200,6 +200,25 @@ impl Simulator {
         ground_truth::ground_truth(&m, now, server_id, stream, to_ticks(from), to_ticks(to))
     }
 
+    /// The statistics tap stream `stream` reads for tag `tag` (`None`: all messages) on message
+    /// stream `ms` of `server_id`, as of the clock's now, Eastern day by Eastern day over
+    /// `days` (both included): each day the endpoint reports, keyed `YYYY-MM-DD`, as it answers
+    /// for that day alone (its `Days` row without `Date`; the overview's whole answer, every
+    /// day). Rendered by the endpoint's own handler from the per-day, per-tag counters. `None`
+    /// for an unknown stream, server or message stream.
+    pub fn stats_days(
+        &self,
+        server_id: u64,
+        stream: &str,
+        ms: &str,
+        tag: Option<&str>,
+        days: (chrono::NaiveDate, chrono::NaiveDate),
+    ) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+        let now = self.shared.now_ticks();
+        let m = self.shared.model_read();
+        ground_truth::stats_days(&m, now, server_id, stream, ms, tag, days)
+    }
+
     /// The JSON answer of the endpoint tap stream `stream` reads for `key` on `server_id`, as
     /// of the clock's now: the outbound details (`messages_outbound_details`, key a MessageID),
     /// the inbound details (`messages_inbound_details`, key a MessageID) or the bounce dump

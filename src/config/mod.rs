@@ -11,11 +11,29 @@ use std::collections::BTreeMap;
 
 mod schema;
 
-use schema::HEADER_VALUE;
 pub use schema::{
     schema, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_MB, DEFAULT_RATE_LIMIT_WAIT_SECONDS,
     DEFAULT_RETENTION_DAYS, DEFAULT_START_DAYS,
 };
+use schema::{FOUND_TAGS, HEADER_VALUE};
+
+/// `stats_tags` and `stats_tags_max`: the tags whose statistics are read besides every
+/// message's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsTags {
+    /// The tags the config names, in its order (`"*"` aside).
+    pub listed: Vec<String>,
+    /// With `"*"`: also the tags found on outbound messages, at most this many per server and
+    /// message stream.
+    pub found_max: Option<usize>,
+}
+
+impl StatsTags {
+    /// Whether the statistics streams carry a `Tag` column (and key) in this run.
+    pub fn on(&self) -> bool {
+        !self.listed.is_empty() || self.found_max.is_some()
+    }
+}
 
 /// The settings, validated.
 #[derive(Clone, Debug)]
@@ -49,6 +67,8 @@ pub struct Config {
     pub max_response_bytes: u64,
     /// How long 429 answers are retried, per request.
     pub rate_limit_wait: std::time::Duration,
+    /// `stats_tags`, `stats_tags_max`.
+    pub stats_tags: StatsTags,
 }
 
 impl Config {
@@ -259,6 +279,28 @@ impl Settings<'_> {
             rate_limit_wait: self.seconds("max_rate_limit_wait_seconds"),
             max_response_bytes: (self.integer("max_response_mb").clamp(1, 1024) as u64) << 20,
             progress_interval: self.seconds("progress_interval_seconds"),
+            stats_tags: self.stats_tags(),
+        }
+    }
+
+    fn stats_tags(&self) -> StatsTags {
+        let named: Vec<&str> = self
+            .doc
+            .get("stats_tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        StatsTags {
+            listed: named
+                .iter()
+                .filter(|t| **t != FOUND_TAGS)
+                .map(|t| t.to_string())
+                .collect(),
+            found_max: named
+                .contains(&FOUND_TAGS)
+                .then(|| self.integer("stats_tags_max").clamp(1, 1000) as usize),
         }
     }
 
@@ -336,6 +378,44 @@ mod tests {
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.lookback, None);
         assert!(c.end.is_none());
+    }
+
+    #[test]
+    fn stats_tags_listed_found_and_refused() {
+        let c = parse(&json!({"postmark_server_token": "t"}), now()).unwrap();
+        assert!(!c.stats_tags.on());
+        let c = parse(
+            &json!({"postmark_server_token": "t", "stats_tags": []}),
+            now(),
+        )
+        .unwrap();
+        assert!(
+            !c.stats_tags.on(),
+            "an empty list, as Meltano renders an unset array"
+        );
+        let c = parse(
+            &json!({"postmark_server_token": "t", "stats_tags": ["welcome", "*", "a b"]}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(c.stats_tags.listed, ["welcome", "a b"]);
+        assert_eq!(c.stats_tags.found_max, Some(50));
+        let c = parse(
+            &json!({"postmark_server_token": "t", "stats_tags": ["*"], "stats_tags_max": 3}),
+            now(),
+        )
+        .unwrap();
+        assert!(c.stats_tags.on() && c.stats_tags.listed.is_empty());
+        assert_eq!(c.stats_tags.found_max, Some(3));
+        for bad in [json!(["x", "x"]), json!([""]), json!("welcome"), json!([7])] {
+            let err = parse(
+                &json!({"postmark_server_token": "t", "stats_tags": bad}),
+                now(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("stats_tags"), "{err}");
+        }
     }
 
     fn def(name: &str) -> &'static StreamDef {

@@ -12,6 +12,11 @@ pub const DEFAULT_RETENTION_DAYS: i64 = 45;
 pub const DEFAULT_MAX_RESPONSE_MB: u64 = 32;
 /// Postmark publishes no rate limit; a storm of 429s is waited out this long (per request).
 pub const DEFAULT_RATE_LIMIT_WAIT_SECONDS: u64 = 300;
+/// The most tags `stats_tags: ["*"]` reads per server and message stream, unless
+/// `stats_tags_max` says otherwise: each costs about 14 requests a run.
+pub const DEFAULT_STATS_TAGS_MAX: u64 = 50;
+/// The entry of `stats_tags` that stands for the tags found on outbound messages.
+pub const FOUND_TAGS: &str = "*";
 /// Values sent as HTTP headers (tokens, `user_agent`): printable ASCII, so no line break can end
 /// the header early.
 pub(super) const HEADER_VALUE: &str = "^[ -~]*$";
@@ -67,6 +72,14 @@ fn what_to_read() -> Value {
             "type": "object",
             "additionalProperties": {"type": "integer", "minimum": 0, "maximum": MAX_LOOKBACK_HOURS},
             "description": "Lookback hours of single incremental streams, by stream name (for example {\"bounces\": 72}); wins over lookback_hours."
+        },
+        "stats_tags": {
+            "type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000}, "uniqueItems": true,
+            "description": "Statistics per tag as well: the stats_* streams also write each listed tag's rows, and Tag joins their key (\"\" on the rows of all messages). The entry \"*\" stands for every tag found on the outbound messages a run reads (messages_outbound must be selected), and on those of the last retention_days, up to stats_tags_max. Default, or an empty list: no Tag column, as before."
+        },
+        "stats_tags_max": {
+            "type": "integer", "minimum": 1, "maximum": 1000, "default": DEFAULT_STATS_TAGS_MAX,
+            "description": "With \"*\" in stats_tags: the most tags read per server and message stream (about 14 requests each a run); more found stops the run with an error naming them, never a silent cut."
         }
     })
 }

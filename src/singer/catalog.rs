@@ -7,7 +7,7 @@
 use crate::error::Error;
 pub use crate::record::Selected;
 use crate::record::{Drift, Shape};
-use crate::streams::{Replication, StreamDef, STREAMS};
+use crate::streams::{Kind, Replication, StreamDef, STREAMS};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -21,15 +21,54 @@ fn automatic(def: &StreamDef, field: &str) -> bool {
     def.key_properties.contains(&field) || def.replication_key == Some(field)
 }
 
-/// The catalog `--discover` prints.
-pub fn discover() -> Result<Value, Error> {
+/// The column of a statistics row's tag (with `stats_tags`).
+const TAG: &str = "Tag";
+
+/// A stream's key: its own, with `Tag` after `MessageStream` on statistics streams when
+/// `tagged` (`stats_tags` set).
+fn key_of(def: &StreamDef, tagged: bool) -> Vec<String> {
+    let mut key: Vec<String> = def.key_properties.iter().map(|k| k.to_string()).collect();
+    if tagged && matches!(def.kind, Kind::Stats(_)) {
+        let at = key
+            .iter()
+            .position(|k| k == "MessageStream")
+            .map_or(0, |i| i + 1);
+        key.insert(at, TAG.to_string());
+    }
+    key
+}
+
+/// Declares a statistics stream's `Tag` (a string, `""` on the rows of all messages).
+fn declare_tag(schema: &mut Value) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert(TAG.into(), json!({"type": "string"}));
+    }
+}
+
+/// With `stats_tags`: the statistics streams' rows carry `Tag`, which joins their key.
+pub fn tag_stats(selection: &mut [Selected]) {
+    for sel in selection {
+        if matches!(sel.def.kind, Kind::Stats(_)) {
+            declare_tag(&mut sel.schema);
+            sel.key_properties = key_of(sel.def, true);
+            sel.shape = Shape::compile(&sel.schema);
+        }
+    }
+}
+
+/// The catalog `--discover` prints (`tagged`: with `stats_tags` set).
+pub fn discover(tagged: bool) -> Result<Value, Error> {
     let mut streams = Vec::new();
     for def in STREAMS {
-        let schema = stream_schema(def)?;
+        let mut schema = stream_schema(def)?;
+        let key = key_of(def, tagged);
+        if key.iter().any(|k| k == TAG) {
+            declare_tag(&mut schema);
+        }
         let mut root = json!({
             "inclusion": "available",
             "selected-by-default": def.selected_by_default,
-            "table-key-properties": def.key_properties,
+            "table-key-properties": key,
             "forced-replication-method": def.replication().as_str(),
         });
         if let Some(key) = def.replication_key {
@@ -39,7 +78,8 @@ pub fn discover() -> Result<Value, Error> {
         let mut metadata = vec![json!({"breadcrumb": [], "metadata": root})];
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             for name in props.keys() {
-                let inclusion = if automatic(def, name) {
+                let keyed = key.iter().any(|k| k == name);
+                let inclusion = if keyed || automatic(def, name) {
                     "automatic"
                 } else {
                     "available"
@@ -54,7 +94,7 @@ pub fn discover() -> Result<Value, Error> {
             "tap_stream_id": def.name,
             "stream": def.name,
             "schema": schema,
-            "key_properties": def.key_properties,
+            "key_properties": key,
             "metadata": metadata,
         }));
     }
@@ -248,7 +288,7 @@ mod tests {
 
     #[test]
     fn discovered_catalog_selects_back_to_the_defaults() {
-        let catalog = discover().unwrap();
+        let catalog = discover(false).unwrap();
         let chosen = select(&catalog).unwrap();
         let defaults = default_selection().unwrap();
         let names = |v: &[Selected]| v.iter().map(|s| s.def.name).collect::<Vec<_>>();

@@ -2,9 +2,13 @@
 //! the per-record reads keep between runs.
 //!
 //! Shape: `{"version": 1, "bookmarks": {"<stream>": {"<server id>": {"<partition>": "<value>"}}},
-//! "reads": {"<group>": {"<server id>": {"<partition>": {…}}}}}` where a bookmark is an RFC 3339
-//! UTC instant (search streams: the end of the last complete window) or a `YYYY-MM-DD` Eastern
-//! day (statistics: the last day read), and a `reads` entry is a [`Kept`]. Every STATE message
+//! "reads": {"<group>": {"<server id>": {"<partition>": {…}}}}, "stats_tags": {"<server id>":
+//! {"<message stream>": {"<tag>": "<day>"}}}}` where a bookmark is an RFC 3339 UTC instant
+//! (search streams: the end of the last complete window) or a `YYYY-MM-DD` Eastern day
+//! (statistics: the last day read; with `stats_tags`, under the partition `<message stream>/`
+//! for all messages and `<message stream>/<tag>` for a tag), a `reads` entry is a [`Kept`], and
+//! `stats_tags` holds, with `stats_tags: ["*"]`, the Eastern day each tag was last found on an
+//! outbound message. Every STATE message
 //! carries the whole state, bookmarks of unselected streams included, because Meltano stores each
 //! one as the complete state.
 
@@ -150,6 +154,7 @@ impl State {
             }
         }
         check_reads(root.get("reads"))?;
+        check_found_tags(root.get("stats_tags"))?;
         drop_foreign_keys(&mut root);
         root.insert("version".into(), Value::from(STATE_VERSION));
         Ok(State {
@@ -167,29 +172,27 @@ impl State {
     }
 
     pub fn set_bookmark(&mut self, stream: &str, server: u64, partition: &str, value: String) {
-        if !self.root.is_object() {
-            self.root = Value::Object(Map::new());
+        if let Some(p) = self.object_at(&["bookmarks", stream, &server.to_string()]) {
+            p.insert(partition.to_string(), Value::String(value));
         }
-        let Some(root) = self.root.as_object_mut() else {
-            return;
-        };
-        let bookmarks = root
-            .entry("bookmarks")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !bookmarks.is_object() {
-            *bookmarks = Value::Object(Map::new());
-        }
-        let entry = bookmarks
-            .as_object_mut()
-            .map(|b| b.entry(stream).or_insert_with(|| Value::Object(Map::new())));
-        if let Some(Value::Object(servers)) = entry {
-            let partitions = servers
-                .entry(server.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(p) = partitions {
-                p.insert(partition.to_string(), Value::String(value));
+    }
+
+    /// The object at `path` from the root, made where missing or not an object.
+    fn object_at(&mut self, path: &[&str]) -> Option<&mut Map<String, Value>> {
+        let mut node = &mut self.root;
+        for key in path {
+            if !node.is_object() {
+                *node = Value::Object(Map::new());
             }
+            node = node
+                .as_object_mut()?
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
         }
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        node.as_object_mut()
     }
 
     /// Whether the per-record reads of `group` on this server and partition kept anything
@@ -215,23 +218,32 @@ impl State {
     }
 
     pub fn set_kept(&mut self, group: &str, server: u64, partition: &str, kept: &Kept) {
-        let Some(root) = self.root.as_object_mut() else {
-            return;
-        };
-        let mut node = root
-            .entry("reads")
-            .or_insert_with(|| Value::Object(Map::new()));
-        for key in [group.to_string(), server.to_string()] {
-            if !node.is_object() {
-                *node = Value::Object(Map::new());
-            }
-            let Some(map) = node.as_object_mut() else {
-                return;
-            };
-            node = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
-        }
-        if let (Some(map), Ok(value)) = (node.as_object_mut(), serde_json::to_value(kept)) {
+        let value = serde_json::to_value(kept);
+        if let (Some(map), Ok(value)) = (
+            self.object_at(&["reads", group, &server.to_string()]),
+            value,
+        ) {
             map.insert(partition.to_string(), value);
+        }
+    }
+
+    /// The tags last found on the outbound messages of a server and message stream, with the
+    /// Eastern day of each (checked when the state was read).
+    pub fn found_tags(&self, server: u64, stream: &str) -> BTreeMap<String, String> {
+        self.root
+            .get("stats_tags")
+            .and_then(|t| t.get(server.to_string()))
+            .and_then(|t| t.get(stream))
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn set_found_tags(&mut self, server: u64, stream: &str, tags: &BTreeMap<String, String>) {
+        let value = serde_json::to_value(tags);
+        if let (Some(map), Ok(value)) =
+            (self.object_at(&["stats_tags", &server.to_string()]), value)
+        {
+            map.insert(stream.to_string(), value);
         }
     }
 
@@ -285,12 +297,43 @@ fn check_reads(reads: Option<&Value>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks the `stats_tags` of a state read from a file: `{"<server id>": {"<message stream>":
+/// {"<tag>": "YYYY-MM-DD"}}}`.
+fn check_found_tags(tags: Option<&Value>) -> Result<(), Error> {
+    let Some(tags) = tags else { return Ok(()) };
+    let fits = |servers: &Value| {
+        let servers = servers.as_object()?;
+        servers
+            .iter()
+            .all(|(server, streams)| {
+                server.parse::<u64>().map(|n| n.to_string()).as_deref() == Ok(server.as_str())
+                    && streams.as_object().is_some_and(|streams| {
+                        streams.values().all(|days| {
+                            days.as_object().is_some_and(|days| {
+                                days.values().all(|d| {
+                                    d.as_str().is_some_and(|d| {
+                                        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
+                                    })
+                                })
+                            })
+                        })
+                    })
+            })
+            .then_some(())
+    };
+    fits(tags).ok_or_else(|| {
+        Error::Input(
+            "state: stats_tags is not in this tap's format (expected {\"<server id>\": {\"<message stream>\": {\"<tag>\": \"YYYY-MM-DD\"}}}); remove it, and the next run finds the tags again".into(),
+        )
+    })
+}
+
 /// Keeps only the tap's own top-level keys: every STATE repeats the whole state, so anything else
 /// in the input would be copied into each one.
 fn drop_foreign_keys(root: &mut Map<String, Value>) {
     let foreign: Vec<String> = root
         .keys()
-        .filter(|k| !matches!(k.as_str(), "version" | "bookmarks" | "reads"))
+        .filter(|k| !matches!(k.as_str(), "version" | "bookmarks" | "reads" | "stats_tags"))
         .cloned()
         .collect();
     if foreign.is_empty() {
@@ -308,7 +351,7 @@ fn drop_foreign_keys(root: &mut Map<String, Value>) {
         named.push(format!("and {} more", foreign.len() - named.len()));
     }
     crate::log::warn(&format!(
-        "state: dropped top-level key(s) that are not this tap's ({}); only \"version\", \"bookmarks\" and \"reads\" are kept",
+        "state: dropped top-level key(s) that are not this tap's ({}); only \"version\", \"bookmarks\", \"reads\" and \"stats_tags\" are kept",
         named.join(", ")
     ));
 }
@@ -392,5 +435,27 @@ mod tests {
         assert!(State::from_value(json!({"version": 0, "bookmarks": {}})).is_err());
         assert!(State::from_value(json!({"bookmarks": []})).is_err());
         assert!(State::from_value(json!({})).is_ok());
+    }
+
+    #[test]
+    fn found_tags_round_trip_and_refuse_other_shapes() {
+        let mut s = State::from_value(json!({"bookmarks": {}})).unwrap();
+        let tags: BTreeMap<String, String> = [("welcome".into(), "2026-11-30".into())].into();
+        s.set_found_tags(10001, "outbound", &tags);
+        let read = State::from_value(s.to_value()).unwrap();
+        assert_eq!(read.found_tags(10001, "outbound"), tags);
+        assert!(read.found_tags(10001, "broadcast").is_empty());
+        for bad in [
+            json!([]),
+            json!({"x": {}}),
+            json!({"10001": []}),
+            json!({"10001": {"outbound": {"welcome": 7}}}),
+            json!({"10001": {"outbound": {"welcome": "yesterday"}}}),
+        ] {
+            let err = State::from_value(json!({"bookmarks": {}, "stats_tags": bad}))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("stats_tags"), "{err}");
+        }
     }
 }

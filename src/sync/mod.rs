@@ -27,22 +27,23 @@ pub mod task;
 pub mod windows;
 
 use crate::client::{Client, Token};
-use crate::config::Config;
+use crate::config::{Config, StatsTags};
 use crate::error::Error;
 use crate::log;
 use crate::metrics;
 use crate::singer::catalog::{self, Selected};
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::{TokenKind, ACTIVITY};
-use crate::timefmt::{floor_second, format_utc};
+use crate::streams::{TokenKind, ACTIVITY, TAGGED_MESSAGES};
+use crate::timefmt::{eastern_date, floor_second, format_utc};
 use books::Books;
 use chrono::{Duration, Utc};
 use context::{Ctx, Report};
 use job::{Done, Job};
 use running::{Delivered, Running, Step};
+use search::fetch::Partition;
 use servers::Server;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,6 +72,12 @@ pub fn run<W: Write>(
     let mut search_end = floor_second(now - SAFETY_MARGIN);
     if let Some(end) = config.end {
         search_end = search_end.min(floor_second(end));
+    }
+    let gathers = selection.iter().any(|s| s.def.name == TAGGED_MESSAGES);
+    if config.stats_tags.found_max.is_some() && !gathers {
+        return Err(Error::Input(format!(
+            "stats_tags: \"*\" reads the tags found on {TAGGED_MESSAGES}, which the catalog does not select; select it, or name the tags in stats_tags"
+        )));
     }
     let servers = servers::resolve(config, client)?;
     log::info(&format!(
@@ -128,6 +135,29 @@ fn activity_streams() -> Result<Vec<Selected>, Error> {
         .collect()
 }
 
+/// The tags to read on a server's message stream (`stats_tags: ["*"]`), each with the Eastern
+/// day it was last found: those `part` gathered (today) and those the state kept from the last
+/// `retention_days` (older ones no longer name a message Postmark holds).
+fn found_tags<W: Write>(
+    ctx: &Ctx<'_, W>,
+    server: u64,
+    part: &Partition,
+) -> BTreeMap<String, String> {
+    let day = |t| eastern_date(t).format("%Y-%m-%d").to_string();
+    let oldest = day(ctx.now - ctx.config.retention);
+    let mut found = ctx.state.found_tags(server, &part.id);
+    found.retain(|_, last| *last >= oldest);
+    let gathered = part
+        .tags
+        .as_ref()
+        .and_then(|t| t.lock().ok().map(|t| t.clone()));
+    let today = day(ctx.now);
+    for tag in gathered.unwrap_or_default() {
+        found.insert(tag, today.clone());
+    }
+    found
+}
+
 /// A server that failed, and why.
 struct Failure {
     server: u64,
@@ -142,6 +172,10 @@ struct Waiting<'a> {
 
 struct Conductor<'a> {
     selection: &'a [Selected],
+    /// `stats_tags`.
+    tags: StatsTags,
+    /// The searches gathering the tags `stats_tags: ["*"]` reads, by task number.
+    gathering: HashMap<usize, Arc<Partition<'a>>>,
     /// The activity searches' streams ([`activity_streams`]).
     activity: &'a [Selected],
     account_token: Option<Token>,
@@ -169,6 +203,8 @@ impl<'a> Conductor<'a> {
         });
         let mut c = Conductor {
             selection,
+            tags: config.stats_tags.clone(),
+            gathering: HashMap::new(),
             activity,
             account_token,
             running: Running::default(),
@@ -186,7 +222,7 @@ impl<'a> Conductor<'a> {
             let i = c.books.add_server(server);
             let server = Arc::clone(c.books.server(i));
             if listed {
-                for plan in task::server_plans(&server, selection, activity) {
+                for plan in task::server_plans(&server, selection, activity, &c.tags) {
                     c.plan(plan, Some(i), false);
                 }
             } else {
@@ -227,8 +263,13 @@ impl<'a> Conductor<'a> {
             let index = self.started;
             self.started += 1;
             self.books.started(server, &plan.streams());
+            if let Plan::Search(part) = &plan {
+                if part.tags.is_some() {
+                    self.gathering.insert(index, Arc::clone(part));
+                }
+            }
             match self.running.start(ctx, index, plan, server) {
-                Ok(step) => jobs.extend(self.take(ctx, index, step)),
+                Ok(step) => jobs.extend(self.take(ctx, index, step)?),
                 Err(e) => self.fail(server, e)?,
             }
         }
@@ -236,21 +277,62 @@ impl<'a> Conductor<'a> {
     }
 
     /// A task's step: its work becomes jobs, and what it came to, if it is done, goes into
-    /// the books.
+    /// the books (and a search that gathered tags plans their statistics).
     fn take<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
         index: usize,
         step: Step<'a>,
-    ) -> Vec<Job<'a>> {
+    ) -> Result<Vec<Job<'a>>, Error> {
         self.outstanding += step.work.len();
         if let Some(f) = step.finished {
             self.books.finished(ctx, f.server, &f.streams);
+            if let (Some(part), Some(i)) = (self.gathering.remove(&index), f.server) {
+                self.plan_found_tags(ctx, i, &part)?;
+            }
         }
-        step.work
+        Ok(step
+            .work
             .into_iter()
             .map(|work| Job { task: index, work })
-            .collect()
+            .collect())
+    }
+
+    /// A search that gathered tags is done (`stats_tags: ["*"]`): the tags it found and those
+    /// found within `retention_days` before (kept in the state) have their statistics read,
+    /// first in the plan. More than `stats_tags_max` of them ends the run.
+    fn plan_found_tags<W: Write>(
+        &mut self,
+        ctx: &mut Ctx<'_, W>,
+        i: usize,
+        part: &Partition,
+    ) -> Result<(), Error> {
+        let Some(max) = self.tags.found_max else {
+            return Ok(());
+        };
+        let server = Arc::clone(self.books.server(i));
+        let found = found_tags(ctx, server.id, part);
+        let tags: Vec<String> = found
+            .keys()
+            .filter(|t| !self.tags.listed.contains(t))
+            .cloned()
+            .collect();
+        if tags.len() > max {
+            let named: Vec<String> = tags.iter().take(5).map(|t| format!("{t:?}")).collect();
+            return Err(Error::Input(format!(
+                "stats_tags: {} tags found on the outbound messages of server {} stream {} ({}, ...), more than stats_tags_max ({max}); raise stats_tags_max, or name the tags wanted in stats_tags instead of \"*\"",
+                tags.len(),
+                server.id,
+                part.id,
+                named.join(", ")
+            )));
+        }
+        ctx.state.set_found_tags(server.id, &part.id, &found);
+        let plans = task::found_tag_plans(&server, self.selection, &part.id, &tags);
+        for plan in plans.into_iter().rev() {
+            self.plan(plan, Some(i), true);
+        }
+        Ok(())
     }
 
     /// Handles one answer, in job order; starts more tasks.
@@ -266,7 +348,7 @@ impl<'a> Conductor<'a> {
         let server = self.running.server_of(index);
         let delivered = done.and_then(|done| self.running.deliver(ctx, index, done));
         match delivered {
-            Ok(Delivered::Step(step)) => queue.extend(self.take(ctx, index, step)),
+            Ok(Delivered::Step(step)) => queue.extend(self.take(ctx, index, step)?),
             Ok(Delivered::Listed(i, listed)) => self.set_up(i, listed),
             // A failed request of a task already gone (its server failed) changes nothing.
             Err(_) if server.is_none() && job.work.server().is_some_and(Server::failed) => {}
@@ -283,7 +365,7 @@ impl<'a> Conductor<'a> {
         self.books.replace_server(i, listed);
         self.books.set_up(i);
         let server = Arc::clone(self.books.server(i));
-        let plans = task::server_plans(&server, self.selection, self.activity);
+        let plans = task::server_plans(&server, self.selection, self.activity, &self.tags);
         for plan in plans.into_iter().rev() {
             self.plan(plan, Some(i), true);
         }

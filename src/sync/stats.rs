@@ -7,6 +7,11 @@
 //! endpoints are read in ranges of [`CHUNK_DAYS`] days. Every range of a message stream is asked
 //! for at once, and the answers are written in order. Dynamic-key endpoints are pivoted to one
 //! row per (day, name) so they load into fixed SQL columns.
+//!
+//! With `stats_tags`, each statistics stream is also read per tag (`tag=<tag>`), and every row
+//! carries `Tag`: the tag, or `""` on the rows of all messages. Each tag keeps its own bookmark
+//! (partition `<message stream>/<tag>`, and `<message stream>/` for all messages), so a tag
+//! added later is read from the start.
 
 use super::context::{extracted_now, Ctx};
 use super::engine::{Engine, Outcome};
@@ -34,7 +39,45 @@ pub struct StatsSpec<'a> {
     pub shape: Stats,
     pub server: Arc<Server>,
     pub stream: MessageStream,
+    pub tag: StatsTag,
     pub tally: Counters,
+}
+
+/// Which messages a statistics task counts, and the `Tag` its rows carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsTag {
+    /// All of them, without a `Tag` column (`stats_tags` unset).
+    Untagged,
+    /// All of them, `Tag` `""` (`stats_tags` set).
+    All,
+    /// Those of one tag.
+    One(String),
+}
+
+impl StatsTag {
+    /// The state partition of the task's bookmark on message stream `ms`.
+    fn partition(&self, ms: &str) -> String {
+        match self {
+            StatsTag::Untagged => ms.to_string(),
+            StatsTag::All => format!("{ms}/"),
+            StatsTag::One(tag) => format!("{ms}/{tag}"),
+        }
+    }
+
+    /// The `Tag` the task's rows carry, if any.
+    fn column(&self) -> Option<&str> {
+        match self {
+            StatsTag::Untagged => None,
+            StatsTag::All => Some(""),
+            StatsTag::One(tag) => Some(tag),
+        }
+    }
+}
+
+impl StatsSpec<'_> {
+    fn partition(&self) -> String {
+        self.tag.partition(&self.stream.id)
+    }
 }
 
 /// One range of days.
@@ -75,7 +118,7 @@ impl<'a> StatsTask<'a> {
             Some(end) => (end - chrono::Duration::seconds(1)).min(ctx.now),
             None => ctx.now,
         });
-        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
+        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.partition());
         let first = match ctx.state.bookmark(name, server, ms) {
             None => first_day,
             Some(b) => {
@@ -123,7 +166,7 @@ impl<'a> StatsTask<'a> {
         fetched: StatsAnswer,
     ) -> Result<(), Error> {
         let spec = &self.spec;
-        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.stream.id);
+        let (name, server, ms) = (spec.sel.def.name, spec.server.id, &spec.partition());
         ctx.write(name, &fetched.buf)?;
         self.written += fetched.records;
         self.handled += 1;
@@ -193,11 +236,14 @@ impl<'a> Engine<'a> for StatsTask<'a> {
 /// Reads one range and writes its rows' RECORD lines.
 pub fn fetch(client: &Client, req: &StatsRequest) -> Result<StatsAnswer, Error> {
     let spec = &*req.spec;
-    let query = [
+    let mut query = vec![
         ("fromdate", req.from.format("%Y-%m-%d").to_string()),
         ("todate", req.to.format("%Y-%m-%d").to_string()),
         ("messagestream", spec.stream.id.clone()),
     ];
+    if let StatsTag::One(tag) = &spec.tag {
+        query.push(("tag", tag.clone()));
+    }
     let path = spec.sel.def.path;
     let answer = client
         .get_with(
@@ -213,7 +259,10 @@ pub fn fetch(client: &Client, req: &StatsRequest) -> Result<StatsAnswer, Error> 
     let writer = RecordWriter::new(spec.sel, stamps, &extracted_now())?;
     let mut buf = Vec::new();
     let mut records = 0;
-    for row in rows(&answer, spec.shape, req.from, path)? {
+    for mut row in rows(&answer, spec.shape, req.from, path)? {
+        if let Some(tag) = spec.tag.column() {
+            row.insert("Tag".into(), Value::String(tag.to_string()));
+        }
         records += u64::from(writer.value(Value::Object(row), &mut buf)?);
     }
     Ok(StatsAnswer { buf, records })

@@ -5,13 +5,14 @@
 use super::full_table::TableSpec;
 use super::reads::ReadsSpec;
 use super::search::fetch::{Found, Partition};
-use super::servers::Server;
-use super::stats::StatsSpec;
+use super::servers::{MessageStream, Server};
+use super::stats::{StatsSpec, StatsTag};
 use crate::client::{Counters, Token};
+use crate::config::StatsTags;
 use crate::log;
 use crate::record::Selected;
-use crate::streams::{Expand, Kind, Partitions, Search, TokenKind};
-use std::sync::Arc;
+use crate::streams::{Expand, Kind, Partitions, Search, Stats, TokenKind, TAGGED_MESSAGES};
+use std::sync::{Arc, Mutex};
 
 /// A task not started yet.
 pub enum Plan<'a> {
@@ -72,6 +73,7 @@ pub fn server_plans<'a>(
     server: &Arc<Server>,
     selection: &'a [Selected],
     activity: &'a [Selected],
+    tags: &StatsTags,
 ) -> Vec<Plan<'a>> {
     let mut plans = Vec::new();
     let mut grouped: Vec<&'static str> = Vec::new();
@@ -101,22 +103,24 @@ pub fn server_plans<'a>(
                 }
             }
             Kind::Search(spec) => {
+                // The tags `stats_tags: ["*"]` reads are found on this stream's records.
+                let gather = tags.found_max.is_some() && sel.def.name == TAGGED_MESSAGES;
                 for id in partitions(spec.partitions, server) {
-                    plans.push(Plan::Search(Arc::new(search_partition(
-                        sel, spec, server, id,
-                    ))));
+                    let mut part = search_partition(sel, spec, server, id);
+                    part.tags = gather.then(Mutex::default);
+                    plans.push(Plan::Search(Arc::new(part)));
                 }
             }
             Kind::Stats(shape) => {
                 for ms in server.message_streams().iter().filter(|m| !m.is_inbound()) {
-                    let spec = StatsSpec {
-                        sel,
-                        shape,
-                        server: Arc::clone(server),
-                        stream: ms.clone(),
-                        tally: Counters::default(),
+                    let all = match tags.on() {
+                        true => StatsTag::All,
+                        false => StatsTag::Untagged,
                     };
-                    plans.push(Plan::Stats(Arc::new(spec)));
+                    let listed = tags.listed.iter().map(|t| StatsTag::One(t.clone()));
+                    for tag in std::iter::once(all).chain(listed) {
+                        plans.push(stats_plan(sel, shape, server, ms, tag));
+                    }
                 }
             }
             Kind::FullTable(_) => {
@@ -127,6 +131,52 @@ pub fn server_plans<'a>(
                     tally: Counters::default(),
                 };
                 plans.push(Plan::Table(Arc::new(spec)));
+            }
+        }
+    }
+    plans
+}
+
+/// A statistics stream's task on one message stream, for one tag (or all messages).
+fn stats_plan<'a>(
+    sel: &'a Selected,
+    shape: Stats,
+    server: &Arc<Server>,
+    ms: &MessageStream,
+    tag: StatsTag,
+) -> Plan<'a> {
+    Plan::Stats(Arc::new(StatsSpec {
+        sel,
+        shape,
+        server: Arc::clone(server),
+        stream: ms.clone(),
+        tag,
+        tally: Counters::default(),
+    }))
+}
+
+/// The statistics tasks of the tags found on a server's message stream `ms` (`stats_tags:
+/// ["*"]`): every selected statistics stream, each for every tag.
+pub fn found_tag_plans<'a>(
+    server: &Arc<Server>,
+    selection: &'a [Selected],
+    ms: &str,
+    tags: &[String],
+) -> Vec<Plan<'a>> {
+    let Some(ms) = server.message_streams().iter().find(|m| m.id == ms) else {
+        return Vec::new();
+    };
+    let mut plans = Vec::new();
+    for sel in selection {
+        if let Kind::Stats(shape) = sel.def.kind {
+            for tag in tags {
+                plans.push(stats_plan(
+                    sel,
+                    shape,
+                    server,
+                    ms,
+                    StatsTag::One(tag.clone()),
+                ));
             }
         }
     }
@@ -149,6 +199,7 @@ fn search_partition<'a>(
         found: Found::Lines,
         filters: Vec::new(),
         expect: None,
+        tags: None,
     }
 }
 

@@ -135,6 +135,11 @@ fn malformed_state() {
             "{\"reads\": {\"outbound_details\": {\"1\": {\"outbound\": {\"activity\": {\"opens\": \"soon\"}}}}}}",
             "holds \"soon\", not what this tap writes",
         ),
+        // The tags `stats_tags: ["*"]` found: a day per tag, per server and message stream.
+        (
+            "{\"stats_tags\": {\"1\": {\"outbound\": {\"welcome\": \"last week\"}}}}",
+            "state: stats_tags is not in this tap's format",
+        ),
     ] {
         assert_input_error(&tap.state_text(text).run_raw(), needle);
     }

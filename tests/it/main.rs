@@ -34,4 +34,5 @@ mod retention;
 mod schedule;
 mod servers;
 mod signals;
+mod stats_tags;
 mod sync;

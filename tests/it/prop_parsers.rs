@@ -637,7 +637,7 @@ proptest! {
 
 fn discovered() -> &'static Value {
     static CATALOG: OnceLock<Value> = OnceLock::new();
-    CATALOG.get_or_init(|| catalog::discover().expect("discovery works"))
+    CATALOG.get_or_init(|| catalog::discover(false).expect("discovery works"))
 }
 
 fn flag_value() -> BoxedStrategy<Value> {

@@ -118,6 +118,66 @@ pub fn ground_truth(
     })
 }
 
+/// The statistics tap stream `stream` reads for one tag (`None`: all messages) on message stream
+/// `ms` of server `server_id`, Eastern day by Eastern day over `first..=last` (`YYYY-MM-DD`):
+/// each day the endpoint reports, as it answers a request for that day alone (its `Days` row,
+/// `Date` left out; the overview's whole answer, every day). `None` for an unknown stream,
+/// server or message stream.
+pub fn stats_days(
+    m: &Model,
+    now: i64,
+    server_id: u64,
+    stream: &str,
+    ms: &str,
+    tag: Option<&str>,
+    days: (chrono::NaiveDate, chrono::NaiveDate),
+) -> Option<std::collections::BTreeMap<String, serde_json::Value>> {
+    let (ep, _) = stats_endpoint(stream)?;
+    let s = m.servers.iter().position(|x| x.id == server_id)?;
+    m.servers[s].stream_index(ms)?;
+    let mut out = std::collections::BTreeMap::new();
+    for day in days.0.iter_days().take_while(|d| *d <= days.1) {
+        let date = day.format("%Y-%m-%d").to_string();
+        let mut raw = format!("messagestream={ms}&fromdate={date}&todate={date}");
+        if let Some(tag) = tag {
+            raw.push_str("&tag=");
+            raw.push_str(&query_escape(tag));
+        }
+        let q = Query::parse(&raw);
+        let env = Env {
+            m,
+            s,
+            q: &q,
+            now,
+            id: "",
+        };
+        let answer = statistics::stats(&env, ep).ok()?;
+        let row = match ep.is_empty() {
+            true => Some(answer),
+            false => answer["Days"].as_array().and_then(|d| d.first()).cloned(),
+        };
+        if let Some(mut row) = row {
+            if let Some(o) = row.as_object_mut() {
+                o.remove("Date");
+            }
+            out.insert(date, row);
+        }
+    }
+    Some(out)
+}
+
+/// A query value with the characters a query string gives a meaning to escaped.
+fn query_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Indexes of the server's non-inbound streams.
 fn outbound_streams<'a>(env: &'a Env) -> impl Iterator<Item = usize> + 'a {
     let server = env.server();

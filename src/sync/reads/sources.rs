@@ -244,6 +244,7 @@ impl<'a> ReadsTask<'a> {
             found,
             filters: filter.into_iter().collect(),
             expect,
+            tags: None,
         };
         let index = self.sources.len();
         let mut pages = Vec::new();

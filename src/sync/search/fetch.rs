@@ -18,8 +18,9 @@ use crate::streams::{Partitions, Search, CEILING, PAGE_SIZE};
 use crate::sync::context::extracted_now;
 use crate::timefmt::{format_filter, format_utc, parse_timestamp, wall_range};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What a partition's requests share: the search, the server and the message stream.
 pub struct Partition<'a> {
@@ -39,6 +40,9 @@ pub struct Partition<'a> {
     /// A field every record is expected to hold with this value (any case), as a filter
     /// asked for: records that do not are counted ([`ShapedPage::unexpected`]).
     pub expect: Option<(&'static str, &'static str)>,
+    /// Where the `Tag`s of the records written are gathered, when a run reads statistics for
+    /// the tags found (`stats_tags: ["*"]`).
+    pub tags: Option<Mutex<BTreeSet<String>>>,
 }
 
 /// What becomes of a search's records.
@@ -174,6 +178,9 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
     if first && total > CEILING {
         return Ok(PageAnswer::TooBig(total));
     }
+    if let Some(Ok(mut tags)) = part.tags.as_ref().map(Mutex::lock) {
+        tags.extend(kept.tags.iter().cloned());
+    }
     let got = match page.records {
         Records::List(n) => n,
         Records::Missing if total == 0 => 0,
@@ -200,6 +207,8 @@ struct PageKept {
     lines: Lines,
     messages: Vec<(Key, MessageRef)>,
     unexpected: u64,
+    /// The tags of the records written, when the partition gathers them.
+    tags: BTreeSet<String>,
 }
 
 /// Identifies one record of a page and, if it belongs to the window, keeps its RECORD line (or
@@ -263,6 +272,11 @@ fn keep(
             kept.messages.push((key, message));
         }
         return Ok(());
+    }
+    if part.tags.is_some() {
+        if let Some(tag) = fields.str("Tag").filter(|t| !t.is_empty()) {
+            kept.tags.insert(tag.into_owned());
+        }
     }
     let start = kept.lines.buf.len();
     if writer.text(&record, clean, &mut kept.lines.buf)? {
