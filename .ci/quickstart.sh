@@ -65,6 +65,8 @@ done
 missing=()
 command -v sudo >/dev/null || missing+=(sudo)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# Not the README's: what the checks of "6. The analysis" render its report in.
+command -v chromium >/dev/null || missing+=(chromium)
 command -v cargo >/dev/null || die "no cargo: the README assumes Rust is installed"
 if [ ${#missing[@]} -gt 0 ] || ! compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null; then
     apt-get update -qq >"$WORK/apt.log" 2>&1 || { tail -n 20 "$WORK/apt.log" >&2; die "apt-get update failed"; }

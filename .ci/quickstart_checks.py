@@ -38,6 +38,8 @@ JSONL_JOB = "dev:tap-postmark-to-target-jsonl"
 PG_JOB = "dev:tap-postmark-to-target-postgres"
 CSV_JOB = "dev:tap-postmark-to-target-csv"
 SCHEMA = "tap_postmark"
+# What CI keeps of a run: the report's screenshot.
+ARTIFACTS = os.environ.get("TAP_POSTMARK_ARTIFACTS", "/tmp/tap-postmark-artifacts")
 
 
 class Failed(Exception):
@@ -271,6 +273,16 @@ def after(block, work, clone, log):
         return (f"second runs re-read {b} of {a} search records; JSON Lines appended them"
                 f" ({j1['messages_outbound']} + {j2['messages_outbound']} messages_outbound"
                 f" lines), PostgreSQL upserted them; every key of the first runs kept")
+    if block == "analytics":
+        runs_of(log, JSONL_JOB, 3)
+        runs_of(log, PG_JOB, 3)
+        python = project / ".meltano" / "utilities" / "dbt-duckdb" / "venv" / "bin" / "python"
+        check(python.exists(), f"{python} missing: the dbt-duckdb utility is not installed")
+        checks = Path(__file__).resolve().parent / "analytics_checks.py"
+        run = subprocess.run([str(python), str(checks), clone, log, ARTIFACTS],
+                             capture_output=True, text=True)
+        check(run.returncode == 0, (run.stdout + run.stderr).strip()[-3000:])
+        return run.stdout.strip()
     return ""
 
 
