@@ -93,17 +93,10 @@ case when {{ whole }} > 0 then cast({{ part }} as double precision) / {{ whole }
   {{ return(column in names) }}
 {%- endmacro %}
 
-{#- The elements of a list-of-text column, one row each (in a select list). -#}
+{#- The elements of a list-of-text column, one row each (in a select list): a DuckDB list, a
+    PostgreSQL array (target-postgres loads a list of strings as text[]). -#}
 {% macro postmark_unnest_text(column) -%}
-  {{ return(adapter.dispatch('postmark_unnest_text', 'postmark')(column)) }}
-{%- endmacro %}
-
-{% macro duckdb__postmark_unnest_text(column) -%}
 unnest({{ column }})
-{%- endmacro %}
-
-{% macro default__postmark_unnest_text(column) -%}
-jsonb_array_elements_text(cast({{ column }} as jsonb))
 {%- endmacro %}
 
 {#- `days` days, as an interval. -#}

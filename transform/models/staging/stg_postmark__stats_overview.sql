@@ -3,7 +3,7 @@
 -- stats_tags setting the stream also holds per-tag rows; only the rows of all messages
 -- (no Tag, or Tag '') are kept here.
 with source as (
-    select * from {{ postmark_source('stats_outbound_overview') }}
+    select * from {{ postmark_source('stats_outbound_overview') }} as loaded
 ),
 untagged as (
     select * from source
