@@ -177,7 +177,7 @@ def planted_loss(project, work):
     check(run.returncode != 0, "dbt build passed with 500 opens dropped")
     failed = re.search(r"FAIL (\d+) assert_marts_reconcile_with_postmark_statistics", out)
     check(failed, "the planted loss did not fail the reconciliation test:\n" + out[-2000:])
-    others = re.findall(r"(?:FAIL|ERROR) \d* ?(\S+)", out)
+    others = re.findall(r"\d+ of \d+ (?:FAIL \d+|ERROR) (\S+)", out)
     check(set(others) <= {"assert_marts_reconcile_with_postmark_statistics"}, f"other failures: {others}")
     return int(failed[1])
 

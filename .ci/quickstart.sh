@@ -10,7 +10,7 @@
 # Meant for CI's throwaway Debian machine (root): like the README, it installs packages with
 # apt-get, starts the system PostgreSQL and gives its postgres user the password 'postgres'. It
 # refuses to run when 127.0.0.1:5432 or :8025 is already in use, and on exit puts PostgreSQL back
-# as it found it (drops the schema, removes the password, stops the server) and stops the
+# as it found it (drops the schemas, removes the password, stops the server) and stops the
 # simulator. The clone shares only the cargo target directory of this checkout, or the one
 # QUICKSTART_TARGET_DIR names (CARGO_TARGET_DIR), which saves a cold build; pip's and uv's
 # download caches are the user's.
@@ -43,6 +43,7 @@ cleanup() {
     fi
     if [ "$PG_STARTED" = 1 ] && port_busy 5432; then
         (cd / && runuser -u postgres -- psql -X -q -c "DROP SCHEMA IF EXISTS tap_postmark CASCADE" \
+            -c "DROP SCHEMA IF EXISTS analytics_staging CASCADE" -c "DROP SCHEMA IF EXISTS analytics_marts CASCADE" \
             -c "ALTER USER postgres PASSWORD NULL") >/dev/null 2>&1 || true
         service postgresql stop >/dev/null 2>&1 || true
     fi
