@@ -8,8 +8,9 @@ Run with the Python of the dbt-duckdb utility's virtual environment (it has duck
   and the DuckDB one took under two minutes beyond the sync;
 - the reconciliation compared every measure on the complete days, and found none off;
 - the daily mart equals the simulator's own statistics, asked for day by day over HTTP (sent,
-  bounced, spam complaints, opens and clicks, unique ones too), and each message's outcome adds
-  up (delivered + bounced + queued = sent);
+  bounced, spam complaints, opens and clicks, unique ones too), and each send day's messages
+  delivered, bounced and queued equal what the simulator says became of them
+  (`/_sim/servers/{id}/outcomes`);
 - DuckDB (built from target-jsonl's appended files) and PostgreSQL (target-postgres's upserted
   tables) give the same staging keys and the same daily mart on the complete days;
 - a planted loss (one page of 500 opens dropped from the files) fails the reconciliation test;
@@ -116,17 +117,29 @@ def against_simulator(con, clone):
         for (col, measure), n in zip(DAILY.items(), ours):
             want = truth[MEASURES[measure]]
             check(n == want, f"server {server} {stream} {day}: {col} {n}, the simulator says {want}")
-    outcomes = con.execute(f"""
-        select count(*) from (
-          select d.server_id, d.message_stream, d.activity_date
-          from (select server_id, message_stream, activity_date, sum(sent) as sent, sum(delivered) as delivered
-                from {MARTS}.postmark__daily_deliverability group by 1, 2, 3) as d
-          join (select server_id, message_stream, received_date_eastern as activity_date,
-                       count(*) filter (where delivery_outcome <> 'delivered') as other
-                from {MARTS}.postmark__messages group by 1, 2, 3) as m
-            using (server_id, message_stream, activity_date)
-          where d.delivered + m.other <> d.sent) as off""").fetchone()[0]
-    check(outcomes == 0, f"{outcomes} days where delivered + bounced + queued != sent")
+    # What became of each message, by its send day: the simulator's own outcomes.
+    outcomes = {(s, ms, d.isoformat()): row for s, ms, d, *row in con.execute(f"""
+        select server_id, message_stream, received_date_eastern, count(*),
+            count(*) filter (where delivery_outcome = 'delivered'),
+            count(*) filter (where delivery_outcome = 'bounced'),
+            count(*) filter (where delivery_outcome = 'queued')
+        from {MARTS}.postmark__messages group by 1, 2, 3""").fetchall()}
+    delivered = {(s, ms, d.isoformat()): n for s, ms, d, n in con.execute(f"""
+        select server_id, message_stream, activity_date, sum(delivered)
+        from {MARTS}.postmark__daily_deliverability group by 1, 2, 3""").fetchall()}
+    wanted = {(s, ms, d.isoformat()) for s, ms, d in complete}
+    for server, token in tokens.items():
+        req = urllib.request.Request(f"{url}/_sim/servers/{server}/outcomes")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            truth = json.load(r)
+        for row in truth:
+            key = (server, row["MessageStream"], row["Date"])
+            if key not in wanted:
+                continue
+            want = [row["Sent"], row["Delivered"], row["Bounced"], row["Queued"]]
+            ours = outcomes.get(key, [0, 0, 0, 0])
+            check(ours == want, f"{key}: sent, delivered, bounced, queued {ours}, the simulator says {want}")
+            check(delivered.get(key, 0) == row["Delivered"], f"{key}: the daily mart's delivered {delivered.get(key, 0)}, the simulator says {row['Delivered']}")
     return len(complete)
 
 

@@ -32,10 +32,17 @@ const SCHEDULED: &[&str] = &[
     "messages_outbound_details",
 ];
 
-/// The anchor of the simulated account: a day ago, or `TAP_SCHEDULE_ANCHOR` (RFC 3339).
+/// The anchor of the simulated account: 15:00 UTC two days ago, or `TAP_SCHEDULE_ANCHOR` (RFC
+/// 3339). Always the same hour, a working hour in US-Eastern time: the simulated mail follows the
+/// hours of the day, and a run at night held too little change to measure (regression: the
+/// steady schedule failed "too little change to measure" when the tests ran at 22:00 Eastern).
+/// Two days back, so the hours of mail ahead of it are still in the past.
 fn anchor() -> DateTime<Utc> {
     let at: DateTime<Utc> = std::env::var("TAP_SCHEDULE_ANCHOR").map_or_else(
-        |_| Utc::now() - Duration::days(1),
+        |_| {
+            let day = (Utc::now() - Duration::days(2)).date_naive();
+            day.and_hms_opt(15, 0, 0).expect("15:00 exists").and_utc()
+        },
         |a| a.parse().expect("TAP_SCHEDULE_ANCHOR: an RFC 3339 instant"),
     );
     // Whole seconds, so each run's end_date is: the tap reads up to an end_date's whole second.

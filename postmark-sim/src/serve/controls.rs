@@ -1,7 +1,9 @@
 //! Simulator controls over HTTP, for tests that drive the binary: not Postmark's API. They live
 //! under `/_sim/` (a path Postmark never uses), answer loopback clients only, need no Postmark
 //! token and are never faulted. `POST /_sim/servers/{id}/revoke` and `…/restore` revoke or
-//! restore a server's token (`Simulator::set_server_token_revoked`).
+//! restore a server's token (`Simulator::set_server_token_revoked`); `GET
+//! /_sim/servers/{id}/outcomes` tells what became of its outbound messages, per message stream
+//! and US-Eastern day (`truth::outcomes`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,6 +12,7 @@ use serde_json::json;
 use super::routes::{not_allowed, Answer};
 use crate::endpoints::query::percent_decode;
 use crate::generate::model::Model;
+use crate::truth::outcomes;
 
 /// First path segment of every control.
 const PREFIX: &str = "_sim";
@@ -36,22 +39,29 @@ fn refused(status: u16, error: String) -> Answer {
     Answer::json(status, &json!({"ok": false, "error": error}))
 }
 
-/// Answers a control request: 200 `{"ok":true}`; 404 for an unknown control or server, 405 for
-/// a method other than POST, 403 for a client not on loopback.
-pub fn answer(m: &mut Model, method: &str, path: &str, peer: Option<SocketAddr>) -> Answer {
+/// Answers a control request: 200 `{"ok":true}` (or the outcomes); 404 for an unknown control
+/// or server, 405 for another method than the control's, 403 for a client not on loopback.
+pub fn answer(
+    m: &mut Model,
+    now: i64,
+    method: &str,
+    path: &str,
+    peer: Option<SocketAddr>,
+) -> Answer {
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
         .map(|s| percent_decode(s, false).to_ascii_lowercase())
         .collect();
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let (id, revoked) = match parts.as_slice() {
-        [PREFIX, "servers", id, "revoke"] => (*id, true),
-        [PREFIX, "servers", id, "restore"] => (*id, false),
+    let (id, action, allowed) = match parts.as_slice() {
+        [PREFIX, "servers", id, "revoke"] => (*id, Some(true), "POST"),
+        [PREFIX, "servers", id, "restore"] => (*id, Some(false), "POST"),
+        [PREFIX, "servers", id, "outcomes"] => (*id, None, "GET"),
         _ => return refused(404, format!("no simulator control at {path}")),
     };
-    if method != "POST" {
-        return not_allowed("POST");
+    if method != allowed {
+        return not_allowed(allowed);
     }
     if !loopback(peer) {
         return refused(
@@ -59,16 +69,24 @@ pub fn answer(m: &mut Model, method: &str, path: &str, peer: Option<SocketAddr>)
             "simulator controls answer loopback clients only".into(),
         );
     }
-    let server = id
+    let Some(n) = id
         .parse::<u64>()
         .ok()
-        .and_then(|n| m.servers.iter_mut().find(|s| s.id == n));
-    match server {
-        Some(server) => {
-            server.revoked = revoked;
+        .filter(|n| m.servers.iter().any(|s| s.id == *n))
+    else {
+        return refused(404, format!("no server {id}"));
+    };
+    match action {
+        Some(revoked) => {
+            for server in m.servers.iter_mut().filter(|s| s.id == n) {
+                server.revoked = revoked;
+            }
             Answer::json(200, &json!({"ok": true}))
         }
-        None => refused(404, format!("no server {id}")),
+        None => match outcomes::outcomes(m, now, n) {
+            Some(rows) => Answer::json(200, &rows),
+            None => refused(404, format!("no server {id}")),
+        },
     }
 }
 

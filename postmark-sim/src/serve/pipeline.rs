@@ -58,7 +58,8 @@ impl Shared {
             .unwrap_or((req.target.as_str(), ""));
         let query = Query::parse(raw_query);
         if controls::is_control(path) {
-            let a = controls::answer(&mut self.model_write(), &req.method, path, req.peer);
+            let now = self.now_ticks();
+            let a = controls::answer(&mut self.model_write(), now, &req.method, path, req.peer);
             let reply = answer_reply(a);
             self.record(req, path, query, (None, false), reply.status, None);
             return reply;

@@ -89,3 +89,40 @@ fn controls_are_logged_and_never_faulted() {
     let faults: Vec<Option<&str>> = log[5..].iter().map(|e| e.fault.as_deref()).collect();
     assert_eq!(&faults[..2], &[Some("burst_429"), Some("burst_429")]);
 }
+
+/// `GET /_sim/servers/{id}/outcomes` counts every outbound message listed at the clock's now
+/// once, on its stream and Eastern day: as many as the ground truth of `messages_outbound`, each
+/// delivered, bounced or queued. Another method is refused.
+#[test]
+fn outcomes_count_every_listed_message_once() {
+    let sim = sim();
+    let mut bounced = 0;
+    for server in sim.servers() {
+        let (status, text) = control(
+            &sim,
+            "GET",
+            &format!("/_sim/servers/{}/outcomes", server.id),
+        );
+        assert_eq!(status, 200, "{text}");
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let n = |r: &serde_json::Value, k: &str| r[k].as_u64().unwrap();
+        for r in &rows {
+            assert_eq!(
+                n(r, "Sent"),
+                n(r, "Delivered") + n(r, "Bounced") + n(r, "Queued"),
+                "{r}"
+            );
+            bounced += n(r, "Bounced");
+        }
+        let sent: u64 = rows.iter().map(|r| n(r, "Sent")).sum();
+        let far = sim.now() - chrono::Duration::days(3650);
+        let truth = sim
+            .ground_truth(server.id, "messages_outbound", far, sim.now())
+            .unwrap();
+        assert_eq!(sent, truth.len() as u64, "server {}", server.id);
+    }
+    assert!(bounced > 0, "no message bounced");
+    let r = send(&sim, "POST", "/_sim/servers/10001/outcomes", &[], "");
+    assert_eq!((r.status, r.allow.as_deref()), (405, Some("GET")));
+    assert_eq!(control(&sim, "GET", "/_sim/servers/99999/outcomes").0, 404);
+}

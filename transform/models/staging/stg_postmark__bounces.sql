@@ -20,11 +20,14 @@ select
     cast("Inactive" as boolean) as is_inactive,
     cast("CanActivate" as boolean) as can_activate,
     cast("Type" as varchar(64)) = 'SpamComplaint' as is_spam_complaint,
-    -- The types after which the message did not reach the inbox (Postmark's "bounced"); an
-    -- auto-responder, a spam notification or a complaint came back from a delivered message.
+    -- The types that end delivery (Postmark's failures before the message reached the inbox).
+    -- Not failures: what comes back from a delivered message (an auto-reply, a spam
+    -- notification, a complaint, a challenge) and Transient, a delay ("message delayed":
+    -- the receiving server may still take it).
     cast("Type" as varchar(64)) not in ('SpamComplaint', 'AutoResponder', 'SpamNotification',
-        'OpenRelayTest', 'ChallengeVerification', 'Subscribe', 'Unsubscribe') as is_delivery_failure,
+        'OpenRelayTest', 'ChallengeVerification', 'Subscribe', 'Unsubscribe', 'Transient')
+        as is_delivery_failure,
     -- Hard: the address is bad for good; soft: every other delivery failure (a full mailbox, a
-    -- transient or DNS error, a block, an SMTP API error, an unknown failure).
+    -- DNS error, a block, an SMTP API error, an unknown failure).
     cast("Type" as varchar(64)) in ('HardBounce', 'BadEmailAddress', 'ManuallyDeactivated') as is_hard
 from latest
