@@ -34,7 +34,7 @@ use crate::metrics;
 use crate::singer::catalog::{self, Selected};
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::{TokenKind, ACTIVITY, TAGGED_MESSAGES};
+use crate::streams::{Kind, TokenKind, ACTIVITY, TAGGED_MESSAGES};
 use crate::timefmt::{eastern_date, floor_second, format_utc};
 use books::Books;
 use chrono::{Duration, Utc};
@@ -74,7 +74,10 @@ pub fn run<W: Write>(
         search_end = search_end.min(floor_second(end));
     }
     let gathers = selection.iter().any(|s| s.def.name == TAGGED_MESSAGES);
-    if config.stats_tags.found_max.is_some() && !gathers {
+    let stats = selection
+        .iter()
+        .any(|s| matches!(s.def.kind, Kind::Stats(_)));
+    if config.stats_tags.found_max.is_some() && stats && !gathers {
         return Err(Error::Input(format!(
             "stats_tags: \"*\" reads the tags found on {TAGGED_MESSAGES}, which the catalog does not select; select it, or name the tags in stats_tags"
         )));

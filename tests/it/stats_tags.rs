@@ -302,7 +302,8 @@ fn rows_of_all_messages_are_unchanged_by_the_setting() {
 }
 
 /// More tags found than `stats_tags_max` stops the run with one line naming the setting; `"*"`
-/// without `messages_outbound` selected is refused before any request.
+/// without `messages_outbound` selected is refused before any request (when a statistics stream
+/// is selected).
 #[test]
 fn found_tags_past_the_cap_or_without_their_source_are_loud_errors() {
     let sim = sim(account(1, 3, 100));
@@ -330,6 +331,9 @@ fn found_tags_past_the_cap_or_without_their_source_are_loud_errors() {
     let line = the_critical_line(&run.stderr);
     assert!(line.contains("messages_outbound"), "{line}");
     assert!(sim.request_log().is_empty(), "a request was made");
+    // Without a statistics stream selected, `"*"` has nothing to read for, and asks nothing.
+    let run = scratch.tap(&config).selecting(&["messages_outbound"]).run();
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 /// `--discover` with a config that sets `stats_tags` declares `Tag` on every statistics stream
