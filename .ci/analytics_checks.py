@@ -32,6 +32,11 @@ from pathlib import Path
 
 import duckdb
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import count_keys  # noqa: E402  (psql)
+from quickstart_checks import Failed, check  # noqa: E402
+
 MARTS = "analytics_marts"
 STAGING = "analytics_staging"
 MEASURES = {  # reconciliation measure -> the simulator's overview key
@@ -49,23 +54,17 @@ DAILY = {  # daily mart column -> reconciliation measure
     "spam_complaints": "spam_complaints", "opens": "opens", "unique_opens": "unique_opens",
     "clicks": "clicks", "unique_clicks": "unique_clicks",
 }
-KEYS = {
-    "stg_postmark__messages": ["server_id", "message_id"],
-    "stg_postmark__opens": ["server_id", "message_id", "recipient", "opened_at"],
-    "stg_postmark__clicks": ["server_id", "message_id", "recipient", "clicked_at", "original_link"],
-    "stg_postmark__bounces": ["server_id", "bounce_id"],
+KEYS = {  # staging model -> (its key, its US-Eastern day column)
+    "stg_postmark__messages": (["server_id", "message_id"], "received_date_eastern"),
+    "stg_postmark__opens": (["server_id", "message_id", "recipient", "opened_at"], "opened_date_eastern"),
+    "stg_postmark__clicks": (["server_id", "message_id", "recipient", "clicked_at", "original_link"],
+                             "clicked_date_eastern"),
+    "stg_postmark__bounces": (["server_id", "bounce_id"], "bounced_date_eastern"),
 }
+DAILY_COLUMNS = ["server_id", "message_stream", "tag", "activity_date", "sent", "delivered", "bounced",
+                 "spam_complaints", "opens", "unique_opens", "clicks", "unique_clicks"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-class Failed(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failed(msg)
 
 
 def dbt_runs(log):
@@ -77,12 +76,9 @@ def dbt_runs(log):
     return done, took, text
 
 
-def psql(sql):
-    env = dict(os.environ, PGHOST="127.0.0.1", PGPORT="5432", PGUSER="postgres",
-               PGPASSWORD="postgres", PGDATABASE="postgres", PGTZ="UTC")
-    out = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-c", sql], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return [line.split("\t") for line in out.splitlines() if line]
+def pg_values(columns, rest):
+    """Rows of `select columns rest` in PostgreSQL, read through json (whatever a value holds)."""
+    return [json.loads(line) for line in count_keys.psql(f"select json_build_array({columns})::text {rest}")]
 
 
 def sim_tokens(clone):
@@ -128,9 +124,8 @@ def against_simulator(con, clone):
         select server_id, message_stream, activity_date, sum(delivered)
         from {MARTS}.postmark__daily_deliverability group by 1, 2, 3""").fetchall()}
     wanted = {(s, ms, d.isoformat()) for s, ms, d in complete}
-    for server, token in tokens.items():
-        req = urllib.request.Request(f"{url}/_sim/servers/{server}/outcomes")
-        with urllib.request.urlopen(req, timeout=30) as r:
+    for server in tokens:
+        with urllib.request.urlopen(f"{url}/_sim/servers/{server}/outcomes", timeout=30) as r:
             truth = json.load(r)
         for row in truth:
             key = (server, row["MessageStream"], row["Date"])
@@ -143,33 +138,30 @@ def against_simulator(con, clone):
     return len(complete)
 
 
+def same_rows(con, columns, relation, where):
+    """The rows of `relation` in DuckDB and in PostgreSQL, as text, or a failure naming the
+    difference; returns how many."""
+    select = ", ".join(f"cast({c} as varchar)" for c in columns)
+    # Timestamps print alike in both (UTC, no zone) but for a fraction's trailing zeros.
+    norm = lambda rows: {tuple(re.sub(r"(\.\d*?)0+$", r"\1", str(v)).rstrip(".") for v in r) for r in rows}
+    ours = norm(con.execute(f"select {select} from {relation} {where}").fetchall())
+    theirs = norm(pg_values(select.replace("varchar", "text"), f"from {relation} {where}"))
+    check(ours == theirs, f"{relation}: DuckDB and PostgreSQL differ ({len(ours - theirs)} rows only in"
+                          f" DuckDB, {len(theirs - ours)} only in PostgreSQL)")
+    return len(ours)
+
+
 def duckdb_equals_postgres(con):
     """Same staging keys and the same daily mart before the last day of either load."""
-    last = min(
-        con.execute(f"select min(d) from (select max(stats_date) as d from {STAGING}.stg_postmark__stats_overview group by server_id, message_stream)").fetchone()[0].isoformat(),
-        psql(f"select min(d) from (select max(stats_date) as d from {STAGING}.stg_postmark__stats_overview group by server_id, message_stream) as x")[0][0],
-    )
-    compared = 0
-    for model, key in KEYS.items():
-        day = {"stg_postmark__messages": "received_date_eastern", "stg_postmark__opens": "opened_date_eastern",
-               "stg_postmark__clicks": "clicked_date_eastern", "stg_postmark__bounces": "bounced_date_eastern"}[model]
-        cols = ", ".join(f"cast({k} as varchar)" for k in key)
-        where = f"where {day} < date '{last}'"
-        ours = {tuple(map(str, r)) for r in con.execute(f"select {cols} from {STAGING}.{model} {where}").fetchall()}
-        theirs = {tuple(r) for r in psql(f"select {cols.replace('varchar', 'text')} from {STAGING}.{model} {where}")}
-        # Timestamps print alike in both (UTC, no zone); normalise the fraction's zeros.
-        norm = lambda rows: {tuple(re.sub(r"(\.\d*?)0+$", r"\1", v).rstrip(".") for v in r) for r in rows}
-        ours, theirs = norm(ours), norm(theirs)
-        check(ours == theirs, f"{model}: DuckDB and PostgreSQL differ ({len(ours - theirs)} rows only in DuckDB, {len(theirs - ours)} only in PostgreSQL)")
-        compared += len(ours)
-    cols = ["server_id", "message_stream", "tag", "activity_date", "sent", "delivered", "bounced",
-            "spam_complaints", "opens", "unique_opens", "clicks", "unique_clicks"]
-    sel = ", ".join(f"cast({c} as varchar)" for c in cols)
-    where = f"where activity_date < date '{last}'"
-    ours = {tuple(map(str, r)) for r in con.execute(f"select {sel} from {MARTS}.postmark__daily_deliverability {where}").fetchall()}
-    theirs = {tuple(r) for r in psql(f"select {sel.replace('varchar', 'text')} from {MARTS}.postmark__daily_deliverability {where}")}
-    check(ours == theirs, f"postmark__daily_deliverability: DuckDB and PostgreSQL differ ({len(ours ^ theirs)} rows)")
-    return compared, len(ours)
+    last_day = (f"from (select max(stats_date) as d from {STAGING}.stg_postmark__stats_overview"
+                f" group by server_id, message_stream) as x")
+    last = min(con.execute(f"select min(d) {last_day}").fetchone()[0].isoformat(),
+               pg_values("min(d)", last_day)[0][0])
+    keys = sum(same_rows(con, key, f"{STAGING}.{model}", f"where {day} < date '{last}'")
+               for model, (key, day) in KEYS.items())
+    daily = same_rows(con, DAILY_COLUMNS, f"{MARTS}.postmark__daily_deliverability",
+                      f"where activity_date < date '{last}'")
+    return keys, daily
 
 
 def planted_loss(project, work):
@@ -224,6 +216,8 @@ def main(argv):
     clone, log, artifacts = Path(argv[1]), argv[2], Path(argv[3])
     project = clone / "meltano"
     artifacts.mkdir(parents=True, exist_ok=True)
+    os.environ.update(PGHOST="127.0.0.1", PGPORT="5432", PGUSER="postgres", PGPASSWORD="postgres",
+                      PGDATABASE="postgres", PGTZ="UTC")
     try:
         done, took, text = dbt_runs(log)
         check(len(done) == 2, f"{len(done)} dbt builds in the log, expected 2")

@@ -79,7 +79,7 @@ pub fn discover(tagged: bool) -> Result<Value, Error> {
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             for name in props.keys() {
                 let keyed = key.iter().any(|k| k == name);
-                let inclusion = if keyed || automatic(def, name) {
+                let inclusion = if keyed || def.replication_key == Some(name.as_str()) {
                     "automatic"
                 } else {
                     "available"

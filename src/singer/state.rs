@@ -301,31 +301,23 @@ fn check_reads(reads: Option<&Value>) -> Result<(), Error> {
 /// {"<tag>": "YYYY-MM-DD"}}}`.
 fn check_found_tags(tags: Option<&Value>) -> Result<(), Error> {
     let Some(tags) = tags else { return Ok(()) };
-    let fits = |servers: &Value| {
-        let servers = servers.as_object()?;
-        servers
-            .iter()
-            .all(|(server, streams)| {
-                server.parse::<u64>().map(|n| n.to_string()).as_deref() == Ok(server.as_str())
-                    && streams.as_object().is_some_and(|streams| {
-                        streams.values().all(|days| {
-                            days.as_object().is_some_and(|days| {
-                                days.values().all(|d| {
-                                    d.as_str().is_some_and(|d| {
-                                        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok()
-                                    })
-                                })
-                            })
-                        })
-                    })
-            })
-            .then_some(())
-    };
-    fits(tags).ok_or_else(|| {
-        Error::Input(
-            "state: stats_tags is not in this tap's format (expected {\"<server id>\": {\"<message stream>\": {\"<tag>\": \"YYYY-MM-DD\"}}}); remove it, and the next run finds the tags again".into(),
-        )
-    })
+    type Found = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+    let fits = serde_json::from_value::<Found>(tags.clone()).is_ok_and(|servers| {
+        let canonical = |s: &String| s.parse::<u64>().is_ok_and(|n| n.to_string() == *s);
+        let day = |d: &String| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok();
+        servers.keys().all(canonical)
+            && servers
+                .values()
+                .flat_map(BTreeMap::values)
+                .flat_map(BTreeMap::values)
+                .all(day)
+    });
+    if fits {
+        return Ok(());
+    }
+    Err(Error::Input(
+        "state: stats_tags is not in this tap's format (expected {\"<server id>\": {\"<message stream>\": {\"<tag>\": \"YYYY-MM-DD\"}}}); remove it, and the next run finds the tags again".into(),
+    ))
 }
 
 /// Keeps only the tap's own top-level keys: every STATE repeats the whole state, so anything else

@@ -23,6 +23,7 @@ pub mod running;
 pub mod search;
 pub mod servers;
 pub mod stats;
+pub mod tags;
 pub mod task;
 pub mod windows;
 
@@ -34,8 +35,8 @@ use crate::metrics;
 use crate::singer::catalog::{self, Selected};
 use crate::singer::output::Output;
 use crate::singer::state::State;
-use crate::streams::{Kind, TokenKind, ACTIVITY, TAGGED_MESSAGES};
-use crate::timefmt::{eastern_date, floor_second, format_utc};
+use crate::streams::{TokenKind, ACTIVITY};
+use crate::timefmt::{floor_second, format_utc};
 use books::Books;
 use chrono::{Duration, Utc};
 use context::{Ctx, Report};
@@ -43,7 +44,7 @@ use job::{Done, Job};
 use running::{Delivered, Running, Step};
 use search::fetch::Partition;
 use servers::Server;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,15 +74,7 @@ pub fn run<W: Write>(
     if let Some(end) = config.end {
         search_end = search_end.min(floor_second(end));
     }
-    let gathers = selection.iter().any(|s| s.def.name == TAGGED_MESSAGES);
-    let stats = selection
-        .iter()
-        .any(|s| matches!(s.def.kind, Kind::Stats(_)));
-    if config.stats_tags.found_max.is_some() && stats && !gathers {
-        return Err(Error::Input(format!(
-            "stats_tags: \"*\" reads the tags found on {TAGGED_MESSAGES}, which the catalog does not select; select it, or name the tags in stats_tags"
-        )));
-    }
+    let tags = tags::for_run(config, selection)?;
     let servers = servers::resolve(config, client)?;
     log::info(&format!(
         "syncing {} stream(s) for {} server(s), searches up to {}",
@@ -98,7 +91,7 @@ pub fn run<W: Write>(
         report: Report::new(),
     };
     let activity = activity_streams()?;
-    let mut conductor = Conductor::new(config, selection, &activity, servers);
+    let mut conductor = Conductor::new(config, tags, selection, &activity, servers);
     for sel in conductor.read_streams() {
         ctx.out.schema(
             sel.def.name,
@@ -138,29 +131,6 @@ fn activity_streams() -> Result<Vec<Selected>, Error> {
         .collect()
 }
 
-/// The tags to read on a server's message stream (`stats_tags: ["*"]`), each with the Eastern
-/// day it was last found: those `part` gathered (today) and those the state kept from the last
-/// `retention_days` (older ones no longer name a message Postmark holds).
-fn found_tags<W: Write>(
-    ctx: &Ctx<'_, W>,
-    server: u64,
-    part: &Partition,
-) -> BTreeMap<String, String> {
-    let day = |t| eastern_date(t).format("%Y-%m-%d").to_string();
-    let oldest = day(ctx.now - ctx.config.retention);
-    let mut found = ctx.state.found_tags(server, &part.id);
-    found.retain(|_, last| *last >= oldest);
-    let gathered = part
-        .tags
-        .as_ref()
-        .and_then(|t| t.lock().ok().map(|t| t.clone()));
-    let today = day(ctx.now);
-    for tag in gathered.unwrap_or_default() {
-        found.insert(tag, today.clone());
-    }
-    found
-}
-
 /// A server that failed, and why.
 struct Failure {
     server: u64,
@@ -195,6 +165,7 @@ struct Conductor<'a> {
 impl<'a> Conductor<'a> {
     fn new(
         config: &Config,
+        tags: StatsTags,
         selection: &'a [Selected],
         activity: &'a [Selected],
         servers: Vec<Server>,
@@ -206,7 +177,7 @@ impl<'a> Conductor<'a> {
         });
         let mut c = Conductor {
             selection,
-            tags: config.stats_tags.clone(),
+            tags,
             gathering: HashMap::new(),
             activity,
             account_token,
@@ -301,37 +272,17 @@ impl<'a> Conductor<'a> {
             .collect())
     }
 
-    /// A search that gathered tags is done (`stats_tags: ["*"]`): the tags it found and those
-    /// found within `retention_days` before (kept in the state) have their statistics read,
-    /// first in the plan. More than `stats_tags_max` of them ends the run.
+    /// A search that gathered tags is done (`stats_tags: ["*"]`): the statistics of the tags
+    /// to read on its server and message stream go first in the plan.
     fn plan_found_tags<W: Write>(
         &mut self,
         ctx: &mut Ctx<'_, W>,
         i: usize,
         part: &Partition,
     ) -> Result<(), Error> {
-        let Some(max) = self.tags.found_max else {
-            return Ok(());
-        };
         let server = Arc::clone(self.books.server(i));
-        let found = found_tags(ctx, server.id, part);
-        let tags: Vec<String> = found
-            .keys()
-            .filter(|t| !self.tags.listed.contains(t))
-            .cloned()
-            .collect();
-        if tags.len() > max {
-            let named: Vec<String> = tags.iter().take(5).map(|t| format!("{t:?}")).collect();
-            return Err(Error::Input(format!(
-                "stats_tags: {} tags found on the outbound messages of server {} stream {} ({}, ...), more than stats_tags_max ({max}); raise stats_tags_max, or name the tags wanted in stats_tags instead of \"*\"",
-                tags.len(),
-                server.id,
-                part.id,
-                named.join(", ")
-            )));
-        }
-        ctx.state.set_found_tags(server.id, &part.id, &found);
-        let plans = task::found_tag_plans(&server, self.selection, &part.id, &tags);
+        let found = tags::found(ctx, &self.tags, server.id, part)?;
+        let plans = task::found_tag_plans(&server, self.selection, &part.id, &found);
         for plan in plans.into_iter().rev() {
             self.plan(plan, Some(i), true);
         }

@@ -103,13 +103,8 @@ pub fn server_plans<'a>(
                 }
             }
             Kind::Search(spec) => {
-                // The tags `stats_tags: ["*"]` reads are found on this stream's records (when a
-                // statistics stream is read for them).
-                let gather = tags.found_max.is_some()
-                    && sel.def.name == TAGGED_MESSAGES
-                    && selection
-                        .iter()
-                        .any(|s| matches!(s.def.kind, Kind::Stats(_)));
+                // The tags `stats_tags: ["*"]` reads are found on this stream's records.
+                let gather = tags.found_max.is_some() && sel.def.name == TAGGED_MESSAGES;
                 for id in partitions(spec.partitions, server) {
                     let mut part = search_partition(sel, spec, server, id);
                     part.tags = gather.then(Mutex::default);

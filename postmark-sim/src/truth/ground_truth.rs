@@ -138,12 +138,13 @@ pub fn stats_days(
     let mut out = std::collections::BTreeMap::new();
     for day in days.0.iter_days().take_while(|d| *d <= days.1) {
         let date = day.format("%Y-%m-%d").to_string();
-        let mut raw = format!("messagestream={ms}&fromdate={date}&todate={date}");
-        if let Some(tag) = tag {
-            raw.push_str("&tag=");
-            raw.push_str(&query_escape(tag));
-        }
-        let q = Query::parse(&raw);
+        let mut pairs = vec![
+            ("messagestream".to_string(), ms.to_string()),
+            ("fromdate".to_string(), date.clone()),
+            ("todate".to_string(), date.clone()),
+        ];
+        pairs.extend(tag.map(|t| ("tag".to_string(), t.to_string())));
+        let q = Query { pairs };
         let env = Env {
             m,
             s,
@@ -164,18 +165,6 @@ pub fn stats_days(
         }
     }
     Some(out)
-}
-
-/// A query value with the characters a query string gives a meaning to escaped.
-fn query_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Indexes of the server's non-inbound streams.

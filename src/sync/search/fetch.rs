@@ -165,7 +165,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
             })
         },
     );
-    let (page, kept) = match read {
+    let (page, mut kept) = match read {
         Ok(read) => read?,
         Err(CallError::Postmark {
             status: 422, code, ..
@@ -179,7 +179,7 @@ pub fn fetch(client: &Client, req: &PageRequest) -> Result<PageAnswer, Error> {
         return Ok(PageAnswer::TooBig(total));
     }
     if let Some(Ok(mut tags)) = part.tags.as_ref().map(Mutex::lock) {
-        tags.extend(kept.tags.iter().cloned());
+        tags.append(&mut kept.tags);
     }
     let got = match page.records {
         Records::List(n) => n,

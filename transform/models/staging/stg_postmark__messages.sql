@@ -13,5 +13,7 @@ select
     cast("Subject" as varchar(2000)) as subject,
     cast("From" as varchar(1000)) as from_address,
     cast("TrackOpens" as boolean) as track_opens,
-    cast("TrackLinks" as varchar(32)) as track_links
+    cast("TrackLinks" as varchar(32)) as track_links,
+    -- To, Cc and Bcc, as the loader stores a list (one row each: stg_postmark__message_recipients).
+    "Recipients" as recipients
 from latest
